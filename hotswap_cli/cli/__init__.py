@@ -1,0 +1,1 @@
+"""Command line: parse -> call core or runner -> render. The only layer that prints."""

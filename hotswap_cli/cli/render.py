@@ -1,0 +1,31 @@
+"""`hotswap render PROFILE`: the merged config, as YAML or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from hotswap_cli.cli.context import env_of
+
+
+def render(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name, e.g. payment-service.production."),
+    fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json."),
+) -> None:
+    """Print a profile's rendered config (templates merged under its own config)."""
+    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.yamlsrc import dump_yaml
+    from hotswap_cli.errors import UsageError
+
+    if fmt not in ("yaml", "json"):
+        raise UsageError(f"--format must be yaml or json, not {fmt!r}")
+    env = env_of(ctx)
+    repo = env.repo
+    rendered = render_profile(repo, repo.load_profile(profile))
+    if fmt == "json" or env.json:
+        sys.stdout.write(json.dumps(rendered.data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(dump_yaml(rendered.data))

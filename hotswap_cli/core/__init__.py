@@ -1,0 +1,1 @@
+"""Core: pure or repo-local logic returning typed data; never prints."""

@@ -1,0 +1,99 @@
+"""Git access for the config repo: the only module that imports GitPython."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotswap_cli.errors import RepoError
+
+
+@dataclass(frozen=True)
+class GitResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class GitTreeSource:
+    """A config repo as it was at one commit (implements core.source.Source)."""
+
+    def __init__(self, tree: Any, prefix: str, label: str) -> None:
+        self._tree = tree
+        self._prefix = prefix
+        self.label = label
+
+    def _object(self, relpath: str) -> Any:
+        path = "/".join(p for p in (self._prefix, relpath) if p)
+        if not path:
+            return self._tree
+        try:
+            return self._tree / path
+        except KeyError:
+            return None
+
+    def read(self, relpath: str) -> bytes | None:
+        obj = self._object(relpath)
+        if obj is None or obj.type != "blob":
+            return None
+        return obj.data_stream.read()  # type: ignore[no-any-return]
+
+    def listdir(self, relpath: str) -> list[str]:
+        obj = self._object(relpath)
+        if obj is None or obj.type != "tree":
+            return []
+        return sorted(item.name for item in obj)
+
+
+class GitRepo:
+    """The git work tree holding a config repo (which may be a sub-folder of it)."""
+
+    def __init__(self, config_root: Path) -> None:
+        import git
+
+        try:
+            self.repo = git.Repo(config_root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise RepoError(f"{config_root} is not inside a git work tree",
+                            hint="run `git init` there, or use `hotswap init`") from None
+        self.top = Path(self.repo.working_tree_dir or config_root).resolve()
+        self.config_root = config_root.resolve()
+        self.prefix = self.config_root.relative_to(self.top).as_posix().strip(".")
+
+    def git(self, *args: str, check: bool = True, input: str | None = None,
+            env: dict[str, str] | None = None) -> GitResult:
+        """Run the git binary (signing and verification need git itself)."""
+        import os
+
+        result = subprocess.run(["git", *args], cwd=self.top, capture_output=True, text=True, input=input,
+                                env={**os.environ, **env} if env else None, check=False)
+        if check and result.returncode != 0:
+            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["failed"]
+            raise RepoError(f"git {args[0]}: {last[0]}")
+        return GitResult(result.returncode, result.stdout, result.stderr)
+
+    def resolve(self, rev: str) -> str:
+        """Full sha of a commit-ish (tags are peeled to their commit)."""
+        result = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        if result.returncode != 0:
+            raise RepoError(f"unknown revision {rev!r}", hint="use a version, a tag, a branch or a commit")
+        return result.stdout.strip()
+
+    def source_at(self, rev: str) -> GitTreeSource:
+        sha = self.resolve(rev)
+        return GitTreeSource(self.repo.commit(sha).tree, self.prefix, rev)
+
+    def repo_path(self, relpath: str) -> str:
+        """A config-repo-relative path as a path from the git top."""
+        return "/".join(p for p in (self.prefix, relpath) if p)
+
+    def dirty_paths(self, relpaths: list[str]) -> list[str]:
+        """Which of the given config-repo paths (files or folders) differ from HEAD or are untracked."""
+        paths = [self.repo_path(p) for p in relpaths]
+        out = self.git("status", "--porcelain", "--untracked-files=all", "--", *paths).stdout
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def has_remote(self, name: str = "origin") -> bool:
+        return any(r.name == name for r in self.repo.remotes)

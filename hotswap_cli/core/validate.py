@@ -1,0 +1,211 @@
+"""Validation: profile.yaml against hotswap's own schema, rendered configs against theirs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hotswap_cli.core.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
+from hotswap_cli.core.render import Rendered, render_profile, template_chain
+from hotswap_cli.core.yamlsrc import DocumentError
+from hotswap_cli.errors import ConfigError
+from hotswap_cli.model import Issue, Location, Profile, format_path
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    profile: str
+    issues: tuple[Issue, ...]
+    sha256: str | None = None
+    size: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    results: tuple[ProfileResult, ...]
+    repo_issues: tuple[Issue, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.repo_issues and all(r.ok for r in self.results)
+
+    @property
+    def issues(self) -> list[Issue]:
+        found = {i for r in self.results for i in r.issues} | set(self.repo_issues)
+        return sorted(found, key=Issue.sort_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.ok,
+            "profiles": [
+                {"profile": r.profile, "valid": r.ok, "sha256": r.sha256, "size": r.size,
+                 "errors": [issue_dict(i) for i in r.issues]}
+                for r in self.results
+            ],
+            "errors": [issue_dict(i) for i in self.issues],
+        }
+
+
+def issue_dict(issue: Issue) -> dict[str, Any]:
+    loc = issue.location
+    return {"file": loc.file, "line": loc.line, "column": loc.column, "path": issue.path,
+            "message": issue.message, "profile": issue.profile}
+
+
+@lru_cache(maxsize=1)
+def _meta_validator() -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_meta_schema("profile.schema.json"))
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, shortened: never echo a whole object back at the user."""
+    msg = str(error.message)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        return msg.replace("Additional properties are not allowed", "unknown key").replace(" were unexpected", "")
+    if error.validator == "oneOf" and isinstance(error.instance, dict):
+        kind = error.instance.get("type")
+        return f"not a valid definition (type {kind!r}): check its keys against docs/" if kind else \
+            "not a valid definition: it needs a `type`"
+    return msg if len(msg) <= 200 else msg[:197] + "..."
+
+
+def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
+    """profile.yaml problems: shape, unknown keys, name, duplicate targets, schema existence."""
+    doc = src.meta
+    issues = []
+    if not isinstance(doc.data, dict):
+        return [Issue(Location(doc.file, 1, 1), "$", "profile.yaml must be a mapping")]
+    for error in _meta_validator().iter_errors(doc.data):
+        path = tuple(error.absolute_path)
+        if error.validator in ("additionalProperties",):
+            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+            for key in extra:
+                issues.append(issue_at(doc, (*path, key), f"unknown key {key!r}"))
+            continue
+        issues.append(issue_at(doc, path, _message(error)))
+    if issues:
+        return issues
+    data = doc.data
+    if data.get("name", src.name) != src.name:
+        issues.append(issue_at(doc, ("name",), f"name {data['name']!r} does not match its folder {src.name!r}"))
+    seen: set[str] = set()
+    for i, target in enumerate(data.get("targets") or []):
+        if target["name"] in seen:
+            issues.append(issue_at(doc, ("targets", i, "name"), f"duplicate target name {target['name']!r}"))
+        seen.add(target["name"])
+    sid, _, sver = str(data["schema"]).partition("/")
+    from hotswap_cli.model import SchemaRef
+
+    if repo.schema_file(SchemaRef(sid, sver)) is None:
+        issues.append(issue_at(doc, ("schema",), f"schema {data['schema']!r} not found "
+                               f"(expected schemas/{sid}/{sver}.json)"))
+    return issues
+
+
+def _schema_validator(repo: ConfigRepo, profile: Profile) -> tuple[Any, str]:
+    cache = repo.__dict__.setdefault("_validators", {})
+    key = str(profile.schema)
+    if key not in cache:
+        import jsonschema
+
+        schema, path = repo.load_schema(profile.schema)
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ConfigError(f"{path}: not a valid JSON Schema: {exc.message}") from None
+        cache[key] = (cls(schema, format_checker=cls.FORMAT_CHECKER), path)
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> list[Issue]:
+    """Rendered config against its schema, each error located in the file that set the value."""
+    validator, _ = _schema_validator(repo, profile)
+    issues = []
+    for error in validator.iter_errors(rendered.data):
+        path = tuple(error.absolute_path)
+        issues.append(Issue(rendered.locate(path), format_path(path), _message(error)))
+    return issues
+
+
+def validate_profile(repo: ConfigRepo, name: str) -> ProfileResult:
+    """Every problem of one profile, not only the first."""
+    try:
+        src = repo.read_profile(name)
+        issues = check_profile_meta(repo, src)
+        if issues:
+            return ProfileResult(name, _tag(issues, name))
+        profile = repo.build_profile(src)
+        rendered = render_profile(repo, profile)
+        issues = check_rendered(repo, profile, rendered)
+    except DocumentError as exc:
+        return ProfileResult(name, (Issue(exc.location, "$", exc.reason, name),))
+    except ConfigError as exc:
+        return ProfileResult(name, (Issue(Location(f"profiles/{name}/profile.yaml"), "$", exc.message, name),))
+    return ProfileResult(name, _tag(issues, name), rendered.sha256, rendered.size)
+
+
+def _tag(issues: Iterable[Issue], name: str) -> tuple[Issue, ...]:
+    return tuple(sorted((Issue(i.location, i.path, i.message, name) for i in issues), key=Issue.sort_key))
+
+
+def validate(repo: ConfigRepo, names: Iterable[str] | None = None) -> ValidationReport:
+    repo_issues: list[Issue] = []
+    try:
+        repo.settings_document  # noqa: B018 - parse errors in hotswap.yaml are reported, not raised
+    except DocumentError as exc:
+        repo_issues.append(document_issue(exc))
+    selected = repo.profile_names() if names is None else list(dict.fromkeys(names))
+    return ValidationReport(tuple(validate_profile(repo, n) for n in selected), tuple(repo_issues))
+
+
+def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> list[str]:
+    """Profiles a set of changed files affects (pre-commit passes paths): a template change
+    re-validates every profile extending it, a schema change every profile using it."""
+    names = repo.profile_names()
+    hit: set[str] = set()
+    templates: set[str] = set()
+    schemas: set[str] = set()
+    for raw in paths:
+        path = Path(raw).resolve()
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            continue  # outside the config repo: not ours
+        parts = rel.split("/")
+        if rel == "hotswap.yaml":
+            hit.update(names)
+        elif parts[0] == "profiles" and len(parts) > 1 and parts[1] in names:
+            hit.add(parts[1])
+        elif parts[0] == "templates" and len(parts) == 2:
+            templates.add(parts[1].rsplit(".", 1)[0])
+        elif parts[0] == "schemas" and len(parts) == 3:
+            schemas.add(f"{parts[1]}/{parts[2].rsplit('.', 1)[0]}")
+    if templates or schemas:
+        for name in names:
+            if name in hit:
+                continue
+            try:
+                src = repo.read_profile(name)
+                meta = src.meta.data or {}
+                if str(meta.get("schema")) in schemas:
+                    hit.add(name)
+                    continue
+                ext = meta.get("extends") or []
+                chain = template_chain(repo, tuple([ext] if isinstance(ext, str) else ext), (name,))
+            except ConfigError:
+                hit.add(name)  # broken: validating it will say why
+                continue
+            used = {Path(d.file).stem for d in chain}
+            if used & templates:
+                hit.add(name)
+    return sorted(hit)

@@ -1,0 +1,197 @@
+"""Model types shared by every layer: frozen dataclasses, no project imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVIRONMENTS = ("Development", "Staging", "Production")
+SERVICE_TYPES = ("Microservice", "Gateway", "Worker", "Database", "MessageBroker")
+STRATEGIES = ("canary", "rolling", "blue-green", "direct")
+DEFAULT_STRATEGY = {"Development": "direct", "Staging": "rolling", "Production": "canary"}
+DEFAULT_QUORUM = {"Development": 0, "Staging": 1, "Production": 2}
+MAX_CONFIG_BYTES = 1024 * 1024
+PROFILE_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
+VERSION_PATTERN = r"^\d+\.\d+\.\d+$"
+
+JsonPath = tuple[str | int, ...]
+
+
+def format_path(path: JsonPath) -> str:
+    """('database', 'pool', 'max') -> $.database.pool.max; list indices as [i]."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.replace("_", "").replace("-", "").isalnum() and not part[:1].isdigit():
+            out += f".{part}"
+        else:
+            out += "[" + repr(part) + "]"
+    return out
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value came from: file (relative to the config repo), 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation problem, printed as `file:line:col  $.path  message`."""
+
+    location: Location
+    path: str
+    message: str
+    profile: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location
+        return (loc.file, loc.line, loc.column, self.path, self.message)
+
+    def __str__(self) -> str:
+        return f"{self.location}  {self.path}  {self.message}"
+
+
+@dataclass(frozen=True)
+class SchemaRef:
+    id: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.id}/{self.version}"
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """Strategy knobs from profile.yaml, overridable on the command line."""
+
+    type: str
+    steps: tuple[float, ...] = (10.0, 30.0, 50.0, 100.0)
+    batch: str = "1"  # "3" or "25%"
+    concurrency: int = 50
+    bake: float = 300.0  # seconds per phase/batch
+    keep_previous: float = 1800.0  # blue-green: how long the previous config stays warm
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """Gate thresholds (spec defaults): pp above baseline, % above baseline, % of checks failing."""
+
+    interval: float = 30.0
+    error_rate_pp: float = 5.0
+    p99_increase_pct: float = 50.0
+    failed_checks_pct: float = 10.0
+    on_no_data: str = "fail"  # fail | pass
+
+
+@dataclass(frozen=True)
+class Target:
+    """One instance: its transport settings and its health probes, as written in profile.yaml."""
+
+    name: str
+    transport: dict[str, Any]
+    probes: tuple[dict[str, Any], ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    environment: str
+    service_type: str
+    schema: SchemaRef
+    extends: tuple[str, ...]
+    strategy: StrategySpec
+    health: HealthPolicy
+    targets: tuple[Target, ...]
+    description: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    directory: str = ""  # relative to the config repo root, e.g. profiles/payment-service.production
+    config_file: str = ""  # relative path of config.yaml / config.json
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "Production"
+
+
+def canonical_json(data: Any) -> bytes:
+    """The canonical bytes of a rendered config: what is hashed to name a version."""
+    import json
+
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def config_hash(data: Any) -> str:
+    """sha256 hex of the canonical JSON: a version's identity, also used to recognise live configs."""
+    import hashlib
+
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
+
+
+def parse_duration(value: str | float | int) -> float:
+    """'30s', '5m', '250ms', '7d', 12 -> seconds. Raises ValueError with the bad text."""
+    import re
+
+    if isinstance(value, int | float):
+        return float(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 250ms)")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2) or ""]
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:g}s"
+    if seconds < 7200:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"
+
+
+# -- plans: pure data built by core.plan, executed by runner ------------------------------
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Instances newly deployed in one step of a plan (canary phases are cumulative: each
+    phase lists only the instances it adds)."""
+
+    number: int
+    name: str  # "canary 10%", "batch 2/4", "all", "stage", "switch"
+    targets: tuple[Target, ...]
+    bake: float = 0.0
+    percent: float | None = None
+    action: str = "deploy"  # deploy (stage..reload) | stage (stage+check) | switch (swap+reload)
+    gate: bool = True  # bake then health gate over every live instance after this phase
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    version: str
+    strategy: str
+    phases: tuple[Phase, ...]
+    health: HealthPolicy
+    concurrency: int = 50
+    blue_green: bool = False  # stage+check on all first, then switch all at once
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """Every instance once, in first-touched order (blue-green lists each in two phases)."""
+        seen: dict[str, Target] = {}
+        for phase in self.phases:
+            for t in phase.targets:
+                seen.setdefault(t.name, t)
+        return tuple(seen.values())

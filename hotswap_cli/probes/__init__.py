@@ -1,0 +1,1 @@
+"""Health probes: http, Prometheus metrics, command (one module per kind)."""

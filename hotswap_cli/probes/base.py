@@ -1,0 +1,35 @@
+"""The Probe protocol and the HealthSample it returns; no pass/fail decision lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    """One measurement of one instance by one probe.
+
+    `ok` is the probe's own reading (status matched, command exited 0); None when the probe
+    measures figures only (metrics). `no_data` is True when nothing could be measured
+    (endpoint missing, no traffic between two scrapes). The gate decides what this means.
+    """
+
+    instance: str
+    probe: str  # "http", "metrics", "command"
+    at: float
+    ok: bool | None = None
+    no_data: bool = False
+    error_rate: float | None = None  # 0..1 over the sample window
+    p99_ms: float | None = None
+    latency_ms: float | None = None
+    detail: str = ""
+
+
+class Probe(Protocol):
+    instance: str
+    kind: str
+
+    def sample(self) -> HealthSample: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Transports: how a config reaches an instance (one module per backend)."""
