@@ -1,0 +1,157 @@
+"""Progress events: the only way progress leaves the runner (one JSON object per line with --json)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol
+
+from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.runner.gate import Verdict
+
+INSTANCE_STATES = ("pending", "staged", "live", "healthy", "reverted", "failed")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base: `at` is the runner clock's reading; `kind` names the event in JSON output."""
+
+    kind: ClassVar[str] = "event"
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.kind}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Verdict):
+                value = value.to_dict()
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class DeployStarted(Event):
+    kind: ClassVar[str] = "deploy_started"
+    profile: str
+    version: str
+    strategy: str
+    phases: int
+    instances: int
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    kind: ClassVar[str] = "phase_started"
+    number: int
+    name: str
+    instances: tuple[str, ...]
+    action: str = "deploy"
+
+
+@dataclass(frozen=True)
+class InstanceState(Event):
+    """`state` is one of INSTANCE_STATES; `detail` says why (error text, step, note)."""
+
+    kind: ClassVar[str] = "instance_state"
+    instance: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BakeStarted(Event):
+    kind: ClassVar[str] = "bake_started"
+    phase: int
+    seconds: float
+    interval: float
+    instances: int
+
+
+@dataclass(frozen=True)
+class HealthSampled(Event):
+    kind: ClassVar[str] = "health_sample"
+    instance: str
+    probe: str
+    ok: bool | None = None
+    no_data: bool = False
+    error_rate: float | None = None
+    p99_ms: float | None = None
+    latency_ms: float | None = None
+    detail: str = ""
+    baseline: bool = False
+
+    @classmethod
+    def of(cls, at: float, s: HealthSample, *, baseline: bool = False) -> HealthSampled:
+        return cls(
+            at, s.instance, s.probe, s.ok, s.no_data, s.error_rate, s.p99_ms, s.latency_ms, s.detail, baseline
+        )
+
+
+@dataclass(frozen=True)
+class VerdictReached(Event):
+    kind: ClassVar[str] = "verdict"
+    phase: int
+    ok: bool
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class RevertStarted(Event):
+    kind: ClassVar[str] = "revert_started"
+    reason: str
+    instances: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RevertFinished(Event):
+    kind: ClassVar[str] = "revert_finished"
+    restored: tuple[str, ...]
+    failed: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DeployFinished(Event):
+    kind: ClassVar[str] = "deploy_finished"
+    status: str
+    exit_code: int
+    reason: str
+
+
+class EventSink(Protocol):
+    def emit(self, event: Event) -> None: ...
+
+
+class NullSink:
+    def emit(self, event: Event) -> None:
+        pass
+
+
+class ListSink:
+    """Keeps every event (tests, ledger evidence); safe to call from worker threads."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of(self, kind: type[Event]) -> list[Event]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, kind)]
+
+
+class LockedSink:
+    """Serialises emits so a sink written for one thread can be fed from the worker pool."""
+
+    def __init__(self, inner: EventSink) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self.inner.emit(event)

@@ -1,0 +1,100 @@
+"""Per-instance bookkeeping for one run: transport, probes, previous config, steps done, revert."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hotswap_cli.errors import HotswapError
+from hotswap_cli.model import Target
+from hotswap_cli.probes.base import HealthSample, Probe
+from hotswap_cli.runner.results import InstanceOutcome
+from hotswap_cli.transports.base import Transport
+
+
+def describe(exc: BaseException) -> str:
+    """A transport's message as is; an unexpected error with its type so it is not mistaken."""
+    if isinstance(exc, HotswapError):
+        return getattr(exc, "reason", None) or exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class Slot:
+    """Mutable, and touched by one worker thread at a time (the engine's phases are sequential)."""
+
+    target: Target
+    phase: int
+    transport: Transport | None = None
+    probes: list[Probe] = field(default_factory=list)
+    opened: bool = False
+    previous_present: bool | None = None
+    previous_sha256: str | None = None  # of the raw bytes read before touching (ledger, status)
+    baseline: list[HealthSample] = field(default_factory=list)
+    stage_called: bool = False  # touched: cleanup needed
+    swap_called: bool = False  # live (or maybe live): revert, not discard
+    live: bool = False
+    state: str = "pending"
+    error: str | None = None
+    revert_error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    reverted_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    def open(
+        self,
+        open_transport: Callable[[Target], Transport],
+        open_probes: Callable[[Target], list[Probe]],
+    ) -> None:
+        self.opened = True
+        self.transport = open_transport(self.target)
+        self.probes = list(open_probes(self.target))
+
+    def sample(self, now: Callable[[], float]) -> list[HealthSample]:
+        """One sample from each probe; a probe that raises gives a no-data sample, not a crash."""
+        out = []
+        for probe in self.probes:
+            try:
+                out.append(probe.sample())
+            except Exception as exc:  # a probe bug must not stop the revert path
+                out.append(
+                    HealthSample(
+                        instance=self.name,
+                        probe=getattr(probe, "kind", "probe"),
+                        at=now(),
+                        no_data=True,
+                        detail=f"probe error: {describe(exc)}",
+                    )
+                )
+        return out
+
+    def close(self) -> None:
+        for probe in self.probes:
+            try:
+                probe.close()
+            except Exception:  # closing is best effort; the outcome is already recorded
+                pass
+        if self.transport is not None:
+            try:
+                self.transport.close()
+            except Exception:
+                pass
+
+    def outcome(self) -> InstanceOutcome:
+        return InstanceOutcome(
+            instance=self.name,
+            state=self.state,
+            phase=self.phase,
+            touched=self.stage_called,
+            previous_present=self.previous_present,
+            previous_sha256=self.previous_sha256,
+            error=self.error,
+            revert_error=self.revert_error,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            reverted_at=self.reverted_at,
+        )
