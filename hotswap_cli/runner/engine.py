@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
@@ -52,7 +52,7 @@ def run_plan(
     expected_hash: str,
     *,
     open_transport: Callable[[Target], Transport],
-    open_probes: Callable[[Target], list[Probe]],
+    open_probes: Callable[[Target], Sequence[Probe]],
     clock: Clock,
     sink: EventSink,
     cancel: threading.Event | None = None,
@@ -72,7 +72,7 @@ class _Run:
         payload_for: Callable[[Target], bytes],
         expected_hash: str,
         open_transport: Callable[[Target], Transport],
-        open_probes: Callable[[Target], list[Probe]],
+        open_probes: Callable[[Target], Sequence[Probe]],
         clock: Clock,
         sink: EventSink,
         cancel: threading.Event | None,

@@ -84,9 +84,7 @@ class HealthSampled(Event):
 
     @classmethod
     def of(cls, at: float, s: HealthSample, *, baseline: bool = False) -> HealthSampled:
-        return cls(
-            at, s.instance, s.probe, s.ok, s.no_data, s.error_rate, s.p99_ms, s.latency_ms, s.detail, baseline
-        )
+        return cls(at, s.instance, s.probe, s.ok, s.no_data, s.error_rate, s.p99_ms, s.latency_ms, s.detail, baseline)
 
 
 @dataclass(frozen=True)

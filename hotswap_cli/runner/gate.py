@@ -90,10 +90,7 @@ def evaluate(
 ) -> Verdict:
     """Judge every instance in `samples`; an instance with no samples at all has no probes."""
     return Verdict(
-        tuple(
-            evaluate_instance(name, baseline.get(name, ()), window, policy)
-            for name, window in samples.items()
-        )
+        tuple(evaluate_instance(name, baseline.get(name, ()), window, policy) for name, window in samples.items())
     )
 
 
@@ -135,8 +132,7 @@ def evaluate_instance(
             increase = round((p99 - base_p99) / base_p99 * 100, 6)
             if increase > policy.p99_increase_pct:
                 reasons.append(
-                    f"p99 {p99:.0f}ms vs baseline {base_p99:.0f}ms "
-                    f"(+{increase:.0f}% > {policy.p99_increase_pct:g}%)"
+                    f"p99 {p99:.0f}ms vs baseline {base_p99:.0f}ms (+{increase:.0f}% > {policy.p99_increase_pct:g}%)"
                 )
         else:
             notes.append("no p99 baseline, latency not gated")

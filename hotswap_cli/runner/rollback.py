@@ -26,7 +26,7 @@ def rollback(
     sink: EventSink,
     cancel: threading.Event | None = None,
     concurrency: int = 50,
-    open_probes: Callable[[Target], list[Probe]] | None = None,
+    open_probes: Callable[[Target], Sequence[Probe]] | None = None,
     health: HealthPolicy | None = None,
 ) -> DeployResult:
     """All targets in parallel; with `open_probes`, one immediate health sample gates the result."""

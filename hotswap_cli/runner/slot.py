@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hotswap_cli.errors import HotswapError
@@ -48,7 +48,7 @@ class Slot:
     def open(
         self,
         open_transport: Callable[[Target], Transport],
-        open_probes: Callable[[Target], list[Probe]],
+        open_probes: Callable[[Target], Sequence[Probe]],
     ) -> None:
         self.opened = True
         self.transport = open_transport(self.target)
