@@ -292,14 +292,8 @@ class _Run:
         self.sink.emit(RevertStarted(t0, reason, tuple(s.name for s in touched)))
 
         def undo(slot: Slot) -> None:
-            assert slot.transport is not None
             try:
-                if slot.swap_called:
-                    slot.transport.revert()
-                    detail = "previous config restored" if slot.previous_present else "config removed"
-                else:
-                    slot.transport.discard()
-                    detail = "staged config discarded"
+                detail = slot.undo()
             except Exception as exc:
                 slot.revert_error = describe(exc)
                 self._state(slot, "failed", f"revert failed: {slot.revert_error}")

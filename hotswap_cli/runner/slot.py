@@ -72,6 +72,15 @@ class Slot:
                 )
         return out
 
+    def undo(self) -> str:
+        """Put the instance back: revert once swap was tried, else drop the staged config."""
+        assert self.transport is not None
+        if self.swap_called:
+            self.transport.revert()
+            return "previous config restored" if self.previous_present else "config removed"
+        self.transport.discard()
+        return "staged config discarded"
+
     def close(self) -> None:
         for probe in self.probes:
             try:
