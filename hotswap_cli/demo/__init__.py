@@ -1,0 +1,1 @@
+"""The demo service (many instances per process) and helpers to start and stop a local fleet."""
