@@ -1,7 +1,8 @@
-"""The `hotswap` command: global options, command registration, and the one error boundary."""
+"""The `hotswap` command: global options, the command registry, and the one error boundary."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import tempfile
@@ -9,38 +10,50 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from hotswap_cli import __version__
-from hotswap_cli.cli import init as init_cmd
-from hotswap_cli.cli import profiles as profiles_cmd
-from hotswap_cli.cli import render as render_cmd
-from hotswap_cli.cli import validate as validate_cmd
 from hotswap_cli.cli.context import Env
 from hotswap_cli.errors import ExitCode, HotswapError
+
+try:  # typer >= 0.25 carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
+# name -> (module, attribute). A function becomes a command, a typer.Typer a command group.
+# Commands are imported only when used: `hotswap validate` in a pre-commit hook loads
+# nothing but what validation needs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("hotswap_cli.cli.init", "init"),
+    "profiles": ("hotswap_cli.cli.profiles", "profiles"),
+    "render": ("hotswap_cli.cli.render", "render"),
+    "validate": ("hotswap_cli.cli.validate", "validate"),
+    "approve": ("hotswap_cli.cli.approve", "approve"),
+    "approvals": ("hotswap_cli.cli.approvals", "approvals"),
+}
 
 
 class BoundaryGroup(TyperGroup):
     """Turns every failure into one line on stderr and a documented exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        kwargs.setdefault("prog_name", "hotswap")
         try:
-            code = super().main(args=args, prog_name=prog_name or "hotswap", complete_var=complete_var,
-                                standalone_mode=False, **extra)
+            code = super().main(*args, **kwargs)
         except HotswapError as exc:
             _fail(str(exc), exc.exit_code)
-        except click.exceptions.UsageError as exc:
+        except click_errors.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
             _fail(f"{exc.format_message()}{hint}", ExitCode.USAGE)
-        except click.exceptions.Abort:
+        except typer.Abort:
             _fail("aborted", ExitCode.INTERRUPTED)
         except KeyboardInterrupt:
             _fail("interrupted", ExitCode.INTERRUPTED)
-        except click.exceptions.ClickException as exc:
-            _fail(exc.format_message(), ExitCode(exc.exit_code) if exc.exit_code in iter(ExitCode) else 1)
+        except click_errors.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
         except BrokenPipeError:
             sys.exit(ExitCode.ERROR)
         except Exception as exc:  # noqa: BLE001 - the boundary: one line, traceback to a file
@@ -62,24 +75,12 @@ def _write_traceback() -> str:
     return path
 
 
-app = typer.Typer(
-    cls=BoundaryGroup,
-    name="hotswap",
-    help="Ship service configuration from a Git repository to running instances with zero downtime.",
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"hotswap {__version__}\n")
         raise typer.Exit(0)
 
 
-@app.callback()
 def _global(
     ctx: typer.Context,
     repo: Path = typer.Option(None, "--repo", help="Config repo directory (default: find hotswap.yaml upward)."),
@@ -90,11 +91,51 @@ def _global(
     ctx.obj = Env(repo_option=repo, json=json_output, no_color=no_color)
 
 
-app.command("init")(init_cmd.init)
-app.command("profiles")(profiles_cmd.profiles)
-app.command("render")(render_cmd.render)
-app.command("validate")(validate_cmd.validate)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with just `only` (what a normal invocation needs)."""
+    cli = typer.Typer(
+        cls=BoundaryGroup,
+        name="hotswap",
+        help="Ship service configuration from a Git repository to running instances with zero downtime.",
+        pretty_exceptions_enable=False,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    cli.callback()(_global)
+    for name, (module, attr) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module), attr)
+        if isinstance(target, typer.Typer):
+            cli.add_typer(target, name=name)
+        else:
+            cli.command(name)(target)
+    return cli
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand in argv, skipping global options; None when help or unknown."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--repo":
+            skip = True
+        elif arg in ("-h", "--help"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the full app, for tests and shell completion
+        return build_app()
+    raise AttributeError(name)
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv, prog_name="hotswap")
+    args = sys.argv[1:] if argv is None else argv
+    completing = any(k.endswith("_COMPLETE") for k in os.environ)
+    build_app(None if completing else _command_name(args))(args=args, prog_name="hotswap")

@@ -69,7 +69,11 @@ class Env:
         sys.stdout.flush()
 
     def message(self, text: str, style: str | None = None) -> None:
-        self.err.print(text, style=style, markup=False)
+        """A line for people, on stderr (plain text unless colour is on: rich loads only then)."""
+        if style and self.color and sys.stderr.isatty():
+            self.err.print(text, style=style, markup=False)
+        else:
+            sys.stderr.write(text + "\n")
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output on stdout.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hotswap_cli.cli.context import JSON_OPTION, env_of
+from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
 from hotswap_cli.errors import ConfigError, ExitCode
 
 
@@ -16,9 +16,12 @@ def validate(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Validate profiles against their schemas (exit 0 valid, 3 invalid, 1 unusable input)."""
-    from hotswap_cli.core.validate import affected_profiles, validate as run_validate
+    from hotswap_cli.core.validate import affected_profiles
+    from hotswap_cli.core.validate import validate as run_validate
 
     env = env_of(ctx, json=json_output)
+    if items and env.repo_option is None:
+        _root_from_paths(env, items)
     repo = env.repo
     names = None
     if items:
@@ -43,6 +46,24 @@ def validate(
             env.message(f"{len(report.issues)} error(s) in {bad} of {checked} profile(s)")
     if not report.ok:
         raise typer.Exit(ExitCode.INVALID)
+
+
+def _root_from_paths(env: Env, items: list[str]) -> None:
+    """pre-commit runs hooks from the git top: the config repo may be a sub-folder of it."""
+    from hotswap_cli.core.configrepo import find_root
+
+    try:
+        env.root  # noqa: B018 - found from the working directory
+        return
+    except ConfigError:
+        pass
+    for item in items:
+        if _looks_like_path(item):
+            try:
+                env.root = find_root((env.cwd / item).parent)
+                return
+            except ConfigError:
+                continue
 
 
 def _looks_like_path(item: str) -> bool:

@@ -120,11 +120,18 @@ class ConfigRepo:
     def find_data_file(self, stem: str) -> str | None:
         """`templates/base` -> `templates/base.yaml` (or .yml/.json), whichever exists."""
         directory, _, name = stem.rpartition("/")
-        names = set(self.source.listdir(directory))
+        names = self.listdir(directory)
         for ext in DATA_EXTENSIONS:
             if name + ext in names:
                 return f"{directory}/{name}{ext}" if directory else name + ext
         return None
+
+    def listdir(self, relpath: str) -> frozenset[str]:
+        """Names in a repo folder, read once per ConfigRepo."""
+        cache: dict[str, frozenset[str]] = self.__dict__.setdefault("_listings", {})
+        if relpath not in cache:
+            cache[relpath] = frozenset(self.source.listdir(relpath))
+        return cache[relpath]
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -164,7 +171,7 @@ class ConfigRepo:
     # -- profiles ----------------------------------------------------------------------------
 
     def profile_names(self) -> list[str]:
-        return [n for n in self.source.listdir("profiles") if self.source.read(f"profiles/{n}/profile.yaml")]
+        return sorted(n for n in self.listdir("profiles") if "profile.yaml" in self.listdir(f"profiles/{n}"))
 
     def read_profile(self, name: str) -> ProfileSource:
         """Parse profiles/<name>/profile.yaml and its config file. Raises ConfigError."""
@@ -192,9 +199,8 @@ class ConfigRepo:
                 name=t["name"],
                 transport=dict(t["transport"]),
                 probes=tuple(t.get("health") or ()),
-                location=src.meta.locations.get(("targets", i)),
             )
-            for i, t in enumerate(meta.get("targets") or [])
+            for t in meta.get("targets") or []
         )
         return Profile(
             name=src.name,

@@ -10,6 +10,7 @@ from typing import Any
 
 from hotswap_cli.core.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
 from hotswap_cli.core.render import Rendered, render_profile, template_chain
+from hotswap_cli.core.schema import SchemaChecker, SchemaViolation
 from hotswap_cli.core.yamlsrc import DocumentError
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import Issue, Location, Profile, format_path
@@ -60,13 +61,11 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _meta_validator() -> Any:
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(load_meta_schema("profile.schema.json"))
+def _meta_checker() -> SchemaChecker:
+    return SchemaChecker(load_meta_schema("profile.schema.json"), "profile.schema.json")
 
 
-def _message(error: Any) -> str:
+def _message(error: SchemaViolation) -> str:
     """jsonschema's message, shortened: never echo a whole object back at the user."""
     msg = str(error.message)
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
@@ -84,8 +83,8 @@ def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
     issues = []
     if not isinstance(doc.data, dict):
         return [Issue(Location(doc.file, 1, 1), "$", "profile.yaml must be a mapping")]
-    for error in _meta_validator().iter_errors(doc.data):
-        path = tuple(error.absolute_path)
+    for error in _meta_checker().violations(doc.data):
+        path = error.path
         if error.validator in ("additionalProperties",):
             extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
             for key in extra:
@@ -111,28 +110,21 @@ def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
     return issues
 
 
-def _schema_validator(repo: ConfigRepo, profile: Profile) -> tuple[Any, str]:
-    cache = repo.__dict__.setdefault("_validators", {})
+def schema_checker(repo: ConfigRepo, profile: Profile) -> SchemaChecker:
+    """The profile's schema, compiled once per repo."""
+    cache = repo.__dict__.setdefault("_checkers", {})
     key = str(profile.schema)
     if key not in cache:
-        import jsonschema
-
         schema, path = repo.load_schema(profile.schema)
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        try:
-            cls.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise ConfigError(f"{path}: not a valid JSON Schema: {exc.message}") from None
-        cache[key] = (cls(schema, format_checker=cls.FORMAT_CHECKER), path)
+        cache[key] = SchemaChecker(schema, path)
     return cache[key]  # type: ignore[no-any-return]
 
 
 def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> list[Issue]:
     """Rendered config against its schema, each error located in the file that set the value."""
-    validator, _ = _schema_validator(repo, profile)
     issues = []
-    for error in validator.iter_errors(rendered.data):
-        path = tuple(error.absolute_path)
+    for error in schema_checker(repo, profile).violations(rendered.data):
+        path = error.path
         issues.append(Issue(rendered.locate(path), format_path(path), _message(error)))
     return issues
 

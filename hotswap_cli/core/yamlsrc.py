@@ -1,8 +1,9 @@
-"""Load YAML or JSON text into plain data plus a map from each JSON path to its file:line:col."""
+"""Load YAML or JSON text into plain data; the file:line:col of each value is found on demand."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -10,19 +11,10 @@ import yaml
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import JsonPath, Location
 
-try:  # the C composer is several times faster; fall back where libyaml is absent
+try:  # libyaml's parser is several times faster; fall back where it is absent
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class Document:
-    """Parsed file content with the location of every value it holds."""
-
-    data: Any
-    locations: dict[JsonPath, Location]
-    file: str
 
 
 class DocumentError(ConfigError):
@@ -34,8 +26,66 @@ class DocumentError(ConfigError):
         self.reason = message
 
 
+class _Duplicate(Exception):
+    """Raised by the fast loaders; the slow path then finds the exact place."""
+
+
+class _StrictLoader(_Loader):  # type: ignore[misc,valid-type]
+    """CSafeLoader that refuses duplicate keys and YAML merge keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value in seen:
+                raise _Duplicate()
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _timestamp_as_text(loader: Any, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)  # type: ignore[no-any-return]
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+# Configs are JSON data: a YAML date stays the text it was written as.
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate()
+    return out
+
+
+class Document:
+    """A parsed file. Data is read with the fast loaders; locations are computed only when an
+    error needs one (a valid repo never pays for them)."""
+
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        try:
+            if file.endswith(".json"):
+                self.data: Any = json.loads(text, object_pairs_hook=_no_duplicates)
+            else:
+                self.data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
+        except json.JSONDecodeError as exc:
+            raise DocumentError(Location(file, exc.lineno, exc.colno), f"JSON syntax error: {exc.msg}") from None
+        except (_Duplicate, yaml.YAMLError):
+            self.data, self.__dict__["locations"] = _parse_located(text, file)
+
+    @cached_property
+    def locations(self) -> dict[JsonPath, Location]:
+        return _parse_located(self.text, self.file)[1]
+
+
 def parse_document(text: str | bytes, file: str) -> Document:
-    """Parse YAML (JSON is YAML) keeping locations; duplicate keys are errors."""
+    """Parse YAML (JSON is YAML); duplicate keys and syntax errors raise DocumentError."""
+    return Document(text.decode("utf-8") if isinstance(text, bytes) else text, file)
+
+
+def _parse_located(text: str, file: str) -> tuple[Any, dict[JsonPath, Location]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -46,17 +96,18 @@ def parse_document(text: str | bytes, file: str) -> Document:
         raise DocumentError(Location(file), f"YAML error: {exc}") from None
     locations: dict[JsonPath, Location] = {}
     if node is None:
-        return Document(None, {(): Location(file, 1, 1)}, file)
-    data = _build(node, (), file, locations)
-    return Document(data, locations, file)
+        return None, {(): Location(file, 1, 1)}
+    return _build(node, (), file, locations), locations
 
 
 _constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
 yaml.constructor.SafeConstructor.__init__(_constructor)
+_constructor.yaml_constructors = {**_constructor.yaml_constructors,
+                                  "tag:yaml.org,2002:timestamp": _timestamp_as_text}
 
 
 def _build(node: yaml.Node, path: JsonPath, file: str, locations: dict[JsonPath, Location]) -> Any:
-    locations[path] = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    locations[path] = _loc(node, file)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -67,7 +118,8 @@ def _build(node: yaml.Node, path: JsonPath, file: str, locations: dict[JsonPath,
                 key = str(key)
             if key in out:
                 first = locations.get(path + (key,))
-                raise DocumentError(_loc(key_node, file), f"duplicate key {key!r} (first defined at line {first.line if first else '?'})")
+                where = f"first defined at line {first.line}" if first else "defined twice"
+                raise DocumentError(_loc(key_node, file), f"duplicate key {key!r} ({where})")
             out[key] = _build(value_node, path + (key,), file, locations)
             locations[path + (key,)] = _loc(key_node, file)  # errors point at the key's line
         return out

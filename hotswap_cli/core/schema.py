@@ -1,0 +1,83 @@
+"""JSON Schema checking: a compiled fast path for valid data, jsonschema for every error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hotswap_cli.errors import ConfigError
+
+# Keywords fastjsonschema (drafts 4-7) does not know: a schema using any of them is only
+# ever checked by jsonschema, so both paths always agree on what is valid.
+_NEWER_KEYWORDS = frozenset({
+    "prefixItems", "unevaluatedProperties", "unevaluatedItems", "dependentRequired", "dependentSchemas",
+    "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$anchor", "minContains",
+    "maxContains", "$vocabulary",
+})
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    path: tuple[str | int, ...]
+    message: str
+    validator: str
+    instance: Any
+    schema: Any
+
+
+def _keywords(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+class SchemaChecker:
+    """One schema, compiled once. `violations(data)` is empty for valid data."""
+
+    def __init__(self, schema: dict[str, Any], file: str) -> None:
+        self.schema = schema
+        self.file = file
+        self._fast = self._compile_fast()
+        self._full: Any = None
+
+    def _compile_fast(self) -> Any:
+        if _keywords(self.schema) & _NEWER_KEYWORDS:
+            return None
+        try:
+            import fastjsonschema
+
+            schema = {k: v for k, v in self.schema.items() if k != "$schema"}
+            return fastjsonschema.compile(schema, use_default=False, use_formats=True)
+        except Exception:  # noqa: BLE001 - anything it cannot compile goes to jsonschema
+            return None
+
+    def _validator(self) -> Any:
+        if self._full is None:
+            import jsonschema
+
+            cls = jsonschema.validators.validator_for(self.schema, default=jsonschema.Draft202012Validator)
+            try:
+                cls.check_schema(self.schema)
+            except jsonschema.SchemaError as exc:
+                raise ConfigError(f"{self.file}: not a valid JSON Schema: {exc.message}") from None
+            self._full = cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+        return self._full
+
+    def violations(self, data: Any) -> list[SchemaViolation]:
+        if self._fast is not None:
+            try:
+                self._fast(data)
+                return []
+            except Exception:  # noqa: BLE001,S110 - invalid (or unsure): jsonschema gives the full list
+                pass
+        return [
+            SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema)
+            for e in self._validator().iter_errors(data)
+        ]

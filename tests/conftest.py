@@ -1,0 +1,83 @@
+"""Shared fixtures: an isolated git identity, a committed copy of the example repo, the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins: list[str] = []
+
+EXAMPLE_REPO = (Path(__file__).resolve().parent.parent / "example-config-repo").resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the user's own git config."""
+    home = tmp_path_factory.mktemp("gitconfig")
+    cfg = home / "gitconfig"
+    cfg.write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n"
+                   "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n")
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
+    os.environ["GIT_CONFIG_GLOBAL"] = str(cfg)
+    os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+@pytest.fixture
+def config_repo(tmp_path: Path) -> Path:
+    """A copy of example-config-repo as its own git repo with one commit."""
+    root = tmp_path / "config-repo"
+    shutil.copytree(EXAMPLE_REPO, root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial config")
+    return root
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return f"CliResult(exit_code={self.exit_code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """Run `hotswap ARGS` through the real app in-process; returns exit code, stdout, stderr."""
+    from typer.testing import CliRunner
+
+    from hotswap_cli.cli.app import build_app
+
+    app = build_app()
+
+    def run(*args: str, input: str | None = None, env: dict[str, Any] | None = None,
+            cwd: Path | None = None) -> CliResult:
+        old = Path.cwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            result = CliRunner().invoke(app, list(args), input=input, env=env)
+        finally:
+            os.chdir(old)
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run

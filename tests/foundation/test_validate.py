@@ -1,0 +1,174 @@
+"""`hotswap validate` through the real CLI against a copy of example-config-repo."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.core.validate import affected_profiles
+
+PROD = "profiles/payment-service.production"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_example_repo_is_valid(config_repo: Path, cli: Callable) -> None:
+    result = cli("--repo", str(config_repo), "validate")
+    assert result.exit_code == 0, result
+    assert result.stdout == ""
+    assert "5 profile(s) valid" in result.stderr
+
+
+def test_bad_value_in_template_points_at_template_line(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / "templates/base-service.yaml", "maxAttempts: 3", "maxAttempts: 30")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.staging")
+    assert result.exit_code == 3
+    assert result.stdout.splitlines() == [
+        "templates/base-service.yaml:11:3  $.retries.maxAttempts  30 is greater than the maximum of 10"
+    ]
+
+
+def test_bad_value_in_profile_config_points_at_profile(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / f"{PROD}/config.yaml", "max: 80", "max: many")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3
+    assert result.stdout.strip() == (
+        f"{PROD}/config.yaml:7:5  $.database.pool.max  'many' is not of type 'integer'"
+    )
+
+
+def test_every_error_is_reported_sorted(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / f"{PROD}/config.yaml", "max: 80", "max: 0")
+    edit(config_repo / f"{PROD}/config.yaml", "provider: stripe", "provider: paypal")
+    edit(config_repo / "templates/payment-service.yaml", "refund: 120", "refund: -1")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines == sorted(lines, key=lambda s: (s.split(":")[0], int(s.split(":")[1])))
+    assert lines[0].startswith(f"{PROD}/config.yaml:7:5  $.database.pool.max  0 is less than the minimum of 1")
+    assert "$.payments.provider" in lines[1]
+    assert lines[2].startswith("templates/payment-service.yaml:")
+
+
+def test_unknown_key_in_profile_yaml(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / f"{PROD}/profile.yaml", "serviceType: Microservice", "serviceType: Microservice\nowner: x")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3
+    assert f"{PROD}/profile.yaml:4:1  $.owner  unknown key 'owner'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("environment: Production", "environment: Prod", "$.environment  'Prod' is not one of"),
+        ("serviceType: Microservice", "serviceType: Lambda", "$.serviceType  'Lambda' is not one of"),
+        ("schema: payment-config/1.0", "schema: payment-config/9.9",
+         "$.schema  schema 'payment-config/9.9' not found (expected schemas/payment-config/9.9.json)"),
+        ("name: pay-prod-2", "name: pay-prod-1", "$.targets[1].name  duplicate target name 'pay-prod-1'"),
+        ("environment: Production", "name: other\nenvironment: Production",
+         "$.name  name 'other' does not match its folder 'payment-service.production'"),
+        ("type: canary", "type: yolo", "$.strategy.type  'yolo' is not one of"),
+    ],
+)
+def test_profile_yaml_rules(config_repo: Path, cli: Callable, old: str, new: str, expected: str) -> None:
+    edit(config_repo / f"{PROD}/profile.yaml", old, new)
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3, result
+    assert expected in result.stdout
+
+
+def test_missing_template_names_the_chain(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / "templates/payment-service.yaml", "$extends: base-service", "$extends: nowhere")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.staging")
+    assert result.exit_code == 3
+    assert "template 'nowhere' not found (templates/nowhere.yaml), extended by " \
+           "payment-service.staging -> payment-service -> nowhere" in result.stdout
+
+
+def test_template_cycle_is_named(config_repo: Path, cli: Callable) -> None:
+    (config_repo / "templates/base-service.yaml").write_text("$extends: payment-service\nservice: {}\n")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.staging")
+    assert result.exit_code == 3
+    assert "template cycle: payment-service.staging -> payment-service -> base-service -> payment-service" \
+        in result.stdout
+
+
+def test_duplicate_key_and_syntax_error_have_line_and_column(config_repo: Path, cli: Callable) -> None:
+    (config_repo / f"{PROD}/config.yaml").write_text("service:\n  region: a\n  region: b\n")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3
+    assert result.stdout.strip() == f"{PROD}/config.yaml:3:3  $  duplicate key 'region' (first defined at line 2)"
+
+
+def test_oversize_config_is_refused(config_repo: Path, cli: Callable) -> None:
+    big = "\n".join(f"  k{i}: {'x' * 100}" for i in range(11000))
+    (config_repo / f"{PROD}/config.yaml").write_text("features: {}\nextra:\n" + big + "\n")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3
+    assert "over the 1 MiB limit (1048576 bytes)" in result.stdout
+
+
+def test_json_report(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / f"{PROD}/config.yaml", "max: 80", "max: 0")
+    result = cli("--repo", str(config_repo), "validate", "--json")
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert [p["profile"] for p in report["profiles"] if not p["valid"]] == ["payment-service.production"]
+    assert report["errors"] == [{
+        "file": f"{PROD}/config.yaml", "line": 7, "column": 5, "path": "$.database.pool.max",
+        "message": "0 is less than the minimum of 1", "profile": "payment-service.production",
+    }]
+    valid = [p for p in report["profiles"] if p["valid"]]
+    assert all(len(p["sha256"]) == 64 for p in valid)
+
+
+def test_unknown_profile_is_exit_1(config_repo: Path, cli: Callable) -> None:
+    result = cli("--repo", str(config_repo), "validate", "nope")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "hotswap: error: profile 'nope' not found (`hotswap profiles` lists them)"
+
+
+def test_no_repo_found_is_exit_1(tmp_path: Path, cli: Callable) -> None:
+    result = cli("validate", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "no hotswap.yaml found" in result.stderr and "hotswap init" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["templates/base-service.yaml"], ["api-gateway.production", "payment-service.development",
+                                           "payment-service.production", "payment-service.staging"]),
+        (["templates/gateway.yaml"], ["api-gateway.production"]),
+        (["schemas/worker-config/1.0.json"], ["order-worker.staging"]),
+        (["profiles/payment-service.staging/config.yaml"], ["payment-service.staging"]),
+        (["hotswap.yaml"], ["api-gateway.production", "order-worker.staging", "payment-service.development",
+                            "payment-service.production", "payment-service.staging"]),
+        (["README.md", "../elsewhere.yaml"], []),
+    ],
+)
+def test_changed_files_select_affected_profiles(config_repo: Path, changed: list[str], expected: list[str]) -> None:
+    repo = ConfigRepo.open(config_repo)
+    assert affected_profiles(repo, config_repo, [str(config_repo / c) for c in changed]) == expected
+
+
+def test_paths_from_git_top_when_config_repo_is_a_subfolder(tmp_path: Path, cli: Callable) -> None:
+    import shutil
+
+    from conftest import EXAMPLE_REPO
+
+    shutil.copytree(EXAMPLE_REPO, tmp_path / "ops" / "config")
+    edit(tmp_path / "ops/config/templates/gateway.yaml", "burst: 100", "burst: -5")
+    result = cli("validate", "ops/config/templates/gateway.yaml", cwd=tmp_path)
+    assert result.exit_code == 3
+    assert result.stdout.startswith("templates/gateway.yaml:5:3  $.rateLimits.burst")
