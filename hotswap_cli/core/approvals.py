@@ -1,0 +1,275 @@
+"""Approvals: verify approval tags against the trust root, decide quorum, make a new approval."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotswap_cli.core.approvers import REMOTE, TrustRoot, load_trust_root
+from hotswap_cli.core.signing import SignatureCheck, TagRef, list_tags, verify_tag
+from hotswap_cli.errors import ApprovalError, RepoError, UsageError
+from hotswap_cli.model import VERSION_PATTERN, Profile
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.configrepo import ConfigRepo, EnvironmentPolicy
+    from hotswap_cli.core.repo import GitRepo
+
+VALID = "valid"
+_VERSION_RE = re.compile(VERSION_PATTERN)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval tag and what it is worth: status is `valid` or why it does not count."""
+
+    tag: str
+    approver: str
+    roles: tuple[str, ...]
+    date: float | None
+    comment: str
+    status: str  # valid | unsigned | bad signature | unknown key | points at another commit |
+    #              points at another version | signer not allowed | self-approval | expired
+    detail: str = ""
+    kind: str = ""  # ssh | gpg
+
+    @property
+    def valid(self) -> bool:
+        return self.status == VALID
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tag": self.tag, "approver": self.approver, "roles": list(self.roles),
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.date)) if self.date else None,
+                "comment": self.comment, "status": self.status, "detail": self.detail, "key": self.kind}
+
+
+@dataclass(frozen=True)
+class QuorumReport:
+    """Whether a version has the approvals its environment requires, and from whom."""
+
+    profile: str
+    version: str
+    commit: str
+    environment: str
+    required: int
+    roles: tuple[str, ...]
+    approvals: tuple[Approval, ...]  # every approval tag, with its status
+    valid: tuple[Approval, ...]  # the ones that count: valid, one per approver
+    since: str | None  # the previous approved version (authors are counted from there)
+    authors: tuple[str, ...]
+    trust_source: str
+
+    @property
+    def met(self) -> bool:
+        return len(self.valid) >= self.required
+
+    @property
+    def missing(self) -> str:
+        short = self.required - len(self.valid)
+        if short <= 0:
+            return "nothing"
+        who = f"roles {', '.join(self.roles)}" if self.roles else "any approver"
+        return f"{short} more approval{'s' if short > 1 else ''} from {who}"
+
+    def summary(self) -> str:
+        by = ", ".join(f"{a.approver} ({', '.join(a.roles) or 'no role'})" for a in self.valid) or "nobody"
+        return f"approved by: {by}; missing: {self.missing}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, "version": self.version, "commit": self.commit,
+                "environment": self.environment, "required": self.required, "roles": list(self.roles),
+                "met": self.met, "approved_by": [a.approver for a in self.valid], "missing": self.missing,
+                "since": self.since, "authors": list(self.authors), "trust_source": self.trust_source,
+                "approvals": [a.to_dict() for a in self.approvals]}
+
+
+@dataclass
+class ApprovalContext:
+    """What one check shares: the trust root, the profile's versions and tags, caches."""
+
+    git_repo: GitRepo
+    trust: TrustRoot
+    profile: str
+    policy: EnvironmentPolicy
+    versions: dict[str, str]  # version -> commit
+    tags: list[TagRef]
+    checks: dict[str, SignatureCheck] = field(default_factory=dict)
+    approved: dict[str, bool] = field(default_factory=dict)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def resolve_version(git_repo: GitRepo, profile: str, version: str) -> str:
+    """The commit of version tag <profile>/<version>; ApprovalError when there is none."""
+    if not _VERSION_RE.match(version):
+        raise UsageError(f"invalid version {version!r}: use X.Y.Z, e.g. 1.2.0")
+    try:
+        return git_repo.resolve(f"refs/tags/{profile}/{version}")
+    except RepoError:
+        raise ApprovalError(f"version {version} of {profile} does not exist",
+                            hint=f"tags named {profile}/X.Y.Z are versions") from None
+
+
+def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
+    """Bring the remote's approval and version tags of a profile (approvals may be re-signed there)."""
+    if git_repo.has_remote(REMOTE):
+        git_repo.git("fetch", "--quiet", "--no-tags", REMOTE,
+                     f"+refs/tags/approvals/{profile}/*:refs/tags/approvals/{profile}/*")
+        git_repo.git("fetch", "--quiet", "--no-tags", REMOTE, f"refs/tags/{profile}/*:refs/tags/{profile}/*",
+                     check=False)
+
+
+def environment_policy(git_repo: GitRepo, trust: TrustRoot, profile: Profile) -> EnvironmentPolicy:
+    """The stricter of the profile's environment as given and as on the protected branch: a change
+    cannot lower its own quorum by moving the profile to Development."""
+    from hotswap_cli.core.configrepo import ConfigRepo
+
+    envs = {profile.environment}
+    if trust.rev is not None:
+        try:
+            src = ConfigRepo(git_repo.source_at(trust.rev)).read_profile(profile.name)
+            envs.add(str((src.meta.data or {}).get("environment")))
+        except Exception:  # noqa: BLE001 - a new or unreadable profile there: the given one stands
+            pass
+    policies = [trust.settings.environments[e] for e in sorted(envs) if e in trust.settings.environments]
+    return max(policies, key=lambda p: p.approvals)
+
+
+def approval_context(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, approvers_path: Path | None,
+             fetch: bool) -> ApprovalContext:
+    if fetch:
+        fetch_approvals(git_repo, profile.name)
+    trust = load_trust_root(git_repo, config_repo.settings, approvers_path, fetch=fetch)
+    versions = {t.name.rsplit("/", 1)[1]: t.commit for t in list_tags(git_repo, f"{profile.name}/")
+                if t.name.count("/") == 1 and _VERSION_RE.match(t.name.rsplit("/", 1)[1])}
+    return ApprovalContext(git_repo, trust, profile.name, environment_policy(git_repo, trust, profile), versions,
+                    list_tags(git_repo, f"approvals/{profile.name}/"))
+
+
+def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | None:
+    """Git paths the profile's rendered config is made of at `commit`; None when unknown."""
+    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.render import template_chain
+
+    try:
+        repo = ConfigRepo(git_repo.source_at(commit))
+        built = repo.build_profile(repo.read_profile(profile))
+        files = [built.directory, *(d.file for d in template_chain(repo, built.extends, (profile,)))]
+        schema = repo.schema_file(built.schema)
+    except Exception:  # noqa: BLE001 - falling back to every commit is the stricter choice
+        return None
+    return [git_repo.repo_path(f) for f in (*files, *([schema] if schema else []))]
+
+
+def authors(git_repo: GitRepo, commit: str, since_commit: str | None, paths: list[str] | None) -> set[str]:
+    """Author, committer and co-author emails of the commits in since..commit touching `paths`."""
+    fmt = "%ae%x1f%ce%x1f%(trailers:key=Co-authored-by,valueonly,separator=%x1f)%x1e"
+    rev = f"{since_commit}..{commit}" if since_commit else commit
+    out = git_repo.git("log", f"--format={fmt}", rev, "--", *(paths or [])).stdout
+    emails = set()
+    for value in re.split(r"[\x1e\x1f]", out):
+        value = value.strip()
+        match = re.search(r"<([^>]+)>", value)
+        if match or "@" in value:
+            emails.add((match.group(1) if match else value).lower())
+    return emails
+
+
+def _is_ancestor(git_repo: GitRepo, older: str, newer: str) -> bool:
+    return git_repo.git("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+
+def previous_version(ctx: ApprovalContext, version: str, *, approved: bool) -> str | None:
+    """The nearest lower version whose commit is an ancestor of this one (and approved, if asked)."""
+    commit = ctx.versions[version]
+    for older in sorted(ctx.versions, key=version_key, reverse=True):
+        if version_key(older) >= version_key(version) or not _is_ancestor(ctx.git_repo, ctx.versions[older], commit):
+            continue
+        if not approved or _was_approved(ctx, older):
+            return older
+    return None
+
+
+def _was_approved(ctx: ApprovalContext, version: str) -> bool:
+    """Quorum at the time: expiry ignored (an old approval was fresh when that version shipped)."""
+    if version not in ctx.approved:
+        ctx.approved[version] = False  # guards against cycles
+        approvals, _, _ = evaluate(ctx, version, now=None)
+        ctx.approved[version] = len(counted(approvals)) >= ctx.policy.approvals
+    return ctx.approved[version]
+
+
+def counted(approvals: list[Approval]) -> tuple[Approval, ...]:
+    """Valid approvals, one per approver."""
+    seen: dict[str, Approval] = {}
+    for a in approvals:
+        if a.valid:
+            seen.setdefault(a.approver, a)
+    return tuple(seen.values())
+
+
+def _comment(tag: TagRef) -> str:
+    lines = [ln for ln in tag.body.splitlines() if not ln.startswith("Hotswap-")]
+    return "\n".join(lines).strip()
+
+
+def evaluate(ctx: ApprovalContext, version: str, now: float | None) -> tuple[list[Approval], set[str], str | None]:
+    """Every approval tag of `version` with its status, the authors, and the base version."""
+    commit = ctx.versions[version]
+    since = previous_version(ctx, version, approved=True)
+    who = authors(ctx.git_repo, commit, ctx.versions[since] if since else None,
+                  input_paths(ctx.git_repo, commit, ctx.profile))
+    prefix = f"approvals/{ctx.profile}/{version}/"
+    out = []
+    for tag in (t for t in ctx.tags if t.name.startswith(prefix)):
+        if tag.object not in ctx.checks:
+            ctx.checks[tag.object] = verify_tag(ctx.git_repo, tag, ctx.trust.approvers)
+        out.append(judge(ctx, tag, ctx.checks[tag.object], commit, prefix, who, now))
+    return out, who, since
+
+
+def judge(ctx: ApprovalContext, tag: TagRef, check: SignatureCheck, commit: str, prefix: str, who: set[str],
+           now: float | None) -> Approval:
+    approver = check.approver
+    name = approver.name if approver else (check.principal or tag.tagger_email or tag.name.rsplit("/", 1)[-1])
+    roles = approver.roles if approver else ()
+    allowed = ctx.policy.roles
+    status, detail = VALID, check.detail
+    if check.state != "good":
+        status = {"unsigned": "unsigned", "bad": "bad signature", "unknown": "unknown key"}[check.state]
+    elif tag.commit != commit:
+        status, detail = "points at another commit", f"tag is on {tag.commit[:12]}, version is {commit[:12]}"
+    elif not tag.header_name.startswith(prefix):
+        status, detail = "points at another version", f"signed as {tag.header_name}"
+    elif allowed and not set(roles) & set(allowed):
+        status, detail = "signer not allowed", f"roles {', '.join(roles) or 'none'}; needs {', '.join(allowed)}"
+    elif approver and {p.lower() for p in approver.principals} & who:
+        status, detail = "self-approval", "the approver authored changes in this version"
+    elif now is not None and ctx.policy.max_age and tag.date and now - tag.date > ctx.policy.max_age:
+        status, detail = "expired", f"older than {ctx.policy.max_age / 86400:g} day(s)"
+    return Approval(tag.name, name, roles, tag.date, _comment(tag), status, detail,
+                    approver.kind if approver else "")
+
+
+def check_quorum(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, version: str, *,
+                 approvers_path: Path | None = None, now: float | None = None,
+                 fetch: bool = True) -> QuorumReport:
+    """The deploy gate: every approval of `version` checked; an unmet quorum is data, not an error."""
+    commit = resolve_version(git_repo, profile.name, version)
+    ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch)
+    ctx.versions[version] = commit
+    approvals, who, since = evaluate(ctx, version, time.time() if now is None else now)
+    return QuorumReport(profile.name, version, commit, ctx.policy.name, ctx.policy.approvals,
+                        ctx.policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
+                        ctx.trust.approvers.source)
+
+
+def require_quorum(report: QuorumReport) -> None:
+    """What `approvals --check` and deploy do with a report: raise ApprovalError when short."""
+    if not report.met:
+        raise ApprovalError(f"{report.profile} {report.version} is short of its quorum "
+                            f"({report.required} required): {report.summary()}")

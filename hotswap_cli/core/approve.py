@@ -1,0 +1,143 @@
+"""Making an approval (sign, then verify at once) and the signed-commits check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotswap_cli.core.approvals import (
+    Approval,
+    approval_context,
+    evaluate,
+    judge,
+    previous_version,
+    resolve_version,
+)
+from hotswap_cli.core.approvers import REMOTE, load_trust_root
+from hotswap_cli.core.signing import (
+    CommitSignature,
+    commit_signatures,
+    delete_tag,
+    list_tags,
+    sign_tag,
+    signing_fingerprint,
+    verify_tag,
+)
+from hotswap_cli.errors import ApprovalError
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.model import Profile
+
+
+def profile_at(git_repo: GitRepo, config_repo: ConfigRepo, name: str, commit: str) -> Profile:
+    """The profile as the version defines it (falls back to the working tree's)."""
+    from hotswap_cli.core.configrepo import ConfigRepo as Repo
+
+    try:
+        repo = Repo(git_repo.source_at(commit))
+        return repo.build_profile(repo.read_profile(name))
+    except Exception:  # noqa: BLE001 - a version whose profile no longer parses: use today's
+        return config_repo.load_profile(name)
+
+
+def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, version: str, *,
+            comment: str = "", push: bool = False, approvers_path: Path | None = None,
+            now: float | None = None) -> Approval:
+    """Sign `approvals/<profile>/<version>/<approver>` on the version's commit, verified at once."""
+    commit = resolve_version(git_repo, profile_name, version)
+    profile = profile_at(git_repo, config_repo, profile_name, commit)
+    ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch=True)
+    ctx.versions[version] = commit
+    approvers = ctx.trust.approvers
+    kind, fingerprints = signing_fingerprint(git_repo)
+    approver = next((a for f in fingerprints if (a := approvers.by_fingerprint(f)) and a.kind == kind), None)
+    if approver is None:
+        raise ApprovalError(f"your signing key ({kind} {fingerprints[0]}) is not in the approvers file "
+                            f"({approvers.source})", hint="ask a lead to add it on the default branch")
+    allowed = ctx.policy.roles
+    if allowed and not set(approver.roles) & set(allowed):
+        raise ApprovalError(f"{approver.name} may not approve {ctx.policy.name} versions: roles "
+                            f"{', '.join(approver.roles) or 'none'}, needs one of {', '.join(allowed)}")
+    existing, who, since = evaluate(ctx, version, time.time() if now is None else now)
+    if {p.lower() for p in approver.principals} & who:
+        base = f"since {since}" if since else "(no earlier approved version)"
+        raise ApprovalError(f"{approver.name} authored changes in {profile_name} {version} {base}: "
+                            "someone else must approve it (no self-approval)")
+    if any(a.valid and a.approver == approver.name for a in existing):
+        raise ApprovalError(f"{approver.name} has already approved {profile_name} {version}")
+    name = f"approvals/{profile_name}/{version}/{approver.name}"
+    clash = next((a for a in existing if a.tag == name), None)
+    if clash is not None or git_repo.git("rev-parse", "--verify", "--quiet", f"refs/tags/{name}",
+                                         check=False).returncode == 0:
+        status = clash.status if clash else "exists"
+        raise ApprovalError(f"tag {name} already exists ({status})",
+                            hint=f"delete it with `git tag -d {name}` to approve again")
+    message = (f"Approve {profile_name} {version}\n\n" + (comment.strip() + "\n\n" if comment.strip() else "")
+               + f"Hotswap-Profile: {profile_name}\nHotswap-Version: {version}\nHotswap-Commit: {commit}\n")
+    sign_tag(git_repo, name, commit, message)
+    made = [t for t in list_tags(git_repo, name) if t.name == name]
+    if not made:
+        raise ApprovalError(f"git did not create {name}")
+    tag = made[0]
+    result = judge(ctx, tag, verify_tag(git_repo, tag, approvers), commit, f"approvals/{profile_name}/{version}/",
+                    who, None)
+    if not result.valid or result.approver != approver.name:
+        delete_tag(git_repo, name)
+        why = f"{result.status}: {result.detail}" if result.detail else result.status
+        signer = "" if result.approver == approver.name else f" (signed by {result.approver})"
+        raise ApprovalError(f"git wrote {name} but its signature does not verify ({why}){signer}; deleted it",
+                            hint="check user.signingkey, gpg.format and your ssh/gpg agent")
+    if push:
+        git_repo.git("push", "--quiet", REMOTE, f"refs/tags/{name}")
+    return result
+
+
+@dataclass(frozen=True)
+class SignedCommitsReport:
+    """Commits between the last deployed version and this one, and whether an allowed key signed each."""
+
+    rev_range: str
+    commits: tuple[CommitSignature, ...]
+
+    @property
+    def bad(self) -> tuple[CommitSignature, ...]:
+        return tuple(c for c in self.commits if c.state != "good")
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"all {len(self.commits)} commit(s) in {self.rev_range} are signed by allowed keys"
+        listed = ", ".join(f"{c.commit[:12]} ({c.state}{': ' + c.signer if c.signer else ''})" for c in self.bad)
+        return f"{len(self.bad)} commit(s) in {self.rev_range} lack a valid signature from an allowed key: {listed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"range": self.rev_range, "ok": self.ok,
+                "commits": [{"commit": c.commit, "subject": c.subject, "state": c.state, "signer": c.signer}
+                            for c in self.commits]}
+
+
+def check_signed_commits(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, version: str, *,
+                         since_rev: str | None = None, approvers_path: Path | None = None,
+                         fetch: bool = True) -> SignedCommitsReport:
+    """Every commit in since_rev..version (default: since the previous version tag) against the
+    trusted approvers' keys (any listed key, whatever its roles)."""
+    commit = resolve_version(git_repo, profile.name, version)
+    if since_rev is None:
+        ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch)
+        ctx.versions[version] = commit
+        prev = previous_version(ctx, version, approved=False)
+        since = ctx.versions[prev] if prev else None
+        approvers = ctx.trust.approvers
+    else:
+        since = git_repo.resolve(since_rev)
+        approvers = load_trust_root(git_repo, config_repo.settings, approvers_path, fetch=fetch).approvers
+    rev_range = f"{since}..{commit}" if since else commit
+    shown = f"{since_rev or (since[:12] if since else 'root')}..{profile.name}/{version}"
+    return SignedCommitsReport(shown, tuple(commit_signatures(git_repo, rev_range, approvers)))
