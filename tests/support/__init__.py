@@ -1,0 +1,1 @@
+"""Test support: fixtures shared across suites (sshd)."""
