@@ -1,0 +1,59 @@
+"""The `command` probe: run a command here or over the instance's ssh connection; exit 0 = healthy."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from typing import Any
+
+from hotswap_cli.errors import ProbeError, TransportError
+from hotswap_cli.model import parse_duration
+from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.transports.local import argv_of, tail
+
+
+class CommandProbe:
+    kind = "command"
+
+    def __init__(self, instance: str, spec: dict[str, Any], transport: dict[str, Any] | None = None) -> None:
+        self.instance = instance
+        self.command: str | list[str] = spec["command"]
+        self.where: str = spec.get("where", "local")
+        self.timeout = parse_duration(spec.get("timeout", 10))
+        self._conn = None
+        if self.where == "target":
+            if not transport or transport.get("type") != "ssh":
+                raise ProbeError(f"target {instance}: a command probe with `where: target` needs an ssh transport")
+            from hotswap_cli.transports.sshconn import SshConnection
+
+            self._conn = SshConnection(instance, {**transport, "command_timeout": self.timeout})
+
+    def sample(self) -> HealthSample:
+        started = time.perf_counter()
+        try:
+            code, output = self._run()
+        except TransportError as exc:
+            return HealthSample(self.instance, self.kind, time.time(), ok=False, detail=exc.reason)
+        latency = (time.perf_counter() - started) * 1000.0
+        detail = f"exit {code}" + (f": {tail(output, 2)}" if code else "")
+        return HealthSample(self.instance, self.kind, time.time(), ok=code == 0, latency_ms=latency, detail=detail)
+
+    def _run(self) -> tuple[int, str]:
+        if self._conn is not None:
+            command = self.command if isinstance(self.command, str) else shlex.join(self.command)
+            return self._conn.run(command)
+        argv = argv_of(self.command)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
+                                  stdin=subprocess.DEVNULL, env=dict(os.environ))
+        except subprocess.TimeoutExpired:
+            raise TransportError(self.instance, f"command timed out after {self.timeout:g}s") from None
+        except OSError as exc:
+            raise TransportError(self.instance, f"command could not run: {argv[0]}: {exc.strerror}") from None
+        return proc.returncode, proc.stderr + proc.stdout
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()

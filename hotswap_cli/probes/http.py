@@ -1,0 +1,50 @@
+"""The `http` probe: GET a health URL; healthy = the expected status within the timeout; records latency."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from hotswap_cli.errors import ProbeError, TransportError
+from hotswap_cli.model import parse_duration
+from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.transports.http import describe_error, expand_headers, verify_of
+
+
+def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:
+    """Headers with `${ENV}` expanded; a missing variable is a misconfigured probe."""
+    try:
+        return expand_headers(instance, spec.get("headers"))
+    except TransportError as exc:
+        raise ProbeError(exc.message, hint=exc.hint) from None
+
+
+class HttpProbe:
+    kind = "http"
+
+    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+        self.instance = instance
+        self.url: str = spec["url"]
+        self.expect_status = int(spec.get("expect_status", 200))
+        self.timeout = parse_duration(spec.get("timeout", 5))
+        self._client = httpx.Client(verify=verify_of(spec), timeout=self.timeout,
+                                    headers=probe_headers(instance, spec))
+
+    def sample(self) -> HealthSample:
+        started = time.perf_counter()
+        try:
+            response = self._client.get(self.url)
+        except httpx.HTTPError as exc:
+            return HealthSample(self.instance, self.kind, time.time(), ok=False,
+                                detail=describe_error(exc, self.url, self.timeout)[0])
+        latency = (time.perf_counter() - started) * 1000.0
+        ok = response.status_code == self.expect_status
+        detail = f"{response.status_code} in {latency:.0f}ms"
+        if not ok:
+            detail += f" (expected {self.expect_status})"
+        return HealthSample(self.instance, self.kind, time.time(), ok=ok, latency_ms=latency, detail=detail)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,129 @@
+"""The `metrics` probe: error rate and p99 latency from the change between two Prometheus scrapes."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from hotswap_cli.model import parse_duration
+from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.probes.http import probe_headers
+from hotswap_cli.transports.http import describe_error, verify_of
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """Counter totals from one scrape: requests, errors, and cumulative histogram buckets by bound."""
+
+    requests: float | None
+    errors: float | None
+    buckets: dict[float, float]
+
+
+def quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """histogram_quantile over cumulative (le -> count) buckets, interpolating inside a bucket."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    rank, lower, below = q * buckets[bounds[-1]], 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                finite = [b for b in bounds if not math.isinf(b)]
+                return finite[-1] if finite else None
+            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1.0)
+        lower, below = bound, count
+    return None
+
+
+class MetricsProbe:
+    kind = "metrics"
+
+    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+        self.instance = instance
+        self.url: str = spec["url"]
+        self.requests_metric: str = spec.get("requests_metric", "http_requests_total")
+        self.status_label: str = spec.get("status_label", "status")
+        self.error_pattern = re.compile(spec.get("error_status_pattern", r"5\d\d"))
+        self.latency_metric: str = spec.get("latency_metric", "http_request_duration_seconds")
+        self.timeout = parse_duration(spec.get("timeout", 5))
+        self._client = httpx.Client(verify=verify_of(spec), timeout=self.timeout,
+                                    headers=probe_headers(instance, spec))
+        self._previous: Scrape | None = None
+
+    def sample(self) -> HealthSample:
+        now = time.time()
+        try:
+            response = self._client.get(self.url)
+        except httpx.HTTPError as exc:
+            return self._no_data(now, f"cannot scrape: {describe_error(exc, self.url, self.timeout)[0]}")
+        if response.status_code != 200:
+            return self._no_data(now, f"metrics endpoint {self.url} answered {response.status_code}")
+        try:
+            scrape = self.parse(response.text)
+        except ValueError as exc:
+            return self._no_data(now, f"unparsable metrics from {self.url}: {str(exc)[:120]}")
+        if scrape.requests is None and not scrape.buckets:
+            return self._no_data(now, f"neither {self.requests_metric} nor {self.latency_metric} "
+                                 f"is in {self.url}")
+        previous, self._previous = self._previous, scrape
+        if previous is None:
+            return self._no_data(now, "first scrape: rates need a second one")
+        return self._compare(now, previous, scrape)
+
+    def parse(self, text: str) -> Scrape:
+        requests = errors = None
+        buckets: dict[float, float] = {}
+        names = {self.requests_metric, self.requests_metric + "_total"}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name in names:
+                    requests = (requests or 0.0) + s.value
+                    status = s.labels.get(self.status_label, s.labels.get("code", ""))
+                    if self.error_pattern.fullmatch(status):
+                        errors = (errors or 0.0) + s.value
+                    elif errors is None:
+                        errors = 0.0
+                elif s.name == self.latency_metric + "_bucket" and "le" in s.labels:
+                    bound = float(s.labels["le"])
+                    buckets[bound] = buckets.get(bound, 0.0) + s.value
+        return Scrape(requests, errors, buckets)
+
+    def _compare(self, now: float, before: Scrape, after: Scrape) -> HealthSample:
+        error_rate = p99_ms = None
+        notes = []
+        if after.requests is not None and before.requests is not None:
+            delta = after.requests - before.requests
+            if delta < 0:
+                notes.append("request counter reset")
+            elif delta == 0:
+                notes.append("no requests between scrapes")
+            else:
+                error_rate = max(0.0, ((after.errors or 0.0) - (before.errors or 0.0)) / delta)
+                notes.append(f"{delta:.0f} requests, error rate {error_rate:.2%}")
+        if after.buckets:
+            diff = {b: after.buckets[b] - before.buckets.get(b, 0.0) for b in after.buckets}
+            if any(v < 0 for v in diff.values()):
+                notes.append("histogram reset")
+            else:
+                p99 = quantile(0.99, diff)
+                if p99 is None:
+                    notes.append("no observations in the latency histogram")
+                else:
+                    p99_ms = p99 * 1000.0
+                    notes.append(f"p99 {p99_ms:.0f}ms")
+        return HealthSample(self.instance, self.kind, now, no_data=error_rate is None and p99_ms is None,
+                            error_rate=error_rate, p99_ms=p99_ms, detail="; ".join(notes))
+
+    def _no_data(self, now: float, detail: str) -> HealthSample:
+        return HealthSample(self.instance, self.kind, now, no_data=True, detail=detail)
+
+    def close(self) -> None:
+        self._client.close()
