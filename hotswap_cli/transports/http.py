@@ -135,6 +135,7 @@ class HttpTransport:
         self.confirm_url: str | None = spec.get("confirm_url")
         self.timeout = parse_duration(spec.get("timeout", 10))
         self.retries = int(spec.get("retries", 2))
+        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
         self.traceparent = traceparent
         self.verify = verify_of(spec)
         self.headers = expand_headers(name, spec.get("headers"))
@@ -175,7 +176,7 @@ class HttpTransport:
     def confirm(self, expected_sha256: str) -> bool | None:
         if not self.confirm_url:
             return None
-        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.timeout,
+        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
                                headers=self.headers, verify=self.verify, traceparent=self.traceparent)
 
     def discard(self) -> None:

@@ -39,6 +39,7 @@ class LocalTransport:
         self.confirm_url = spec.get("confirm_url")
         self.mode = int(spec["mode"], 8) if spec.get("mode") else None
         self.timeout = parse_duration(spec.get("timeout", COMMAND_TIMEOUT))
+        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
         self.traceparent = traceparent
         self._previous: bytes | None = None
         self._read = False
@@ -115,7 +116,7 @@ class LocalTransport:
             return None
         from hotswap_cli.transports.http import confirm_running
 
-        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=10.0,
+        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
                                traceparent=self.traceparent)
 
     def discard(self) -> None:

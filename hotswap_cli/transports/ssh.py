@@ -14,6 +14,7 @@ import paramiko
 from paramiko.sftp import CMD_EXTENDED
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.model import parse_duration
 from hotswap_cli.transports.local import PREV_SUFFIX, tail
 from hotswap_cli.transports.sshconn import SshConnection
 
@@ -33,6 +34,7 @@ class SshTransport:
         self.reload_headers: dict[str, str] = spec.get("reload_headers") or {}
         self.confirm_url: str | None = spec.get("confirm_url")
         self.mode = int(spec["mode"], 8) if spec.get("mode") else None
+        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
         self.traceparent = traceparent
         self._spec = spec
         self._read = False
@@ -117,7 +119,7 @@ class SshTransport:
             return None
         from hotswap_cli.transports.http import confirm_running, verify_of
 
-        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.conn.timeout,
+        return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
                                verify=verify_of(self._spec), traceparent=self.traceparent)
 
     def discard(self) -> None:
