@@ -1,0 +1,244 @@
+"""The deployment ledger: one JSON record per commit on refs/hotswap/deployments, shared through origin."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import random
+import socket
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hotswap_cli.errors import RepoError
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.repo import GitRepo
+
+LEDGER_REF = "refs/hotswap/deployments"
+REMOTE_LEDGER_REF = "refs/hotswap/remote/deployments"  # origin's ledger as last fetched
+RECORD_FILE = "record.json"
+REMOTE = "origin"
+PUSH_ATTEMPTS = 12
+ZERO = "0" * 40
+
+
+def new_id(kind: str = "deploy") -> str:
+    return f"{kind}-{uuid.uuid4()}"
+
+
+def utc_iso(epoch: float | None = None) -> str:
+    """ISO 8601 UTC with second precision, e.g. 2024-05-01T12:00:00Z."""
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def identity(git_repo: GitRepo) -> tuple[str, dict[str, str]]:
+    """`Name <email>` of the git user, and the env commit-tree needs when git has no identity configured."""
+    result = git_repo.git("var", "GIT_AUTHOR_IDENT", check=False)
+    if result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip().rsplit(" ", 2)[0], {}
+    name, email = getpass.getuser(), f"{getpass.getuser()}@{socket.gethostname()}"
+    env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": email}
+    return f"{name} <{email}>", env
+
+
+def make_record(result: dict[str, Any], *, kind: str = "deploy", sha256: str = "", who: str = "",
+                started_at: float, finished_at: float, record_id: str | None = None,
+                phases: list[Any] | None = None, traceparent: str | None = None,
+                **extra: Any) -> dict[str, Any]:
+    """A ledger record from `DeployResult.to_dict()`; started_at/finished_at are wall-clock epochs.
+
+    The runner's timings come from a monotonic clock: they are re-based on the wall-clock start.
+    """
+    mono_start = float(result.get("started_at") or 0.0)
+
+    def wall(t: Any) -> str | None:
+        return utc_iso(started_at + (float(t) - mono_start)) if isinstance(t, int | float) else None
+
+    instances = []
+    for inst in result.get("instances", []):
+        row = dict(inst)
+        for key in ("started_at", "finished_at", "reverted_at"):
+            row[key] = wall(row.get(key))
+        instances.append(row)
+    record: dict[str, Any] = {
+        "id": record_id or new_id(kind), "kind": kind,
+        "profile": result["profile"], "version": result.get("version", ""), "sha256": sha256,
+        "strategy": result.get("strategy", ""), "who": who, "host": socket.gethostname(),
+        "started_at": utc_iso(started_at), "finished_at": utc_iso(finished_at),
+        "duration_s": round(finished_at - started_at, 3),
+        "status": result.get("status", ""), "exit_code": result.get("exit_code"),
+        "reason": result.get("reason", ""), "failed_phase": result.get("failed_phase"),
+        "interrupted": bool(result.get("interrupted")), "unrestored": list(result.get("unrestored", [])),
+        "phases": phases or [], "instances": instances, "verdicts": list(result.get("verdicts", [])),
+    }
+    if traceparent:
+        record["traceparent"] = traceparent
+    record.update(extra)
+    return record
+
+
+def _rev(git_repo: GitRepo, ref: str) -> str | None:
+    result = git_repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
+
+
+def _subject(record: dict[str, Any]) -> str:
+    # read_records filters by profile on this line without opening the record: keep the profile 2nd.
+    return f"{record.get('kind', 'deploy')} {record['profile']} {record.get('version', '')}: " \
+           f"{record.get('status', '')} ({record['id']})"
+
+
+def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
+    """Add a record on top of the local ledger (never touches branches, index or work tree); returns its id."""
+    if not record.get("profile"):
+        raise RepoError("a ledger record needs a profile")
+    record = {"id": new_id(str(record.get("kind", "deploy"))), **record}
+    # ASCII-only JSON: `cat-file --batch` sizes are bytes, and our git runner reads text.
+    text = json.dumps(record, indent=2, ensure_ascii=True) + "\n"
+    blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
+    tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{RECORD_FILE}\n").stdout.strip()
+    _, env = identity(git_repo)
+    for _ in range(50):  # compare-and-swap against other local writers
+        old = _rev(git_repo, LEDGER_REF)
+        parents = ["-p", old] if old else []
+        commit = git_repo.git("commit-tree", tree, *parents, "-m", _subject(record), env=env).stdout.strip()
+        if git_repo.git("update-ref", LEDGER_REF, commit, old or ZERO, check=False).returncode == 0:
+            return str(record["id"])
+        time.sleep(random.uniform(0.005, 0.05))
+    raise RepoError(f"could not update {LEDGER_REF}: it keeps changing under us")
+
+
+def _log(git_repo: GitRepo, ref: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """(commit, subject) newest first."""
+    if _rev(git_repo, ref) is None:
+        return []
+    args = ["log", "--format=%H %s", *([f"-n{limit}"] if limit is not None else []), ref, "--"]
+    rows = [line.split(" ", 1) for line in git_repo.git(*args).stdout.splitlines()]
+    return [(row[0], row[1]) for row in rows if len(row) == 2]
+
+
+def _read_blobs(git_repo: GitRepo, commits: list[str]) -> list[dict[str, Any]]:
+    """Every commit's record.json in one `git cat-file --batch`."""
+    if not commits:
+        return []
+    out = git_repo.git("cat-file", "--batch", input="".join(f"{c}:{RECORD_FILE}\n" for c in commits)).stdout
+    records, pos = [], 0
+    for _ in commits:
+        end = out.index("\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == "missing":
+            continue
+        size = int(header[2])
+        try:
+            records.append(json.loads(out[pos:pos + size]))
+        except ValueError:
+            pass  # not a record we can read: skip it rather than hide the others
+        pos += size + 1
+    return records
+
+
+def read_records(git_repo: GitRepo, profile: str | None = None, limit: int | None = None,
+                 *, ref: str = LEDGER_REF) -> list[dict[str, Any]]:
+    """Records newest first, optionally of one profile and at most `limit` of them (offline: the local ledger)."""
+    entries = _log(git_repo, ref, None if profile else limit)
+    if profile is not None:
+        entries = [(c, s) for c, s in entries if s.split(" ")[1:2] == [profile]]
+    if limit is not None:
+        entries = entries[:limit]
+    records = _read_blobs(git_repo, [c for c, _ in entries])
+    return [r for r in records if profile is None or r.get("profile") == profile]
+
+
+def last_successful(git_repo: GitRepo, profile: str, *, kind: str | None = None) -> dict[str, Any] | None:
+    """The newest completed deploy or rollback (or only `kind`) of a profile: what the fleet should run."""
+    for record in read_records(git_repo, profile):
+        if record.get("status") == "completed" and (kind is None or record.get("kind") == kind):
+            return record
+    return None
+
+
+def fetch_ledger(git_repo: GitRepo) -> bool:
+    """Bring origin's ledger in and put unpushed local records on top of it; False when there is no remote."""
+    if not git_repo.has_remote(REMOTE):
+        return False
+    result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE,
+                          f"+{LEDGER_REF}:{REMOTE_LEDGER_REF}", check=False)
+    if result.returncode != 0:
+        if "couldn't find remote ref" in result.stderr:
+            return True  # nobody has pushed a ledger yet
+        raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {_last_line(result.stderr)}")
+    _integrate(git_repo, _rev(git_repo, REMOTE_LEDGER_REF))
+    return True
+
+
+def _integrate(git_repo: GitRepo, remote: str | None) -> None:
+    """Local ledger := remote ledger + local-only records re-created on top (a rebase that never drops one)."""
+    if remote is None:
+        return
+    for _ in range(50):
+        local = _rev(git_repo, LEDGER_REF)
+        if local == remote or (local and _is_ancestor(git_repo, remote, local)):
+            return
+        if local is None or _is_ancestor(git_repo, local, remote):
+            new = remote
+        else:
+            new = _rebase(git_repo, local, remote)
+        if git_repo.git("update-ref", LEDGER_REF, new, local or ZERO, check=False).returncode == 0:
+            return
+    raise RepoError(f"could not update {LEDGER_REF}: it keeps changing under us")
+
+
+def _is_ancestor(git_repo: GitRepo, a: str, b: str) -> bool:
+    return git_repo.git("merge-base", "--is-ancestor", a, b, check=False).returncode == 0
+
+
+def _rebase(git_repo: GitRepo, local: str, onto: str) -> str:
+    known = set(git_repo.git("log", "--format=%T", onto, "--").stdout.split())
+    mine = git_repo.git("log", "--reverse", "--format=%H %T", f"{onto}..{local}", "--").stdout.splitlines()
+    _, env = identity(git_repo)
+    tip = onto
+    for line in mine:
+        commit, tree = line.split()
+        if tree in known:  # the same record is already there (a push whose answer we never got)
+            continue
+        message = git_repo.git("log", "-1", "--format=%B", commit).stdout.rstrip("\n")
+        tip = git_repo.git("commit-tree", tree, "-p", tip, "-m", message, env=env).stdout.strip()
+    return tip
+
+
+def push_ledger(git_repo: GitRepo, *, attempts: int = PUSH_ATTEMPTS) -> bool:
+    """Publish the local ledger on origin; on a race, fetch, rebase and retry. False when there is no remote."""
+    if not git_repo.has_remote(REMOTE):
+        return False
+    last = ""
+    for attempt in range(attempts):
+        local = _rev(git_repo, LEDGER_REF)
+        if local is None:
+            return True
+        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", REMOTE,
+                              f"{LEDGER_REF}:{LEDGER_REF}", check=False)
+        if result.returncode == 0:
+            git_repo.git("update-ref", REMOTE_LEDGER_REF, local, check=False)
+            return True
+        last = _last_line(result.stderr or result.stdout)
+        if not rejected(result.stdout):
+            raise RepoError(f"cannot push the deployment ledger to {REMOTE}: {last}")
+        fetch_ledger(git_repo)
+        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise RepoError(f"cannot push the deployment ledger to {REMOTE} after {attempts} attempts: {last}",
+                    hint="the records are kept locally and go out with the next deploy")
+
+
+def rejected(porcelain: str) -> bool:
+    """Did `git push --porcelain` reach the remote and get a ref refused (as opposed to not reaching it)?"""
+    return any(line.startswith("!\t") for line in porcelain.splitlines())
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "failed"
