@@ -1,0 +1,166 @@
+"""SSH faults against the real sshd: each gives one clear error and leaves the instance on its old config."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.sshd import SshServer, free_port, keygen
+
+from hotswap_cli.errors import TransportError
+from hotswap_cli.transports.factory import open_transport
+
+OLD = b"old config\n"
+
+
+def push(target, data: bytes = b"new config\n") -> None:  # type: ignore[no-untyped-def]
+    transport = open_transport(target)
+    try:
+        transport.read_current()
+        transport.stage(data)
+        transport.check()
+        transport.swap()
+        transport.reload()
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def live(ssh_workdir: Path) -> Path:
+    path = ssh_workdir / "app.conf"
+    path.write_bytes(OLD)
+    return path
+
+
+def test_connection_refused(sshd: SshServer, live: Path) -> None:
+    with pytest.raises(TransportError, match=r"connection refused by 127\.0\.0\.1:\d+") as exc:
+        push(sshd.target("a", live, port=free_port(), retries=0))
+    assert exc.value.instance == "a"
+    assert live.read_bytes() == OLD
+
+
+def test_auth_failure(sshd: SshServer, live: Path, tmp_path: Path) -> None:
+    keygen(tmp_path / "stranger", "stranger")
+    with pytest.raises(TransportError, match="authentication failed for root@127.0.0.1") as exc:
+        push(sshd.target("a", live, key=str(tmp_path / "stranger")))
+    assert "authorized_keys" in str(exc.value)
+    assert live.read_bytes() == OLD
+
+
+def test_unknown_host_key_is_refused_with_fingerprint_and_how_to_trust_it(
+        sshd: SshServer, live: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(TransportError) as exc:
+        push(sshd.target("a", live, known_hosts=str(empty)))
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", f"{sshd.host_key}.pub"], capture_output=True,
+                                 text=True, check=True).stdout.split()[1]
+    message = str(exc.value)
+    assert "unknown host key" in message and fingerprint in message
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {empty}" in message
+    assert empty.read_text() == "" and live.read_bytes() == OLD
+
+
+def test_changed_host_key_is_refused(sshd: SshServer, live: Path, tmp_path: Path) -> None:
+    keygen(tmp_path / "other_host", "other")
+    other = (tmp_path / "other_host.pub").read_text().split()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{sshd.port} {other[0]} {other[1]}\n")
+    with pytest.raises(TransportError, match="HOST KEY CHANGED") as exc:
+        push(sshd.target("a", live, known_hosts=str(known)))
+    assert "ssh-keygen -R" in str(exc.value)
+    assert live.read_bytes() == OLD
+
+
+def test_missing_remote_directory(sshd: SshServer, ssh_workdir: Path) -> None:
+    path = ssh_workdir / "nowhere" / "app.conf"
+    with pytest.raises(TransportError, match=f"remote directory {ssh_workdir / 'nowhere'} does not exist"):
+        push(sshd.target("a", path))
+    assert not path.parent.exists()
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory even root cannot write: a read-only tmpfs (root) or mode 0555 (other users)."""
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    (directory / "app.conf").write_bytes(OLD)
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        yield directory
+        directory.chmod(0o755)
+        return
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "app.conf").write_bytes(OLD)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(directory)], check=True)
+    (directory / "app.conf").write_bytes(OLD)
+    subprocess.run(["mount", "-o", "remount,ro", str(directory)], check=True)
+    yield directory
+    subprocess.run(["umount", str(directory)], check=True)
+
+
+def test_read_only_target_directory(sshd: SshServer, readonly_dir: Path) -> None:
+    with pytest.raises(TransportError, match="stage into .*ro: .*(read-only|permission denied)"):
+        push(sshd.target("a", readonly_dir / "app.conf"))
+    assert (readonly_dir / "app.conf").read_bytes() == OLD
+
+
+class DroppingProxy:
+    """A TCP proxy to sshd that cuts the connection once `limit` bytes went from client to server."""
+
+    def __init__(self, port: int, limit: int) -> None:
+        self.target, self.limit = port, limit
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.dropped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                sent += len(data)
+                if upstream and sent > self.limit:
+                    self.dropped.set()
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_connection_dropped_mid_upload(sshd: SshServer, live: Path) -> None:
+    proxy = DroppingProxy(sshd.port, limit=200_000)
+    known = live.parent / "known_hosts"
+    known.write_text(sshd.known_hosts.read_text().replace(f"]:{sshd.port} ", f"]:{proxy.port} "))
+    try:
+        with pytest.raises(TransportError, match="stage into .*: connection to root@127.0.0.1:\\d+ dropped"):
+            push(sshd.target("a", live, port=proxy.port, known_hosts=str(known), retries=0), os.urandom(1_000_000))
+    finally:
+        proxy.close()
+    assert proxy.dropped.is_set()
+    assert live.read_bytes() == OLD
