@@ -35,7 +35,7 @@ def approvals(
     prof = profile_at(git_repo, repo, profile, resolve_version(git_repo, profile, version))
     report = check_quorum(git_repo, repo, prof, version, approvers_path=approvers)
     signed = None
-    if require_signed or repo.settings.environments[report.environment].require_signed_commits:
+    if require_signed or report.require_signed_commits:
         since_rev = f"refs/tags/{profile}/{since}" if since and since.count(".") == 2 else since
         signed = check_signed_commits(git_repo, repo, prof, version, since_rev=since_rev,
                                       approvers_path=approvers, fetch=False)

@@ -60,6 +60,7 @@ class QuorumReport:
     since: str | None  # the previous approved version (authors are counted from there)
     authors: tuple[str, ...]
     trust_source: str
+    require_signed_commits: bool = False  # the environment's policy switch
 
     @property
     def met(self) -> bool:
@@ -82,6 +83,7 @@ class QuorumReport:
                 "environment": self.environment, "required": self.required, "roles": list(self.roles),
                 "met": self.met, "approved_by": [a.approver for a in self.valid], "missing": self.missing,
                 "since": self.since, "authors": list(self.authors), "trust_source": self.trust_source,
+                "require_signed_commits": self.require_signed_commits,
                 "approvals": [a.to_dict() for a in self.approvals]}
 
 
@@ -265,7 +267,7 @@ def check_quorum(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, v
     approvals, who, since = evaluate(ctx, version, time.time() if now is None else now)
     return QuorumReport(profile.name, version, commit, ctx.policy.name, ctx.policy.approvals,
                         ctx.policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
-                        ctx.trust.approvers.source)
+                        ctx.trust.approvers.source, ctx.policy.require_signed_commits)
 
 
 def require_quorum(report: QuorumReport) -> None:

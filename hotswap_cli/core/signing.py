@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 _SSH_GOOD = re.compile(r'Good "git" signature for (\S+) with \S+ key (SHA256:\S+)')
 _SSH_GOOD_UNKNOWN = re.compile(r'Good "git" signature with \S+ key (SHA256:\S+)')
-_TAG_FIELDS = ("refname", "objecttype", "objectname", "*objectname", "tag", "taggeremail",
+_TAG_FIELDS = ("refname", "objecttype", "objectname", "*objectname", "*objecttype", "tag", "taggeremail",
                "taggerdate:unix", "contents:subject", "contents:body", "contents:signature")
 
 
@@ -71,8 +71,10 @@ def list_tags(git_repo: GitRepo, prefix: str) -> list[TagRef]:
         record = record.lstrip("\n")
         if not record:
             continue
-        ref, otype, obj, peeled, header, email, date, subject, body, sig = record.split("\x1f")
+        ref, otype, obj, peeled, ptype, header, email, date, subject, body, sig = record.split("\x1f")
         annotated = otype == "tag"
+        if annotated and ptype == "tag":  # a tag of a tag: follow the chain down to the commit
+            peeled = git_repo.git("rev-parse", f"{obj}^{{commit}}", check=False).stdout.strip()
         tags.append(TagRef(ref, annotated, obj, peeled if annotated else obj, header, email.strip("<>"),
                            float(date) if date else None, subject, body, sig))
     return tags
@@ -235,5 +237,5 @@ def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers) -
             state = "good"
         else:
             state = "unknown"
-        commits.append(CommitSignature(sha, subject, state, approver.name if approver else signer))
+        commits.append(CommitSignature(sha, subject, state, approver.name if approver else (signer or fpr)))
     return commits
