@@ -1,5 +1,5 @@
 """`python -m hotswap_cli` entry point."""
 
-from hotswap_cli.cli.app import main
+from hotswap_cli.cli.main import main
 
 main()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,8 @@ from typer.core import TyperGroup
 
 from hotswap_cli import __version__
 from hotswap_cli.cli.context import Env
-from hotswap_cli.errors import ExitCode, HotswapError
+from hotswap_cli.cli.boundary import fail, run_guarded
+from hotswap_cli.errors import Interrupted, UsageError
 
 try:  # typer >= 0.25 carries its own copy of click
     from typer._click import exceptions as click_errors
@@ -32,47 +31,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("hotswap_cli.cli.validate", "validate"),
     "approve": ("hotswap_cli.cli.approve", "approve"),
     "approvals": ("hotswap_cli.cli.approvals", "approvals"),
+    "unlock": ("hotswap_cli.cli.unlock", "unlock"),
+    "deployments": ("hotswap_cli.cli.deployments", "deployments"),
 }
 
 
 class BoundaryGroup(TyperGroup):
-    """Turns every failure into one line on stderr and a documented exit code."""
+    """Click's own failures (usage, abort) become HotswapErrors for the one boundary."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["standalone_mode"] = False
         kwargs.setdefault("prog_name", "hotswap")
+        run_guarded(lambda: self._main(*args, **kwargs))
+
+    def _main(self, *args: Any, **kwargs: Any) -> int:
         try:
             code = super().main(*args, **kwargs)
-        except HotswapError as exc:
-            _fail(str(exc), exc.exit_code)
         except click_errors.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            _fail(f"{exc.format_message()}{hint}", ExitCode.USAGE)
+            raise UsageError(f"{exc.format_message()}{hint}") from None
         except typer.Abort:
-            _fail("aborted", ExitCode.INTERRUPTED)
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED)
+            raise Interrupted("aborted") from None
         except click_errors.ClickException as exc:
-            _fail(exc.format_message(), exc.exit_code)
-        except BrokenPipeError:
-            sys.exit(ExitCode.ERROR)
-        except Exception as exc:  # noqa: BLE001 - the boundary: one line, traceback to a file
-            path = _write_traceback()
-            _fail(f"unexpected error: {type(exc).__name__}: {exc} (traceback written to {path})", ExitCode.ERROR)
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"hotswap: error: {message}\n")
-    sys.stderr.flush()
-    sys.exit(int(code))
-
-
-def _write_traceback() -> str:
-    fd, path = tempfile.mkstemp(prefix="hotswap-traceback-", suffix=".txt")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(traceback.format_exc())
-    return path
+            fail(exc.format_message(), exc.exit_code)
+        return code if isinstance(code, int) else 0
 
 
 def _version(value: bool) -> None:

@@ -51,10 +51,9 @@ class SchemaChecker:
         if _keywords(self.schema) & _NEWER_KEYWORDS:
             return None
         try:
-            import fastjsonschema
-
-            schema = {k: v for k, v in self.schema.items() if k != "$schema"}
-            return fastjsonschema.compile(schema, use_default=False, use_formats=True)
+            namespace: dict[str, Any] = {}
+            exec(_fast_code(self.schema), namespace)  # noqa: S102 - code generated from the schema
+            return namespace["validate"]
         except Exception:  # noqa: BLE001 - anything it cannot compile goes to jsonschema
             return None
 
@@ -81,3 +80,39 @@ class SchemaChecker:
             SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema)
             for e in self._validator().iter_errors(data)
         ]
+
+
+def _fast_code(schema: dict[str, Any]) -> Any:
+    """fastjsonschema's generated validator as a code object, kept in the cache directory:
+    generating and compiling it costs more than validating a few hundred configs."""
+    import hashlib
+    import json
+    import marshal
+    import os
+    import sys
+
+    import fastjsonschema
+
+    from hotswap_cli.core.vcache import cache_dir
+
+    schema = {k: v for k, v in schema.items() if k != "$schema"}
+    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version], sort_keys=True,
+                                    default=str).encode()).hexdigest()[:32]
+    directory = cache_dir()
+    path = directory / f"fastjsonschema-{key}.bin" if directory else None
+    if path is not None:
+        try:
+            return marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True)
+    code = compile(source, "<fastjsonschema>", "exec")
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps(code))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return code

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
 from hotswap_cli.core.render import Rendered, render_profile, template_chain
@@ -14,6 +14,9 @@ from hotswap_cli.core.schema import SchemaChecker, SchemaViolation
 from hotswap_cli.core.yamlsrc import DocumentError
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import Issue, Location, Profile, format_path
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.vcache import ValidationCache
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,74 @@ def _tag(issues: Iterable[Issue], name: str) -> tuple[Issue, ...]:
     return tuple(sorted((Issue(i.location, i.path, i.message, name) for i in issues), key=Issue.sort_key))
 
 
-def validate(repo: ConfigRepo, names: Iterable[str] | None = None) -> ValidationReport:
+def validate(repo: ConfigRepo, names: Iterable[str] | None = None, *, use_cache: bool = True) -> ValidationReport:
+    """Validate the named profiles (default: all). Valid results of unchanged inputs come from
+    the cache; large cold runs are spread over the machine's cores."""
     repo_issues: list[Issue] = []
     try:
         repo.settings_document  # noqa: B018 - parse errors in hotswap.yaml are reported, not raised
     except DocumentError as exc:
         repo_issues.append(document_issue(exc))
     selected = repo.profile_names() if names is None else list(dict.fromkeys(names))
-    return ValidationReport(tuple(validate_profile(repo, n) for n in selected), tuple(repo_issues))
+    cache = _open_cache(repo) if use_cache else None
+    results: dict[str, ProfileResult] = {}
+    digests: dict[str, str] = {}
+    if cache is not None:
+        for name in selected:
+            digests[name] = cache.digest(name)
+            hit = cache.lookup(name, digests[name])
+            if hit:
+                results[name] = ProfileResult(name, (), hit[0], hit[1])
+    todo = [n for n in selected if n not in results]
+    for result in _validate_many(repo, todo):
+        results[result.profile] = result
+        if cache is not None and result.ok and result.sha256 is not None and result.size is not None:
+            cache.store(result.profile, digests[result.profile], result.sha256, result.size)
+    if cache is not None:
+        cache.save()
+    return ValidationReport(tuple(results[n] for n in selected), tuple(repo_issues))
+
+
+PARALLEL_FROM = 200  # below this, starting workers costs more than it saves
+
+
+def _validate_many(repo: ConfigRepo, names: list[str]) -> list[ProfileResult]:
+    import os
+
+    workers = min(os.cpu_count() or 1, 4)
+    if len(names) < PARALLEL_FROM or workers < 2 or os.name != "posix":
+        return [validate_profile(repo, n) for n in names]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [names[i::workers] for i in range(workers)]
+    global _FORK_REPO
+    _FORK_REPO = repo  # inherited by the forked workers: schemas already compiled, files cached
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(_validate_chunk, chunks))
+    finally:
+        _FORK_REPO = None
+    by_name = {r.profile: r for part in parts for r in part}
+    return [by_name[n] for n in names]
+
+
+_FORK_REPO: ConfigRepo | None = None
+
+
+def _validate_chunk(names: list[str]) -> list[ProfileResult]:
+    assert _FORK_REPO is not None
+    return [validate_profile(_FORK_REPO, n) for n in names]
+
+
+def _open_cache(repo: ConfigRepo) -> ValidationCache | None:
+    from hotswap_cli.core.source import DirSource
+    from hotswap_cli.core.vcache import ValidationCache, cache_dir
+
+    directory = cache_dir()
+    if directory is None or repo.root is None or not isinstance(repo.source, DirSource):
+        return None
+    return ValidationCache(repo, directory)
 
 
 def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> list[str]:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from hotswap_cli import __version__
@@ -89,10 +90,11 @@ def test_init_refuses_to_overwrite_and_skips_git_inside_a_work_tree(config_repo:
 def test_validate_does_not_import_heavy_libraries(config_repo: Path) -> None:
     code = (
         "import sys\n"
-        "from hotswap_cli.cli.app import main\n"
+        "from hotswap_cli.cli.main import main\n"
         "try:\n    main(['--repo', sys.argv[1], 'validate'])\n"
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "heavy = [m for m in ('paramiko', 'httpx', 'deepdiff', 'git', 'cryptography') if m in sys.modules]\n"
+        "heavy = [m for m in ('paramiko', 'httpx', 'deepdiff', 'git', 'cryptography', 'typer', 'rich')\n"
+        "         if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(config_repo)], capture_output=True, text=True)
@@ -114,3 +116,26 @@ def test_invalid_schema_file_is_a_clean_error(config_repo: Path, cli: Callable) 
     assert result.exit_code == 3
     assert "schemas/worker-config/1.0.json: not a valid JSON Schema" in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["validate"], 3),
+        (["validate", "--json"], 3),
+        (["--json", "validate", "payment-service.production"], 0),
+        (["validate", "--no-cache", "templates/gateway.yaml"], 3),
+        (["--no-color", "validate", "nope"], 1),
+    ],
+)
+def test_fast_validate_path_matches_the_typer_command(config_repo: Path, cli: Callable, args: list[str],
+                                                      code: int) -> None:
+    """`hotswap validate` skips typer at start-up; both paths must print and exit the same."""
+    edit_file = config_repo / "templates/gateway.yaml"
+    edit_file.write_text(edit_file.read_text().replace("burst: 100", "burst: -1"))
+    typer_path = cli("--repo", str(config_repo), *args, cwd=config_repo)
+    fast = subprocess.run([sys.executable, "-m", "hotswap_cli", "--repo", str(config_repo), *args],
+                          capture_output=True, text=True, cwd=config_repo)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (typer_path.exit_code, typer_path.stdout,
+                                                           typer_path.stderr)
+    assert fast.returncode == code
