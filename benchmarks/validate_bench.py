@@ -90,7 +90,8 @@ def main() -> None:
     print("hotswap cold: no validation cache (every profile parsed and validated);")
     print("hotswap warm: the cache from a previous run (what pre-commit sees on the next commit);")
     print("the 10% invalid profiles are always validated again.")
-    print(f"{'N':>6} {'cold s':>8} {'warm s':>8} {'check-jsonschema s':>19} {'cold ratio':>11} {'warm ratio':>11}  target")
+    print(f"{'N':>6} {'cold s':>8} {'warm s':>8} {'check-jsonschema s':>19} "
+          f"{'cold ratio':>11} {'warm ratio':>11}  target")
     for n, target in ((1, 0.7), (100, None), (1000, 0.5)):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "repo"

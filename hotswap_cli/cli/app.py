@@ -12,8 +12,8 @@ import typer
 from typer.core import TyperGroup
 
 from hotswap_cli import __version__
-from hotswap_cli.cli.context import Env
 from hotswap_cli.cli.boundary import fail, run_guarded
+from hotswap_cli.cli.context import Env
 from hotswap_cli.errors import Interrupted, UsageError
 
 try:  # typer >= 0.25 carries its own copy of click
