@@ -1,0 +1,52 @@
+"""`hotswap deployments [PROFILE]`: the deployment ledger, newest first."""
+
+from __future__ import annotations
+
+import typer
+
+from hotswap_cli.cli.context import JSON_OPTION, env_of
+
+COLUMNS = ("ID", "WHEN", "WHO", "VERSION", "STRATEGY", "STATUS", "REASON")
+
+
+def deployments(
+    ctx: typer.Context,
+    profile: str = typer.Argument(None, help="Profile name (default: every profile)."),
+    limit: int = typer.Option(20, "--limit", "-n", min=0, help="Show at most N records (0: all)."),
+    offline: bool = typer.Option(False, "--offline", help="Read the local ledger without fetching origin."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """List deployments and rollbacks: id, when, who, version, strategy, status, reason."""
+    from hotswap_cli.core.ledger import fetch_ledger, read_records
+    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.errors import RepoError
+
+    env = env_of(ctx, json=json_output)
+    git_repo = GitRepo(env.root)
+    if not offline:
+        try:
+            fetch_ledger(git_repo)
+        except RepoError as exc:
+            env.message(f"hotswap: warning: {exc}; showing the local ledger")
+    records = read_records(git_repo, profile, limit or None)
+    if env.json:
+        env.print_json(records)
+        return
+    if not records:
+        env.message(f"no deployments recorded{f' for {profile}' if profile else ''}")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    columns = COLUMNS if profile else ("ID", "PROFILE", *COLUMNS[1:])
+    for col in columns:
+        table.add_column(col, overflow="fold" if col == "REASON" else "ellipsis")
+    for r in records:
+        cells = {"ID": r.get("id", ""), "PROFILE": r.get("profile", ""),
+                 "WHEN": str(r.get("started_at", "")).replace("T", " ").rstrip("Z"),
+                 "WHO": r.get("who", ""), "VERSION": r.get("version", ""), "STRATEGY": r.get("strategy", ""),
+                 "STATUS": r.get("status", ""), "REASON": r.get("reason") or "-"}
+        if r.get("kind") == "rollback":
+            cells["STRATEGY"] = "rollback"
+        table.add_row(*(str(cells[c]) for c in columns))
+    env.out.print(table)

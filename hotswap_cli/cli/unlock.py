@@ -1,0 +1,35 @@
+"""`hotswap unlock PROFILE --force`: show who holds a profile's deploy lock, and break it on request."""
+
+from __future__ import annotations
+
+import typer
+
+from hotswap_cli.cli.context import JSON_OPTION, env_of
+
+
+def unlock(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name, e.g. payment-service.production."),
+    force: bool = typer.Option(False, "--force", help="Break the lock (only when its deploy is gone)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Show a profile's deploy lock holder (exit 5 while held); --force breaks a stale lock."""
+    from hotswap_cli.core.lock import read_holder
+    from hotswap_cli.core.lock import unlock as break_lock
+    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.errors import LockHeld
+
+    env = env_of(ctx, json=json_output)
+    git_repo = GitRepo(env.root)
+    holder = break_lock(git_repo, profile, force=True) if force else read_holder(git_repo, profile)
+    if env.json:
+        held = holder is not None
+        env.print_json({"profile": profile, "held": held and not force, "broken": held and force,
+                        "holder": holder.to_dict() if holder else None})
+    if holder is None:
+        env.message(f"{profile} is not locked")
+    elif force:
+        env.message(f"broke the deploy lock of {profile} held by {holder.who} on {holder.host} "
+                    f"(pid {holder.pid}) since {holder.since}")
+    else:
+        raise LockHeld(holder.describe(), hint=f"break it with `hotswap unlock {profile} --force`")
