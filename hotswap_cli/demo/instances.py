@@ -116,8 +116,17 @@ def stop_instances(directory: Path | None = None, timeout: float = 10.0) -> list
             time.sleep(0.05)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+        _reap(pid)
     (root / STATE_FILE).unlink(missing_ok=True)
     return instances
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when we started it in this process (no zombie left behind)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _alive(pid: int) -> bool:
