@@ -33,8 +33,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approvals": ("hotswap_cli.cli.approvals", "approvals"),
     "unlock": ("hotswap_cli.cli.unlock", "unlock"),
     "deployments": ("hotswap_cli.cli.deployments", "deployments"),
-    "unlock": ("hotswap_cli.cli.unlock", "unlock"),
-    "deployments": ("hotswap_cli.cli.deployments", "deployments"),
 }
 
 
