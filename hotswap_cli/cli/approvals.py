@@ -45,11 +45,13 @@ def approvals(
             data["signed_commits"] = signed.to_dict()
         env.print_json(data)
     else:
-        for a in report.approvals:
-            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.date)) if a.date else "-"
-            detail = f" ({a.detail})" if a.detail and not a.valid else ""
-            line = (f"{a.status + detail:<40} {a.approver:<28} {', '.join(a.roles) or '-':<12} {when:<16} "
-                    f"{a.comment.splitlines()[0] if a.comment else ''}")
+        rows = [(a.status + (f" ({a.detail})" if a.detail and not a.valid else ""), a.approver,
+                 ", ".join(a.roles) or "-",
+                 time.strftime("%Y-%m-%d %H:%M", time.gmtime(a.date)) if a.date else "-",
+                 a.comment.splitlines()[0] if a.comment else "") for a in report.approvals]
+        widths = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
+        for row in rows:
+            line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4]
             env.out.print(line.rstrip(), markup=False, highlight=False)
         env.message(f"{profile} {version} ({report.environment}): {len(report.valid)} of {report.required} "
                     f"required approval(s); {report.summary()}")
