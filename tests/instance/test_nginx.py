@@ -75,8 +75,9 @@ def nginx(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 
 def push(sshd: SshServer, prefix: Path, data: str) -> None:
-    target = sshd.target("edge-1", prefix / "conf" / "nginx.conf",
-                         check=f"nginx -t -p {prefix} -c {{path}}", reload=f"nginx -p {prefix} -s reload")
+    # -c on reload too: Debian's nginx defaults to /etc/nginx/nginx.conf, not PREFIX/conf
+    target = sshd.target("edge-1", prefix / "conf" / "nginx.conf", check=f"nginx -t -p {prefix} -c {{path}}",
+                         reload=f"nginx -p {prefix} -c conf/nginx.conf -s reload")
     transport = open_transport(target)
     try:
         transport.read_current()
