@@ -1,0 +1,439 @@
+"""Secret fields: find them from the schema, encrypt/decrypt (AES-256-GCM) and mask them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hotswap_cli.errors import SecretError
+from hotswap_cli.model import JsonPath, format_path
+
+SECRET_MARKER = "x-hotswap-secret"
+KEY_MARKER = "x-hotswap-key"
+KEY_ENV = "HOTSWAP_SECRET_KEY"
+KEY_FILE_ENV = "HOTSWAP_SECRET_KEY_FILE"
+MASK = "***"
+# For `hotswap demo` and the tests ONLY: it is public, so anything encrypted with it is not secret.
+DEMO_SECRET_KEY = "6b1f0d5c3a2e4f8091a7b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4"
+
+_ENC_RE = re.compile(r"^ENC\[v1:([A-Za-z0-9+/=_-]*)\]$")
+_AAD = b"hotswap-secret:v1"
+_NONCE = 12
+_TAG = 16
+
+
+class _Any:
+    """A pattern part that matches any key or index."""
+
+    def __repr__(self) -> str:
+        return "*"
+
+
+ANY = _Any()
+Pattern = tuple[Any, ...]
+
+
+@dataclass
+class PathTrie:
+    """Schema locations (with wildcards) holding a marker, walked alongside the data."""
+
+    children: dict[Any, PathTrie] = field(default_factory=dict)
+    wildcard: PathTrie | None = None
+    value: Any = None
+
+    def add(self, pattern: Pattern, value: Any) -> None:
+        node = self
+        for part in pattern:
+            if part is ANY:
+                node.wildcard = node.wildcard or PathTrie()
+                node = node.wildcard
+            else:
+                node = node.children.setdefault(part, PathTrie())
+        node.value = value
+
+    def step(self, part: Any) -> list[PathTrie]:
+        out = [self.wildcard] if self.wildcard is not None else []
+        exact = self.children.get(part) if isinstance(part, str | int) else None
+        return out + [exact] if exact is not None else out
+
+
+def step_all(nodes: list[PathTrie], part: Any) -> list[PathTrie]:
+    return [child for node in nodes for child in node.step(part)]
+
+
+def marked_value(nodes: list[PathTrie]) -> Any:
+    return next((n.value for n in nodes if n.value is not None), None)
+
+
+def schema_markers(schema: Any, marker: str) -> PathTrie:
+    """Every place in `schema` whose node carries `marker` (local $refs followed)."""
+    trie = PathTrie()
+    if isinstance(schema, dict):
+        _walk(schema, schema, (), marker, trie, ())
+    return trie
+
+
+def _resolve(root: dict[str, Any], ref: str) -> Any:
+    node: Any = root
+    for token in ref[2:].split("/") if ref.startswith("#/") else ():
+        token = token.replace("~1", "/").replace("~0", "~")
+        node = node.get(token) if isinstance(node, dict) else None
+    return node if ref.startswith("#/") else None
+
+
+def _walk(root: dict[str, Any], node: Any, prefix: Pattern, marker: str, trie: PathTrie,
+          refs: tuple[str, ...]) -> None:
+    if not isinstance(node, dict) or len(prefix) > 64:
+        return
+    if node.get(marker) not in (None, False):
+        trie.add(prefix, node[marker])
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref not in refs:
+        _walk(root, _resolve(root, ref), prefix, marker, trie, (*refs, ref))
+    for key, sub in (node.get("properties") or {}).items():
+        _walk(root, sub, (*prefix, key), marker, trie, refs)
+    for sub in (node.get("patternProperties") or {}).values():
+        _walk(root, sub, (*prefix, ANY), marker, trie, refs)
+    for name in ("additionalProperties", "items", "additionalItems", "contains"):
+        _walk(root, node.get(name), (*prefix, ANY), marker, trie, refs)
+    for i, sub in enumerate(node.get("prefixItems") or ()):
+        _walk(root, sub, (*prefix, i), marker, trie, refs)
+    for name in ("allOf", "anyOf", "oneOf"):
+        for sub in node.get(name) or ():
+            _walk(root, sub, prefix, marker, trie, refs)
+    for name in ("if", "then", "else"):
+        _walk(root, node.get(name), prefix, marker, trie, refs)
+
+
+_TRIES: dict[str, PathTrie] = {}
+
+
+def secret_trie(*schemas: Any) -> PathTrie:
+    """Secret locations of one or more schemas (cached by their content)."""
+    key = json.dumps(schemas, sort_keys=True, default=str)
+    if key not in _TRIES:
+        trie = PathTrie()
+        for schema in schemas:
+            merge_trie(trie, schema_markers(schema, SECRET_MARKER))
+        if len(_TRIES) > 64:
+            _TRIES.clear()
+        _TRIES[key] = trie
+    return _TRIES[key]
+
+
+def merge_trie(into: PathTrie, other: PathTrie) -> None:
+    """Add `other`'s locations to `into` (the first value found wins)."""
+    into.value = into.value if into.value is not None else other.value
+    if other.wildcard is not None:
+        into.wildcard = into.wildcard or PathTrie()
+        merge_trie(into.wildcard, other.wildcard)
+    for k, child in other.children.items():
+        merge_trie(into.children.setdefault(k, PathTrie()), child)
+
+
+def secret_values(data: Any, schema: Any) -> Iterator[tuple[JsonPath, Any]]:
+    """(path, value) of every secret field present in `data`."""
+    yield from _find(data, [secret_trie(schema)], ())
+
+
+def _find(data: Any, nodes: list[PathTrie], path: JsonPath) -> Iterator[tuple[JsonPath, Any]]:
+    if marked_value(nodes) is not None:
+        yield path, data
+        return
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        sub = step_all(nodes, key)
+        if sub:
+            yield from _find(value, sub, (*path, key))
+
+
+def is_secret_path(path: JsonPath, trie: PathTrie) -> bool:
+    """True when `path` is a secret field or lies inside one."""
+    nodes = [trie]
+    for part in path:
+        if marked_value(nodes) is not None:
+            return True
+        nodes = step_all(nodes, part)
+        if not nodes:
+            return False
+    return marked_value(nodes) is not None
+
+
+def touches_secret(path: JsonPath, trie: PathTrie) -> bool:
+    """True when `path` is, contains or lies inside a secret field (its value may show one)."""
+    nodes = [trie]
+    for part in path:
+        if marked_value(nodes) is not None:
+            return True
+        nodes = step_all(nodes, part)
+        if not nodes:
+            return False
+    return True  # nodes left: a secret lies at or below path
+
+
+# -- the key -----------------------------------------------------------------------------------
+
+
+def parse_key(text: str, source: str = KEY_ENV) -> bytes:
+    """32 bytes from 64 hex digits or base64; never echoes the text."""
+    text = text.strip()
+    try:
+        if re.fullmatch(r"[0-9a-fA-F]{64}", text):
+            return bytes.fromhex(text)
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text or "_" in text
+                               else None, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise SecretError(f"{source} is not a usable key: it must be 32 bytes, as 64 hex digits or base64",
+                          hint="make one with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    return raw
+
+
+def load_key(environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The key from HOTSWAP_SECRET_KEY or the file named by HOTSWAP_SECRET_KEY_FILE; None if unset."""
+    env = os.environ if environ is None else environ
+    if env.get(KEY_ENV):
+        return parse_key(env[KEY_ENV])
+    if env.get(KEY_FILE_ENV):
+        path = Path(env[KEY_FILE_ENV]).expanduser()
+        try:
+            return parse_key(path.read_text(), f"{KEY_FILE_ENV} ({path})")
+        except OSError as exc:
+            raise SecretError(f"cannot read the key file {path}: {exc.strerror}") from None
+    return None
+
+
+def require_key(environ: Mapping[str, str] | None = None) -> bytes:
+    key = load_key(environ)
+    if key is None:
+        raise SecretError(f"no secret key: set {KEY_ENV} or {KEY_FILE_ENV}",
+                          hint="the key is never stored in the config repo")
+    return key
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def is_encrypted(value: Any) -> bool:
+    """Looks like ENC[...] (maybe malformed): a value meant to be a ciphertext."""
+    return isinstance(value, str) and value.startswith("ENC[") and value.endswith("]")
+
+
+def is_well_formed(value: Any) -> bool:
+    m = _ENC_RE.match(value) if isinstance(value, str) else None
+    if not m:
+        return False
+    try:
+        return len(base64.b64decode(m.group(1), validate=True)) >= _NONCE + _TAG + 1
+    except (binascii.Error, ValueError):
+        return False
+
+
+def encrypt_value(value: Any, key: bytes) -> str:
+    """ENC[v1:base64(nonce | AES-256-GCM(json(value)) | tag)]."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_NONCE)
+    sealed = AESGCM(key).encrypt(nonce, json.dumps(value, ensure_ascii=False).encode("utf-8"), _AAD)
+    return f"ENC[v1:{base64.b64encode(nonce + sealed).decode('ascii')}]"
+
+
+def decrypt_value(token: str, key: bytes, where: str = "a secret") -> Any:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not is_well_formed(token):
+        raise SecretError(f"{where}: not a well-formed ENC[v1:...] value")
+    m = _ENC_RE.match(token)
+    assert m is not None
+    raw = base64.b64decode(m.group(1))
+    try:
+        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _AAD)
+        return json.loads(plain.decode("utf-8"))
+    except (InvalidTag, ValueError):
+        raise SecretError(f"cannot decrypt {where}: wrong key or corrupted value",
+                          hint=f"check {KEY_ENV} / {KEY_FILE_ENV}") from None
+
+
+def fingerprint(value: Any, key: bytes | None = None) -> str:
+    """8 hex that change when the value changes: sha256 of an ENC text (no key needed),
+    HMAC-SHA256 under the key of a plaintext, else a domain-separated sha256."""
+    if isinstance(value, str) and is_encrypted(value):
+        return "sha256:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    raw = json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    if key is not None:
+        return "hmac:" + hmac.new(key, raw, hashlib.sha256).hexdigest()[:8]
+    return "sha256:" + hashlib.sha256(b"hotswap-fingerprint\0" + raw).hexdigest()[:8]
+
+
+def masked(value: Any, key: bytes | None = None) -> str:
+    return f"{MASK} {fingerprint(value, key)}"
+
+
+# -- whole configs -----------------------------------------------------------------------------
+
+
+def _replace(data: Any, nodes: list[PathTrie], path: JsonPath, fn: Any) -> Any:
+    """`data` with each secret value v replaced by fn(path, v); unchanged parts are shared."""
+    if marked_value(nodes) is not None:
+        return fn(path, data)
+    if isinstance(data, dict):
+        out = None
+        for k, v in data.items():
+            sub = step_all(nodes, k)
+            if sub:
+                new = _replace(v, sub, (*path, k), fn)
+                if new is not v:
+                    out = out if out is not None else dict(data)
+                    out[k] = new
+        return data if out is None else out
+    if isinstance(data, list):
+        items = [_replace(v, sub, (*path, i), fn) if (sub := step_all(nodes, i)) else v for i, v in enumerate(data)]
+        return data if all(a is b for a, b in zip(items, data, strict=True)) else items
+    return data
+
+
+def mask_config(data: Any, *schemas: Any, key: bytes | None = None) -> Any:
+    """A copy of `data` with every secret field (of any of `schemas`) shown as `*** <fingerprint>`."""
+    return _replace(data, [secret_trie(*schemas)], (), lambda _p, v: masked(v, key))
+
+
+def decrypt_config(data: Any, schema: Any, key: bytes | None = None) -> Any:
+    """`data` with every ENC[...] secret decrypted (in memory only); plaintext left as is.
+    The key defaults to the environment's; SecretError when missing or wrong (no value shown)."""
+    trie = secret_trie(schema)
+    if not any(True for _ in _find(data, [trie], ())):
+        return data
+    use = key if key is not None else require_key()
+
+    def dec(path: JsonPath, value: Any) -> Any:
+        return decrypt_value(value, use, format_path(path)) if is_encrypted(value) else value
+
+    return _replace(data, [trie], (), dec)
+
+
+def secret_problems(data: Any, schema: Any, profile: str = "PROFILE") -> list[tuple[JsonPath, str]]:
+    """Secret fields holding plaintext or a malformed ENC[...]: (path, value-free message)."""
+    problems = []
+    for path, value in secret_values(data, schema):
+        if not is_encrypted(value):
+            problems.append((path, "secret field holds plaintext: encrypt it with "
+                                   f"`hotswap secret set {profile} '{format_path(path)}'`"))
+        elif not is_well_formed(value):
+            problems.append((path, "secret field holds a malformed ENC[...] value: "
+                                   "write it with `hotswap secret set`"))
+    return problems
+
+
+# -- writing a secret into a profile's config file ---------------------------------------------
+
+_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
+
+
+def parse_jsonpath(text: str) -> JsonPath:
+    """`$.payments.apiKey`, `payments.apiKey`, `$.routes[0]['a b']` -> a path tuple."""
+    from hotswap_cli.errors import UsageError
+
+    rest = text[1:] if text.startswith("$") else "." + text if text[:1] not in (".", "[") else text
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(rest):
+        m = _PATH_TOKEN.match(rest, pos)
+        if not m:
+            raise UsageError(f"not a JSONPath: {text!r} (write e.g. '$.payments.apiKey')")
+        name, index, single, double = m.groups()
+        parts.append(int(index) if index is not None else name or single or double or "")
+        pos = m.end()
+    if not parts:
+        raise UsageError(f"not a JSONPath: {text!r} (write e.g. '$.payments.apiKey')")
+    return tuple(parts)
+
+
+def is_secret_field(path: JsonPath, schema: Any) -> bool:
+    nodes = [secret_trie(schema)]
+    for part in path:
+        nodes = step_all(nodes, part)
+    return marked_value(nodes) is not None
+
+
+def set_in(data: Any, path: JsonPath, value: Any) -> Any:
+    """A copy of `data` with `value` at `path` (maps created on the way); KeyError/IndexError if not."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        if not isinstance(data, list) or head >= len(data):
+            raise IndexError(head)
+        return [set_in(v, rest, value) if i == head else v for i, v in enumerate(data)]
+    base = data if isinstance(data, dict) else {}
+    return {**base, head: set_in(base.get(head), rest, value)}
+
+
+def edit_config_text(text: str, file: str, path: JsonPath, token: str) -> tuple[str, bool]:
+    """The file's text with `token` at `path`, and whether its comments and layout were kept
+    (a one-line edit when the key already holds a scalar; else the file is rewritten)."""
+    from hotswap_cli.core.yamlsrc import dump_yaml, parse_document
+    from hotswap_cli.errors import ConfigError
+
+    doc = parse_document(text, file)
+    expected = set_in(doc.data or {}, path, token)
+    if file.endswith(".json"):
+        return json.dumps(expected, indent=2, ensure_ascii=False) + "\n", True
+    loc = doc.locations.get(path)
+    if loc is not None and loc.line and isinstance(path[-1], str):
+        lines = text.splitlines(keepends=True)
+        line = lines[loc.line - 1]
+        m = re.match(r"^(\s*(?:-\s+)?[^:#]+?:[ \t]*)([^#\n]*?)([ \t]+#.*)?(\r?\n)?$", line)
+        if m:
+            lines[loc.line - 1] = m.group(1) + token + (m.group(3) or "") + (m.group(4) or "")
+            candidate = "".join(lines)
+            try:
+                if parse_document(candidate, file).data == expected:
+                    return candidate, True
+            except ConfigError:
+                pass
+    return dump_yaml(expected), False
+
+
+def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: bytes) -> tuple[str, bool]:
+    """Encrypt `value` into the profile's own config file. Refuses (writing nothing) when the field
+    is not secret or when `key` does not decrypt the profile's existing secrets."""
+    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.errors import ConfigError
+
+    repo = ConfigRepo.open(root)
+    loaded = repo.load_profile(profile)
+    schema, schema_file = repo.load_schema(loaded.schema)
+    if not is_secret_field(path, schema):
+        raise ConfigError(f"{format_path(path)} is not a secret field of {loaded.schema}",
+                          hint=f'mark it "{SECRET_MARKER}": true in {schema_file}')
+    for where, existing in secret_values(render_profile(repo, loaded).data, schema):
+        if is_well_formed(existing):
+            try:
+                decrypt_value(existing, key, format_path(where))
+            except SecretError as exc:
+                raise SecretError(f"{exc.message}: this key did not encrypt {profile}'s secrets; "
+                                  "nothing written") from None
+    src = repo.read_profile(profile)
+    raw = repo.source.read(src.config_file)
+    text = raw.decode("utf-8") if raw is not None else ""
+    try:
+        new_text, kept = edit_config_text(text, src.config_file, path, encrypt_value(value, key))
+    except (IndexError, KeyError):
+        raise ConfigError(f"{format_path(path)}: no such list item in {src.config_file}") from None
+    target = root / src.config_file
+    tmp = target.with_name(f".{target.name}.hotswap-tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.replace(tmp, target)
+    return src.config_file, kept
