@@ -15,8 +15,9 @@ def render(
     profile: str = typer.Argument(..., help="Profile name, e.g. payment-service.production."),
     fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json."),
 ) -> None:
-    """Print a profile's rendered config (templates merged under its own config)."""
+    """Print a profile's rendered config (templates merged under its own config); secrets masked."""
     from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.secrets import mask_config
     from hotswap_cli.core.yamlsrc import dump_yaml
     from hotswap_cli.errors import UsageError
 
@@ -24,8 +25,9 @@ def render(
         raise UsageError(f"--format must be yaml or json, not {fmt!r}")
     env = env_of(ctx)
     repo = env.repo
-    rendered = render_profile(repo, repo.load_profile(profile))
+    loaded = repo.load_profile(profile)
+    data = mask_config(render_profile(repo, loaded).data, repo.load_schema(loaded.schema)[0])
     if fmt == "json" or env.json:
-        sys.stdout.write(json.dumps(rendered.data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        sys.stdout.write(dump_yaml(rendered.data))
+        sys.stdout.write(dump_yaml(data))

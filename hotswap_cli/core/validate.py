@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 from hotswap_cli.core.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
 from hotswap_cli.core.render import Rendered, render_profile, template_chain
 from hotswap_cli.core.schema import SchemaChecker, SchemaViolation
+from hotswap_cli.core.secrets import is_secret_path, secret_problems, secret_trie, secret_values, touches_secret
 from hotswap_cli.core.yamlsrc import DocumentError
-from hotswap_cli.errors import ConfigError
-from hotswap_cli.model import Issue, Location, Profile, format_path
+from hotswap_cli.errors import ConfigError, SecretError
+from hotswap_cli.model import Issue, JsonPath, Location, Profile, format_path
 
 if TYPE_CHECKING:
     from hotswap_cli.core.vcache import ValidationCache
@@ -124,12 +125,52 @@ def schema_checker(repo: ConfigRepo, profile: Profile) -> SchemaChecker:
 
 
 def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> list[Issue]:
-    """Rendered config against its schema, each error located in the file that set the value."""
-    issues = []
-    for error in schema_checker(repo, profile).violations(rendered.data):
+    """Rendered config against its schema, each error located in the file that set the value.
+    Secret fields must hold ENC[...]; no message ever shows a secret's value."""
+    checker = schema_checker(repo, profile)
+    secrets = list(secret_values(rendered.data, checker.schema))
+    if not secrets:
+        return [Issue(rendered.locate(e.path), format_path(e.path), _message(e))
+                for e in checker.violations(rendered.data)]
+    problems = secret_problems(rendered.data, checker.schema, profile.name)
+    issues = [Issue(rendered.locate(p), format_path(p), m) for p, m in problems]
+    data, undecrypted = _decrypted(rendered.data, secrets, issues, rendered)
+    trie = secret_trie(checker.schema)
+    for error in checker.violations(data):
         path = error.path
-        issues.append(Issue(rendered.locate(path), format_path(path), _message(error)))
+        message = _message(error)
+        if touches_secret(path, trie):
+            if any(path[:len(p)] == p for p in undecrypted):
+                continue  # a ciphertext: its plaintext is checked when the key is set
+            if error.validator not in _VALUE_FREE:
+                message = f"{'secret value' if is_secret_path(path, trie) else 'value'} fails the schema " \
+                          f"({error.validator}; not shown: it holds a secret)"
+        issues.append(Issue(rendered.locate(path), format_path(path), message))
     return issues
+
+
+# jsonschema messages of these validators name keys only, never values.
+_VALUE_FREE = frozenset({"required", "additionalProperties", "unevaluatedProperties", "dependentRequired"})
+
+
+def _decrypted(data: Any, secrets: list[tuple[JsonPath, Any]], issues: list[Issue],
+               rendered: Rendered) -> tuple[Any, list[JsonPath]]:
+    """`data` with its ENC[...] secrets decrypted when a key is set (cryptography loads only then),
+    and the paths still holding ciphertext."""
+    from hotswap_cli.core.secrets import decrypt_value, is_well_formed, load_key, set_in
+
+    encrypted = [(p, v) for p, v in secrets if is_well_formed(v)]
+    key = load_key() if encrypted else None
+    if key is None:
+        return data, [p for p, _ in encrypted]
+    left = []
+    for path, value in encrypted:
+        try:
+            data = set_in(data, path, decrypt_value(value, key, "this secret"))
+        except SecretError as exc:
+            issues.append(Issue(rendered.locate(path), format_path(path), exc.message))
+            left.append(path)
+    return data, left
 
 
 def validate_profile(repo: ConfigRepo, name: str) -> ProfileResult:
