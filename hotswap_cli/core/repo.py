@@ -97,3 +97,74 @@ class GitRepo:
 
     def has_remote(self, name: str = "origin") -> bool:
         return any(r.name == name for r in self.repo.remotes)
+
+    # -- versions and history (tags and log through the git binary: one call each) ----------
+
+    def head(self) -> str | None:
+        """HEAD's commit sha; None in a repo without commits."""
+        result = self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return result.stdout.strip() or None
+
+    def identity(self) -> str:
+        """`Name <email>` of whoever runs hotswap (git's committer identity)."""
+        ident = self.git("var", "GIT_COMMITTER_IDENT").stdout.strip()
+        return ident.rsplit(">", 1)[0] + ">" if ">" in ident else ident
+
+    def tags(self, prefix: str) -> list[TagInfo]:
+        """Every tag under refs/tags/<prefix>, annotated or not, with its message and tagger."""
+        fmt = "%1e" + "%00".join(("%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(objectname)",
+                                  "%(taggername)", "%(taggeremail)", "%(taggerdate:iso-strict)",
+                                  "%(creatordate:iso-strict)", "%(contents)"))
+        out = self.git("for-each-ref", f"--format={fmt}", f"refs/tags/{prefix}").stdout
+        found = []
+        for record in out.split("\x1e")[1:]:
+            name, kind, peeled, obj, tagger, email, date, created, message = record.split("\x00", 8)
+            commit = peeled if kind == "tag" else obj
+            who = f"{tagger} {email}".strip()
+            found.append(TagInfo(name, commit, kind == "tag", who, date or created, message.rstrip("\n")))
+        return found
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """An annotated tag; an existing tag is never moved (RepoError)."""
+        if self.git("rev-parse", "--verify", "--quiet", f"refs/tags/{name}", check=False).returncode == 0:
+            raise RepoError(f"tag {name} already exists", hint="tags are never moved or overwritten")
+        self.git("tag", "-a", "--no-sign", name, commit, "-F", "-", input=message)
+
+    def push_tags(self, names: list[str], remote: str = "origin") -> None:
+        self.git("push", remote, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
+
+    def log(self, relpaths: list[str], rev: str = "HEAD") -> list[CommitInfo]:
+        """Commits reachable from `rev` touching any of the config-repo paths, newest first."""
+        if self.head() is None:
+            return []
+        fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
+        paths = [self.repo_path(p) for p in relpaths] or ["."]
+        out = self.git("log", f"--format={fmt}", rev, "--", *paths).stdout
+        commits = []
+        for record in out.split("\x1e")[1:]:
+            sha, parents, name, email, date, message = record.split("\x00", 5)
+            commits.append(CommitInfo(sha, tuple(parents.split()), f"{name} <{email}>", date, message.strip()))
+        return commits
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    name: str
+    commit: str
+    annotated: bool
+    tagger: str  # "Name <email>", empty for a lightweight tag
+    date: str  # ISO 8601
+    message: str
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    parents: tuple[str, ...]
+    author: str  # "Name <email>"
+    date: str  # ISO 8601 author date
+    message: str
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
