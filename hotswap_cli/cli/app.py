@@ -33,6 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approvals": ("hotswap_cli.cli.approvals", "approvals"),
     "unlock": ("hotswap_cli.cli.unlock", "unlock"),
     "deployments": ("hotswap_cli.cli.deployments", "deployments"),
+    "release": ("hotswap_cli.cli.release", "release"),
+    "versions": ("hotswap_cli.cli.versions", "versions"),
+    "show": ("hotswap_cli.cli.versions", "show"),
+    "history": ("hotswap_cli.cli.history", "history"),
+    "diff": ("hotswap_cli.cli.diff", "diff"),
+    "secret": ("hotswap_cli.cli.secret", "secret_app"),
 }
 
 

@@ -1,0 +1,97 @@
+"""`hotswap diff PROFILE [A [B]]`: key-aware changes between two rendered configs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
+
+_VALUE_WIDTH = 100
+
+
+def diff(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name."),
+    a: str = typer.Argument(None, help="Old side: version, git revision or `worktree` (default: latest version)."),
+    b: str = typer.Argument("worktree", help="New side (default: the working tree)."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text (by key) or unified (canonical YAML)."),
+    exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are differences."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Added, removed and changed keys by JSONPath, with a breaking-change flag; secrets masked."""
+    from hotswap_cli.core.diff import diff_configs, unified_diff
+    from hotswap_cli.core.history import config_at
+    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.secrets import load_key
+    from hotswap_cli.core.versions import latest_version
+    from hotswap_cli.errors import RepoError, UsageError
+
+    if fmt not in ("text", "unified"):
+        raise UsageError(f"--format must be text or unified, not {fmt!r}")
+    env = env_of(ctx, json=json_output)
+    git_repo = GitRepo(env.root)
+    if a is None:
+        latest = latest_version(git_repo, profile)
+        if latest is None:
+            env.repo.read_profile(profile)
+            raise RepoError(f"{profile} has no versions yet: name the old side",
+                            hint=f"e.g. `hotswap diff {profile} HEAD`")
+        a = latest.version
+    old, new = config_at(git_repo, profile, a), config_at(git_repo, profile, b)
+    key = load_key()
+    if fmt == "unified" and not env.json:
+        text = unified_diff(old.data, new.data, old.schema, new.schema, old_label=old.describe(),
+                            new_label=new.describe(), key=key)
+        sys.stdout.write(text)
+        differs = bool(text)
+    else:
+        result = diff_configs(old.data, new.data, old.schema, new.schema, key=key)
+        differs = not result.empty
+        if env.json:
+            env.print_json({"profile": profile, "from": _side(old), "to": _side(new), **result.to_dict()})
+        else:
+            _print_human(env, old.describe(), new.describe(), result)
+    if exit_code and differs:
+        raise typer.Exit(1)
+
+
+def _side(snap: Any) -> dict[str, Any]:
+    return {"ref": snap.label, "version": snap.version, "commit": snap.commit, "sha256": snap.sha256,
+            "schema": snap.schema_ref}
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= _VALUE_WIDTH else text[:_VALUE_WIDTH - 3] + "..."
+
+
+def _print_human(env: Env, old_label: str, new_label: str, result: Any) -> None:
+    out = env.out
+    out.print(f"--- {old_label}", style="bold", markup=False)
+    out.print(f"+++ {new_label}", style="bold", markup=False)
+    if result.empty:
+        env.message("no differences")
+        return
+    if result.breaking:
+        out.print("BREAKING:", style="bold red", markup=False)
+        for reason in result.breaking_reasons:
+            out.print(f"  ! {reason}", style="red", markup=False)
+    for kind, sign, style in (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow")):
+        changes = result.of_kind(kind)
+        if not changes:
+            continue
+        out.print(f"{kind}:", style="bold", markup=False)
+        for c in changes:
+            if kind == "added":
+                text = f"  {sign} {c.path}: {_value(c.new)}"
+            elif kind == "removed":
+                text = f"  {sign} {c.path}: {_value(c.old)}"
+            else:
+                text = f"  {sign} {c.path}: {_value(c.old)} → {_value(c.new)}"
+            out.print(text + ("  (breaking)" if c.breaking else ""), style=style, markup=False)
+    counts = ", ".join(f"{len(result.of_kind(k))} {k}" for k in ("added", "removed", "changed"))
+    env.message(f"{len(result.changes)} change(s): {counts}" + ("; BREAKING" if result.breaking else ""))

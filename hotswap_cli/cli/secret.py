@@ -1,0 +1,42 @@
+"""`hotswap secret set PROFILE JSONPATH`: encrypt a value from stdin into the profile's config."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hotswap_cli.cli.context import env_of
+
+secret_app = typer.Typer(help="Encrypted secret fields (AES-256-GCM; key from HOTSWAP_SECRET_KEY).",
+                         no_args_is_help=True)
+
+
+@secret_app.command("set")
+def set_secret(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name."),
+    jsonpath: str = typer.Argument(..., help="The secret field, e.g. '$.payments.apiKey'."),
+) -> None:
+    """Read the value from stdin (or a no-echo prompt) and write it encrypted as ENC[...]."""
+    from hotswap_cli.core.secrets import parse_jsonpath, require_key, write_secret
+    from hotswap_cli.errors import UsageError
+
+    env = env_of(ctx)
+    path = parse_jsonpath(jsonpath)
+    key = require_key()
+    env.repo.load_profile(profile)
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"value for {jsonpath} (not echoed): ")
+    else:
+        value = sys.stdin.read()
+        value = value[:-1] if value.endswith("\n") else value
+        value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise UsageError("empty secret value: nothing written")
+    written, kept = write_secret(env.root, profile, path, value, key)
+    env.message(f"encrypted {jsonpath} into {written}", "green")
+    if not kept:
+        env.message(f"note: {written} was rewritten; its comments were not kept")
