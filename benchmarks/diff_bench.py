@@ -1,0 +1,115 @@
+"""Time `diff_configs` on two ~1 MiB rendered configs of ~20,000 keys (target: under 2 s).
+
+The configs are nested maps (services -> settings), a keyed list of routes
+(`x-hotswap-key: name`), an unkeyed list, and a secret field; the new one changes, adds,
+removes and retypes a few hundred keys. The schema describes every key, so the breaking
+check (each config against the other's schema) validates all of them.
+
+    python benchmarks/diff_bench.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from typing import Any
+
+from hotswap_cli.core.diff import diff_configs
+from hotswap_cli.core.secrets import DEMO_SECRET_KEY, encrypt_value, parse_key
+
+SERVICES = 950
+KEYS = 20  # per service
+ROUTES = 400
+
+
+def make_config(seed: int = 1) -> dict[str, Any]:
+    rnd = random.Random(seed)
+    services = {
+        f"svc{i:04d}": {
+            f"setting{j:02d}": rnd.randint(0, 100_000) if j % 3 else f"value-{i}-{j}-" + "x" * 100
+            for j in range(KEYS)
+        }
+        for i in range(SERVICES)
+    }
+    routes = [{"name": f"route{i}", "prefix": f"/api/r{i}", "upstream": f"http://up{i}.internal:8080",
+               "timeoutMs": 1000 + i} for i in range(ROUTES)]
+    return {"services": services, "routes": routes, "ports": list(range(8000, 8200)),
+            "secrets": {"apiKey": encrypt_value("bench-secret-value", parse_key(DEMO_SECRET_KEY))}}
+
+
+def make_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "services": {"type": "object", "additionalProperties": {
+                "type": "object", "additionalProperties": {"type": ["integer", "string"]}}},
+            "routes": {"type": "array", "x-hotswap-key": "name", "items": {
+                "type": "object", "required": ["name", "prefix"],
+                "properties": {"name": {"type": "string"}, "prefix": {"type": "string", "pattern": "^/"},
+                               "upstream": {"type": "string"}, "timeoutMs": {"type": "integer"}}}},
+            "ports": {"type": "array", "items": {"type": "integer"}},
+            "secrets": {"type": "object", "properties": {"apiKey": {"type": "string", "x-hotswap-secret": True}}},
+        },
+    }
+
+
+def mutate(config: dict[str, Any]) -> dict[str, Any]:
+    new = copy.deepcopy(config)
+    services = new["services"]
+    for i in range(0, SERVICES, 5):
+        services[f"svc{i:04d}"]["setting01"] += 1  # changed
+    for i in range(0, SERVICES, 40):
+        del services[f"svc{i:04d}"]["setting02"]  # removed
+        services[f"svc{i:04d}"]["extra"] = True  # added
+    services["svc0003"]["setting04"] = "4"  # type change
+    new["routes"].reverse()  # keyed: order does not matter
+    new["routes"][7]["timeoutMs"] = 1
+    new["routes"].pop(0)
+    new["ports"][10] = 1
+    new["secrets"]["apiKey"] = encrypt_value("rotated", parse_key(DEMO_SECRET_KEY))
+    return new
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    old, schema = make_config(), make_schema()
+    new = mutate(old)
+    size = len(json.dumps(old, separators=(",", ":")))
+    keys = _count_keys(old)
+    import deepdiff  # noqa: F401 - import time is not diff time
+    import jsonschema  # noqa: F401
+
+    times = []
+    result = None
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        result = diff_configs(old, new, schema, schema)
+        times.append(time.perf_counter() - start)
+    assert result is not None
+    counts = {k: len(result.of_kind(k)) for k in ("added", "removed", "changed")}
+    print(f"configs: {size / 1024 / 1024:.2f} MiB, {keys} keys each")
+    print(f"changes: {counts}, breaking: {result.breaking} ({len(result.breaking_reasons)} reasons)")
+    print(f"diff_configs: best {min(times):.3f}s, median {sorted(times)[len(times) // 2]:.3f}s "
+          f"over {args.repeat} runs (target < 2 s)")
+    no_schema = time.perf_counter()
+    diff_configs(old, new, schema, schema, check_schemas=False)
+    print(f"without the schema checks: {time.perf_counter() - no_schema:.3f}s")
+    return 0 if min(times) < 2.0 else 1
+
+
+def _count_keys(data: Any) -> int:
+    if isinstance(data, dict):
+        return len(data) + sum(_count_keys(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(_count_keys(v) for v in data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
