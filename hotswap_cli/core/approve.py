@@ -70,6 +70,9 @@ def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, versi
     if any(a.valid and a.approver == approver.name for a in existing):
         raise ApprovalError(f"{approver.name} has already approved {profile_name} {version}")
     name = f"approvals/{profile_name}/{version}/{approver.name}"
+    if git_repo.git("check-ref-format", f"refs/tags/{name}", check=False).returncode != 0:
+        raise ApprovalError(f"the principal {approver.name!r} cannot name a git tag",
+                            hint="list the approver under a plain email address first on its line")
     clash = next((a for a in existing if a.tag == name), None)
     if clash is not None or git_repo.git("rev-parse", "--verify", "--quiet", f"refs/tags/{name}",
                                          check=False).returncode == 0:

@@ -119,3 +119,12 @@ def test_co_author_is_an_author(cli: Cli, repo: Path, keyring: dict[str, Signer]
     git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", who=keyring["bob"])
     result = approve(cli, repo, keyring["alice"], "1.2.0")
     assert result.exit_code == 4 and "alice@example.com authored changes" in result.stderr
+
+
+def test_a_wildcard_principal_cannot_name_a_tag(cli: Cli, repo: Path, tmp_path: Path,
+                                                keyring: dict[str, Signer]) -> None:
+    approvers = tmp_path / "approvers"
+    approvers.write_text(keyring["bob"].approvers_line("sre").replace("bob@example.com", "*@example.com"))
+    result = approve(cli, repo, keyring["bob"], "1.1.0", "--approvers", str(approvers))
+    assert (result.exit_code, tags(repo)) == (4, [])
+    assert "the principal '*@example.com' cannot name a git tag" in result.stderr

@@ -165,3 +165,13 @@ def test_human_listing_shows_signer_role_status_and_comment(cli: Cli, repo: Path
     first, second = out.stdout.splitlines()
     assert first.split()[:3] == ["valid", "alice@example.com", "lead"] and first.endswith("LGTM")
     assert second.startswith("signer not allowed (roles dev; needs lead, sre)") and "dave@example.com" in second
+
+
+def test_gpg_key_missing_from_the_checkers_keyring_is_unknown(cli: Cli, repo: Path, tmp_path: Path,
+                                                              keyring: dict[str, Signer]) -> None:
+    assert approve(cli, repo, keyring["carol"]).exit_code == 0
+    empty = tmp_path / "empty-gnupg"
+    empty.mkdir(mode=0o700)
+    result = cli("--repo", str(repo), "approvals", PROFILE, "1.1.0", "--json", env={"GNUPGHOME": str(empty)})
+    (entry,) = json.loads(result.stdout)["approvals"]
+    assert (entry["status"], entry["detail"]) == ("unknown key", "gpg public key not in the keyring")
