@@ -109,23 +109,24 @@ def acquire(git_repo: GitRepo, profile: str, *, wait: float = 0.0, force: bool =
     clock = clock or SystemClock()
     deadline = clock.now() + max(0.0, wait)
     who, env = identity(git_repo)
+    remote = git_repo.has_remote(REMOTE)
+    current: Holder | None = None
     waited, vanished = False, 0
     while True:
-        holder = Holder(profile, who, socket.gethostname(), os.getpid(), utc_iso(), time.time(),
-                        uuid.uuid4().hex, purpose, mode="remote" if git_repo.has_remote(REMOTE) else "local")
-        if holder.mode == "remote":
-            taken, current = _create_remote(git_repo, holder, env)
-        else:
-            taken, current = _create_local(git_repo, holder)
-        if taken is not None:
-            return Lock(git_repo, taken)
-        if current is not None and force:
-            unlock(git_repo, profile, force=True)
-            force = False
-            continue
-        vanished = vanished + 1 if current is None else 0
-        if vanished > 5:  # refused, yet nobody holds it: a hook or permissions, not a lock
-            raise RepoError(f"cannot take the deploy lock on {REMOTE}: the push is refused")
+        # While waiting, one ls-remote tells whether the same holder still has it: no push, no fetch.
+        if not (remote and current is not None and _remote_sha(git_repo, profile) == current.ref):
+            holder = Holder(profile, who, socket.gethostname(), os.getpid(), utc_iso(), time.time(),
+                            uuid.uuid4().hex, purpose, mode="remote" if remote else "local")
+            taken, current = _create_remote(git_repo, holder, env) if remote else _create_local(git_repo, holder)
+            if taken is not None:
+                return Lock(git_repo, taken)
+            if current is not None and force:
+                unlock(git_repo, profile, force=True)
+                force, current = False, None
+                continue
+            vanished = vanished + 1 if current is None else 0
+            if vanished > 5:  # refused, yet nobody holds it: a hook or permissions, not a lock
+                raise RepoError(f"cannot take the deploy lock on {REMOTE}: the push is refused")
         remaining = deadline - clock.now()
         if current is not None and remaining <= 0:
             raise LockHeld(current.describe(), hint=_hint(profile, waited=wait > 0))
@@ -217,6 +218,15 @@ def _remote_holder(git_repo: GitRepo, profile: str) -> Holder | None:
     sha = git_repo.git("rev-parse", seen).stdout.strip()
     body = git_repo.git("log", "-1", "--format=%b", sha).stdout
     return _parse(body, profile, ref=sha, mode="remote")
+
+
+def _remote_sha(git_repo: GitRepo, profile: str) -> str | None:
+    ref = f"{LOCK_PREFIX}{profile}"
+    result = git_repo.git("ls-remote", REMOTE, ref, check=False)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["ls-remote failed"])[-1]
+        raise RepoError(f"cannot read the deploy lock on {REMOTE}: {last}")
+    return next((line.split()[0] for line in result.stdout.splitlines() if line.split()[1:] == [ref]), None)
 
 
 def _delete_remote(git_repo: GitRepo, profile: str, sha: str) -> bool:

@@ -1,0 +1,83 @@
+"""Fixtures for ledger and lock tests: a bare `origin` with clones, real git throughout."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hotswap_cli import telemetry
+from hotswap_cli.core.repo import GitRepo
+
+PROFILE = "payment-service.production"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """A bare remote holding one commit on main."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    seed = tmp_path / "seed"
+    git(tmp_path, "init", "-q", "-b", "main", str(seed))
+    (seed / "hotswap.yaml").write_text("environments: {}\n")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "seed")
+    git(seed, "push", "-q", str(bare), "main")
+    return bare
+
+
+@pytest.fixture
+def clone(origin: Path, tmp_path: Path) -> Callable[[str], GitRepo]:
+    """clone("a") -> a GitRepo of a fresh clone of origin."""
+    def make(name: str) -> GitRepo:
+        git(tmp_path, "clone", "-q", str(origin), str(tmp_path / name))
+        return GitRepo(tmp_path / name)
+
+    return make
+
+
+@pytest.fixture
+def local_repo(tmp_path: Path) -> GitRepo:
+    """A repo with no remote: the ledger stays local and the lock is a file."""
+    root = tmp_path / "solo"
+    git(tmp_path, "init", "-q", "-b", "main", str(root))
+    git(root, "commit", "-q", "--allow-empty", "-m", "initial")
+    return GitRepo(root)
+
+
+@pytest.fixture
+def config_repo_with_origin(config_repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The example config repo with a bare `origin` it has pushed main to: (repo, origin)."""
+    bare = tmp_path / "config-origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(config_repo, "remote", "add", "origin", str(bare))
+    git(config_repo, "push", "-q", "origin", "main")
+    return config_repo, bare
+
+
+@pytest.fixture
+def spans() -> Iterator[object]:
+    """Every span finished during the test, in memory."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    telemetry.configure_for_tests(exporter)
+    yield exporter
+    telemetry.reset()
+
+
+@pytest.fixture(autouse=True)
+def _telemetry_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test inherits OTEL_* from the shell or a configured tracer from another test."""
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                 "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    telemetry.reset()
+    yield
+    telemetry.reset()

@@ -1,0 +1,129 @@
+"""The ledger: records as commits on refs/hotswap/deployments, read newest first, shared through origin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import PROFILE, git
+
+from hotswap_cli.core import ledger
+from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.runner.results import DeployResult, InstanceOutcome
+
+
+def record(version: str, status: str = "completed", profile: str = PROFILE, **extra: object) -> dict[str, object]:
+    return {"kind": "deploy", "profile": profile, "version": version, "status": status, **extra}
+
+
+def test_records_are_read_back_newest_first_with_generated_ids(local_repo: GitRepo) -> None:
+    first = ledger.append_record(local_repo, record("1.0.0"))
+    second = ledger.append_record(local_repo, record("1.1.0", "reverted", reason="error rate 4.0% > 1.0%"))
+
+    records = ledger.read_records(local_repo)
+
+    assert [r["id"] for r in records] == [second, first]
+    assert first.startswith("deploy-") and first != second
+    assert records[0]["reason"] == "error rate 4.0% > 1.0%"
+    assert [r["version"] for r in ledger.read_records(local_repo, limit=1)] == ["1.1.0"]
+
+
+def test_appending_never_touches_branches_index_or_work_tree(local_repo: GitRepo) -> None:
+    head = git(local_repo.top, "rev-parse", "HEAD")
+    (local_repo.top / "edited.txt").write_text("work in progress\n")
+    git(local_repo.top, "add", "edited.txt")
+
+    ledger.append_record(local_repo, record("1.0.0"))
+
+    assert git(local_repo.top, "rev-parse", "HEAD") == head
+    assert git(local_repo.top, "status", "--porcelain") == "A  edited.txt\n"
+    assert git(local_repo.top, "for-each-ref", "--format=%(refname)") == \
+        "refs/heads/main\nrefs/hotswap/deployments\n"
+    assert git(local_repo.top, "show", "refs/hotswap/deployments:record.json").startswith("{")
+
+
+def test_profile_filter_is_exact_and_limit_applies_after_it(local_repo: GitRepo) -> None:
+    ledger.append_record(local_repo, record("1.0.0"))
+    ledger.append_record(local_repo, record("9.9.9", profile=f"{PROFILE}-eu"))
+    ledger.append_record(local_repo, record("1.1.0"))
+    ledger.append_record(local_repo, record("8.8.8", profile="order-worker.staging"))
+
+    assert [r["version"] for r in ledger.read_records(local_repo, PROFILE)] == ["1.1.0", "1.0.0"]
+    assert [r["version"] for r in ledger.read_records(local_repo, PROFILE, limit=1)] == ["1.1.0"]
+    assert ledger.read_records(local_repo, "nothing.here") == []
+
+
+def test_last_successful_skips_failed_runs(local_repo: GitRepo) -> None:
+    assert ledger.last_successful(local_repo, PROFILE) is None
+    ledger.append_record(local_repo, record("1.0.0"))
+    ledger.append_record(local_repo, record("1.1.0", "reverted"))
+    ledger.append_record(local_repo, record("1.2.0", "revert_failed"))
+
+    last = ledger.last_successful(local_repo, PROFILE)
+
+    assert last is not None and last["version"] == "1.0.0"
+    assert ledger.last_successful(local_repo, PROFILE, kind="rollback") is None
+
+
+def test_make_record_takes_the_runner_result_and_rebases_its_monotonic_timings() -> None:
+    result = DeployResult(
+        profile=PROFILE, version="1.4.0", strategy="canary", status="reverted", reason="p99 900ms > 500ms",
+        instances=(InstanceOutcome("web-1", "reverted", phase=1, touched=True, started_at=1000.0,
+                                   finished_at=1002.5, reverted_at=1010.0),
+                   InstanceOutcome("web-2", "pending", phase=2)),
+        failed_phase=1, started_at=1000.0, finished_at=1011.0)
+
+    rec = ledger.make_record(result.to_dict(), sha256="ab" * 32, who="Ann <ann@example.com>",
+                             started_at=1_700_000_000.0, finished_at=1_700_000_011.0,
+                             traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
+
+    assert rec["id"].startswith("deploy-")
+    assert (rec["profile"], rec["version"], rec["strategy"], rec["status"], rec["exit_code"]) == \
+        (PROFILE, "1.4.0", "canary", "reverted", 6)
+    assert rec["started_at"] == "2023-11-14T22:13:20Z" and rec["finished_at"] == "2023-11-14T22:13:31Z"
+    assert rec["instances"][0]["reverted_at"] == "2023-11-14T22:13:30Z"
+    assert rec["instances"][1]["started_at"] is None
+    assert rec["reason"] == "p99 900ms > 500ms" and rec["duration_s"] == 11.0
+
+
+def test_diverged_ledgers_of_two_clones_both_survive_push(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    ida = ledger.append_record(a, record("1.0.0"))
+    idb = ledger.append_record(b, record("1.1.0"))
+
+    assert ledger.push_ledger(a) and ledger.push_ledger(b)  # b is rejected once, rebases, pushes
+    ledger.fetch_ledger(a)
+
+    assert [r["id"] for r in ledger.read_records(a)] == [idb, ida]
+    assert [r["id"] for r in ledger.read_records(b)] == [idb, ida]
+
+
+def test_fetch_into_a_fresh_clone_and_read_offline(clone: Callable[[str], GitRepo]) -> None:
+    a = clone("a")
+    ident = ledger.append_record(a, record("1.0.0"))
+    ledger.push_ledger(a)
+    c = clone("c")
+    assert ledger.read_records(c) == []
+
+    assert ledger.fetch_ledger(c) is True
+    git(c.top, "remote", "remove", "origin")
+
+    assert [r["id"] for r in ledger.read_records(c)] == [ident]
+    assert ledger.fetch_ledger(c) is False and ledger.push_ledger(c) is False
+
+
+def test_racing_pushes_from_eight_clones_lose_no_record(clone: Callable[[str], GitRepo]) -> None:
+    clones = [clone(f"c{i}") for i in range(8)]
+
+    def deploy(i: int) -> list[str]:
+        ids = [ledger.append_record(clones[i], record(f"1.{i}.{n}")) for n in range(2)]
+        ledger.push_ledger(clones[i])
+        return ids
+
+    with ThreadPoolExecutor(8) as pool:
+        written = {i for ids in pool.map(deploy, range(8)) for i in ids}
+    reader = clone("reader")
+    ledger.fetch_ledger(reader)
+
+    read = [r["id"] for r in ledger.read_records(reader)]
+    assert len(read) == 16 and set(read) == written

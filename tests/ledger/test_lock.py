@@ -1,0 +1,129 @@
+"""The deploy lock: atomic ref on origin, or a lock file without a remote; holder named, stale kept until forced."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from conftest import PROFILE, git
+
+from hotswap_cli.clock import FakeClock
+from hotswap_cli.core import lock
+from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.errors import ExitCode, LockHeld, UsageError
+
+HOLDER_RE = (rf"^{PROFILE} is locked by Test Author <author@example.com> on {socket.gethostname()} "
+             rf"\(pid {os.getpid()}\) for deploy 1.4.0 since \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+s ago\) ")
+
+
+def test_second_acquire_on_origin_names_the_holder(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    held = lock.acquire(a, PROFILE, purpose="deploy 1.4.0")
+
+    with pytest.raises(LockHeld) as info:
+        lock.acquire(b, PROFILE)
+
+    assert info.value.exit_code == ExitCode.LOCKED
+    assert info.value.exit_code == 5
+    assert str(info.value).startswith(PROFILE) and f"`hotswap unlock {PROFILE} --force`" in str(info.value)
+    import re
+    assert re.match(HOLDER_RE, str(info.value)), str(info.value)
+    assert held.holder.mode == "remote"
+    assert git(a.top, "ls-remote", "origin", f"refs/hotswap/locks/{PROFILE}").split()[0] == held.holder.ref
+    assert held.release() is True
+    assert git(a.top, "ls-remote", "origin", "refs/hotswap/locks/*") == ""
+    with lock.acquire(b, PROFILE) as again:
+        assert lock.read_holder(a, PROFILE) == again.holder
+    assert lock.read_holder(a, PROFILE) is None
+
+
+def test_other_profiles_are_not_blocked(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    with lock.acquire(a, PROFILE), lock.acquire(b, "order-worker.staging") as other:
+        assert other.profile == "order-worker.staging"
+
+
+def test_waiting_gives_up_at_the_deadline(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    clock = FakeClock()
+    with lock.acquire(a, PROFILE), pytest.raises(LockHeld, match="break a stale lock"):
+        lock.acquire(b, PROFILE, wait=120, clock=clock, poll=30)
+
+    assert clock.now() == pytest.approx(120)
+    assert 3 <= len(clock.slept) <= 10
+
+
+def test_waiting_takes_the_lock_once_released(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    first = lock.acquire(a, PROFILE, purpose="deploy 1.4.0")
+    seen: list[lock.Holder] = []
+
+    class ReleasingClock(FakeClock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            first.release()
+
+    second = lock.acquire(b, PROFILE, wait=120, clock=ReleasingClock(), on_wait=seen.append)
+
+    assert [h.token for h in seen] == [first.holder.token]
+    assert lock.read_holder(a, PROFILE) == second.holder
+    second.release()
+
+
+def test_unlock_needs_force_and_the_broken_holder_cannot_release(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    held = lock.acquire(a, PROFILE)
+
+    with pytest.raises(LockHeld, match=f"break it with `hotswap unlock {PROFILE} --force`"):
+        lock.unlock(b, PROFILE)
+    broken = lock.unlock(b, PROFILE, force=True)
+    taken = lock.acquire(b, PROFILE)
+
+    assert broken is not None and broken.token == held.holder.token
+    assert held.release() is False  # it does not delete b's lock
+    assert lock.read_holder(a, PROFILE) == taken.holder
+    assert lock.unlock(a, "order-worker.staging", force=True) is None
+
+
+def test_acquire_with_force_breaks_the_lock(clone: Callable[[str], GitRepo]) -> None:
+    a, b = clone("a"), clone("b")
+    held = lock.acquire(a, PROFILE)
+    mine = lock.acquire(b, PROFILE, force=True)
+    assert lock.read_holder(a, PROFILE) == mine.holder != held.holder
+
+
+def test_local_lock_file_without_a_remote(local_repo: GitRepo) -> None:
+    path = local_repo.top / ".git" / "hotswap" / "locks" / f"{PROFILE}.json"
+    with lock.acquire(local_repo, PROFILE, purpose="deploy 1.4.0") as held:
+        assert held.holder.mode == "local" and path.is_file()
+        with pytest.raises(LockHeld) as info:
+            lock.acquire(local_repo, PROFILE)
+        import re
+        assert re.match(HOLDER_RE, str(info.value)), str(info.value)
+    assert not path.exists()
+    assert sorted(p.name for p in path.parent.iterdir()) == []
+
+
+def test_stale_local_lock_is_reported_but_broken_only_with_force(local_repo: GitRepo) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    held = lock.acquire(local_repo, PROFILE)
+    path = local_repo.top / ".git" / "hotswap" / "locks" / f"{PROFILE}.json"
+    path.write_text(path.read_text().replace(f'"pid": {os.getpid()}', f'"pid": {int(dead.stdout)}'))
+
+    with pytest.raises(LockHeld, match=rf"stale: process {int(dead.stdout)} no longer runs"):
+        lock.acquire(local_repo, PROFILE)
+    holder = lock.read_holder(local_repo, PROFILE)
+    assert holder is not None and holder.stale
+
+    assert lock.acquire(local_repo, PROFILE, force=True).holder.pid == os.getpid()
+    assert held.release() is False
+
+
+def test_profile_names_that_cannot_be_a_ref_are_refused(local_repo: GitRepo) -> None:
+    for bad in ("a..b", "x.lock", "a/b", ""):
+        with pytest.raises(UsageError, match="cannot name a lock"):
+            lock.acquire(local_repo, bad)
