@@ -12,7 +12,8 @@ secret_app = typer.Typer(help="Encrypted secret fields (AES-256-GCM; key from HO
                          no_args_is_help=True)
 
 
-@secret_app.command("set")
+# Extra arguments are caught here, not by click: its error would echo them, and one may be the value.
+@secret_app.command("set", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def set_secret(
     ctx: typer.Context,
     profile: str = typer.Argument(..., help="Profile name."),
@@ -22,6 +23,9 @@ def set_secret(
     from hotswap_cli.core.secrets import parse_jsonpath, require_key, write_secret
     from hotswap_cli.errors import UsageError
 
+    if ctx.args:
+        raise UsageError("secret set takes no value argument (argv is visible to other users and shell history): "
+                         "pipe the value on stdin or type it at the prompt")
     env = env_of(ctx)
     path = parse_jsonpath(jsonpath)
     key = require_key()

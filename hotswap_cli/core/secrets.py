@@ -350,12 +350,12 @@ def parse_jsonpath(text: str) -> JsonPath:
     while pos < len(rest):
         m = _PATH_TOKEN.match(rest, pos)
         if not m:
-            raise UsageError(f"not a JSONPath: {text!r} (write e.g. '$.payments.apiKey')")
+            raise UsageError("not a JSONPath (write e.g. '$.payments.apiKey')")
         name, index, single, double = m.groups()
         parts.append(int(index) if index is not None else name or single or double or "")
         pos = m.end()
     if not parts:
-        raise UsageError(f"not a JSONPath: {text!r} (write e.g. '$.payments.apiKey')")
+        raise UsageError("not a JSONPath (write e.g. '$.payments.apiKey')")
     return tuple(parts)
 
 
