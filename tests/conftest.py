@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["support.sshd"]
 
 EXAMPLE_REPO = (Path(__file__).resolve().parent.parent / "example-config-repo").resolve()
 

@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("hotswap_cli.cli.history", "history"),
     "diff": ("hotswap_cli.cli.diff", "diff"),
     "secret": ("hotswap_cli.cli.secret", "secret_app"),
+    "demo": ("hotswap_cli.cli.demo", "app"),
 }
 
 

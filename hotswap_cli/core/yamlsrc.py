@@ -46,7 +46,7 @@ def _timestamp_as_text(loader: Any, node: yaml.ScalarNode) -> str:
     return loader.construct_scalar(node)  # type: ignore[no-any-return]
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)  # type: ignore[type-var]
 # Configs are JSON data: a YAML date stays the text it was written as.
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
@@ -102,8 +102,8 @@ def _parse_located(text: str, file: str) -> tuple[Any, dict[JsonPath, Location]]
 
 _constructor = yaml.SafeLoader.__new__(yaml.SafeLoader)
 yaml.constructor.SafeConstructor.__init__(_constructor)
-_constructor.yaml_constructors = {**_constructor.yaml_constructors,
-                                  "tag:yaml.org,2002:timestamp": _timestamp_as_text}
+_constructor.yaml_constructors = {  # type: ignore[misc]
+    **_constructor.yaml_constructors, "tag:yaml.org,2002:timestamp": _timestamp_as_text}
 
 
 def _build(node: yaml.Node, path: JsonPath, file: str, locations: dict[JsonPath, Location]) -> Any:
