@@ -127,3 +127,9 @@ def test_profile_names_that_cannot_be_a_ref_are_refused(local_repo: GitRepo) -> 
     for bad in ("a..b", "x.lock", "a/b", ""):
         with pytest.raises(UsageError, match="cannot name a lock"):
             lock.acquire(local_repo, bad)
+
+
+def test_the_lock_is_released_when_the_deploy_fails(local_repo: GitRepo) -> None:
+    with pytest.raises(RuntimeError, match="push failed"), lock.acquire(local_repo, PROFILE):
+        raise RuntimeError("push failed")
+    assert lock.read_holder(local_repo, PROFILE) is None
