@@ -171,7 +171,7 @@ def fetch_ledger(git_repo: GitRepo) -> bool:
     if result.returncode != 0:
         if "couldn't find remote ref" in result.stderr:
             return True  # nobody has pushed a ledger yet
-        raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {_last_line(result.stderr)}")
+        raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {git_error(result.stderr)}")
     _integrate(git_repo, _rev(git_repo, REMOTE_LEDGER_REF))
     return True
 
@@ -225,7 +225,7 @@ def push_ledger(git_repo: GitRepo, *, attempts: int = PUSH_ATTEMPTS) -> bool:
         if result.returncode == 0:
             git_repo.git("update-ref", REMOTE_LEDGER_REF, local, check=False)
             return True
-        last = _last_line(result.stderr or result.stdout)
+        last = git_error(result.stderr or result.stdout)
         if not rejected(result.stdout):
             raise RepoError(f"cannot push the deployment ledger to {REMOTE}: {last}")
         fetch_ledger(git_repo)
@@ -234,11 +234,29 @@ def push_ledger(git_repo: GitRepo, *, attempts: int = PUSH_ATTEMPTS) -> bool:
                     hint="the records are kept locally and go out with the next deploy")
 
 
+def record_and_push(git_repo: GitRepo, record: dict[str, Any]) -> tuple[str, str | None]:
+    """Append a record, then publish it when there is a remote: (id, why the push failed or None).
+
+    A deploy's outcome does not depend on the network after it: a failed push is a warning.
+    """
+    record_id = append_record(git_repo, record)
+    try:
+        push_ledger(git_repo)
+    except RepoError as exc:
+        return record_id, str(exc)
+    return record_id, None
+
+
 def rejected(porcelain: str) -> bool:
     """Did `git push --porcelain` reach the remote and get a ref refused (as opposed to not reaching it)?"""
     return any(line.startswith("!\t") for line in porcelain.splitlines())
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+def git_error(text: str) -> str:
+    """The line of git's stderr that says what went wrong (its `fatal:`/`error:` line, else the last one)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix):]
     return lines[-1] if lines else "failed"

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.clock import Clock, SystemClock
-from hotswap_cli.core.ledger import REMOTE, identity, rejected, utc_iso
+from hotswap_cli.core.ledger import REMOTE, git_error, identity, rejected, utc_iso
 from hotswap_cli.errors import LockHeld, RepoError, UsageError
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def _create_remote(git_repo: GitRepo, holder: Holder, env: dict[str, str]) -> tu
         return Holder(**{**asdict(holder), "ref": sha}), None
     current = _remote_holder(git_repo, holder.profile)
     if current is None and not rejected(result.stdout):
-        last = (result.stderr.strip().splitlines() or ["push failed"])[-1]
+        last = git_error(result.stderr)
         raise RepoError(f"cannot take the deploy lock on {REMOTE}: {last}")
     return None, current
 
@@ -213,7 +213,7 @@ def _remote_holder(git_repo: GitRepo, profile: str) -> Holder | None:
         if "couldn't find remote ref" in result.stderr:
             git_repo.git("update-ref", "-d", seen, check=False)
             return None
-        last = (result.stderr.strip().splitlines() or ["fetch failed"])[-1]
+        last = git_error(result.stderr)
         raise RepoError(f"cannot read the deploy lock on {REMOTE}: {last}")
     sha = git_repo.git("rev-parse", seen).stdout.strip()
     body = git_repo.git("log", "-1", "--format=%b", sha).stdout
@@ -224,7 +224,7 @@ def _remote_sha(git_repo: GitRepo, profile: str) -> str | None:
     ref = f"{LOCK_PREFIX}{profile}"
     result = git_repo.git("ls-remote", REMOTE, ref, check=False)
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["ls-remote failed"])[-1]
+        last = git_error(result.stderr)
         raise RepoError(f"cannot read the deploy lock on {REMOTE}: {last}")
     return next((line.split()[0] for line in result.stdout.splitlines() if line.split()[1:] == [ref]), None)
 
@@ -238,7 +238,7 @@ def _delete_remote(git_repo: GitRepo, profile: str, sha: str) -> bool:
         return True
     if rejected(result.stdout):
         return False
-    last = (result.stderr.strip().splitlines() or ["push failed"])[-1]
+    last = git_error(result.stderr)
     raise RepoError(f"cannot release the deploy lock on {REMOTE}: {last}",
                     hint=f"if it stays, break it with `hotswap unlock {profile} --force`")
 

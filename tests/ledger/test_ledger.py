@@ -127,3 +127,14 @@ def test_racing_pushes_from_eight_clones_lose_no_record(clone: Callable[[str], G
 
     read = [r["id"] for r in ledger.read_records(reader)]
     assert len(read) == 16 and set(read) == written
+
+
+def test_record_and_push_keeps_the_record_when_origin_is_unreachable(clone: Callable[[str], GitRepo]) -> None:
+    a = clone("a")
+    git(a.top, "remote", "set-url", "origin", str(a.top.parent / "gone.git"))
+
+    ident, problem = ledger.record_and_push(a, record("1.0.0"))
+
+    assert problem is not None
+    assert problem.startswith("cannot push the deployment ledger to origin: ") and "gone.git" in problem
+    assert [r["id"] for r in ledger.read_records(a)] == [ident]

@@ -133,3 +133,12 @@ def test_the_lock_is_released_when_the_deploy_fails(local_repo: GitRepo) -> None
     with pytest.raises(RuntimeError, match="push failed"), lock.acquire(local_repo, PROFILE):
         raise RuntimeError("push failed")
     assert lock.read_holder(local_repo, PROFILE) is None
+
+
+def test_unreachable_origin_is_a_repo_error_not_a_held_lock(clone: Callable[[str], GitRepo]) -> None:
+    from hotswap_cli.errors import RepoError
+
+    a = clone("a")
+    git(a.top, "remote", "set-url", "origin", str(a.top.parent / "gone.git"))
+    with pytest.raises(RepoError, match=r"^cannot read the deploy lock on origin: .*gone\.git"):
+        lock.acquire(a, PROFILE, wait=60, clock=FakeClock())
