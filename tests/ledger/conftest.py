@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from ledger_support import git
 
 from hotswap_cli import telemetry
 from hotswap_cli.core.repo import GitRepo
-
-PROFILE = "payment-service.production"
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture

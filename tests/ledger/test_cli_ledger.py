@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import PROFILE
+from ledger_support import PROFILE
 
 from hotswap_cli.core import ledger, lock
 from hotswap_cli.core.repo import GitRepo

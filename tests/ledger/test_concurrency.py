@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROFILE, git
+from ledger_support import PROFILE, git
 
 from hotswap_cli.core import ledger
 from hotswap_cli.core.repo import GitRepo

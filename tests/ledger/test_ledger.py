@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import PROFILE, git
+from ledger_support import PROFILE, git
 
 from hotswap_cli.core import ledger
 from hotswap_cli.core.repo import GitRepo

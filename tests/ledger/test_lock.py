@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from conftest import PROFILE, git
+from ledger_support import PROFILE, git
 
 from hotswap_cli.clock import FakeClock
 from hotswap_cli.core import lock
