@@ -1,20 +1,16 @@
-"""Fixtures for versions, history, diff and secrets: a committed example repo, git helpers."""
+"""Fixtures for the versions, history, diff and secrets tests."""
 
 from __future__ import annotations
 
-import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from hotswap_cli.core.secrets import DEMO_SECRET_KEY
+sys.path.insert(0, str(Path(__file__).parent))
 
-PROFILE = "payment-service.production"
-# What the example repo's ciphertexts hold (encrypted under the public DEMO_SECRET_KEY).
-PROD_SECRET = "sk_live_demo_9f8e7d6c5b"
-TEMPLATE_SECRET = "sk_test_demo_4242424242"
-OTHER_KEY = "00" * 32
+from hotswap_cli.core.secrets import DEMO_SECRET_KEY  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,22 +27,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def demo_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("HOTSWAP_SECRET_KEY", DEMO_SECRET_KEY)
     return DEMO_SECRET_KEY
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def commit(root: Path, message: str) -> str:
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message)
-    return git(root, "rev-parse", "HEAD").strip()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROFILE, commit, edit
+from versions_helpers import PROFILE, commit, edit
 
 from hotswap_cli.core.diff import diff_configs
 from hotswap_cli.core.merge import deep_merge
@@ -148,6 +148,6 @@ def test_cli_diff_between_revisions_and_versions(config_repo: Path, hs: Callable
 
 
 def _sha(root: Path) -> str:
-    from conftest import git
+    from versions_helpers import git
 
     return git(root, "rev-parse", "HEAD").strip()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import PROFILE, commit, edit
+from versions_helpers import PROFILE, commit, edit
 
 from hotswap_cli.core.history import config_at, profile_history
 from hotswap_cli.core.repo import GitRepo

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROD_SECRET, PROFILE, commit, edit, git
+from versions_helpers import PROD_SECRET, PROFILE, commit, edit, git
 
 from hotswap_cli.core.repo import GitRepo
 from hotswap_cli.core.versions import latest_version, list_versions, parse_tag_message, resolve_version

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OTHER_KEY, PROD_SECRET, PROFILE, TEMPLATE_SECRET, commit, edit
+from versions_helpers import OTHER_KEY, PROD_SECRET, PROFILE, TEMPLATE_SECRET, commit, edit
 
 from hotswap_cli.core.secrets import (
     DEMO_SECRET_KEY,
