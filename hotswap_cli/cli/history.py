@@ -20,8 +20,9 @@ def history(
     from hotswap_cli.core.repo import GitRepo
 
     env = env_of(ctx, json=json_output)
-    env.repo.read_profile(profile)
     entries = profile_history(GitRepo(env.root), profile, rev)
+    if not entries:
+        env.repo.read_profile(profile)  # an unknown profile is an error, not an empty history
     if env.json:
         env.print_json([e.to_dict() for e in entries])
         return

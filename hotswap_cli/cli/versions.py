@@ -20,8 +20,9 @@ def versions(
     from hotswap_cli.core.versions import list_versions
 
     env = env_of(ctx, json=json_output)
-    env.repo.read_profile(profile)  # an unknown profile is an error, not an empty list
     found = list_versions(GitRepo(env.root), profile)
+    if not found:
+        env.repo.read_profile(profile)  # an unknown profile is an error, not an empty list
     if env.json:
         env.print_json([v.to_dict() for v in found])
         return

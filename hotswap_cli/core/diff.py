@@ -263,20 +263,19 @@ def _schema_reasons(schema: dict[str, Any], data: Any, what: str) -> list[str]:
     return failures
 
 
-_VALIDATORS: dict[str, Any] = {}
+_CHECKERS: dict[str, Any] = {}
 
 
 def _violations(schema: dict[str, Any], data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]:
-    import jsonschema
+    """(path, keyword, instance) of each schema violation: compiled fast path, jsonschema for details."""
+    from hotswap_cli.core.schema import SchemaChecker
 
     cache_key = json.dumps(schema, sort_keys=True)
-    validator = _VALIDATORS.get(cache_key)
-    if validator is None:
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-        _VALIDATORS[cache_key] = validator
+    checker = _CHECKERS.get(cache_key)
+    if checker is None:
+        checker = _CHECKERS[cache_key] = SchemaChecker(schema, "schema")
     try:
-        return [(tuple(e.absolute_path), str(e.validator), e.instance) for e in validator.iter_errors(data)]
+        return [(v.path, v.validator, v.instance) for v in checker.violations(data)]
     except Exception:  # noqa: BLE001 - a broken schema (bad $ref) is validate's to report, not diff's
         return []
 
