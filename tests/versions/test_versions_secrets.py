@@ -180,3 +180,22 @@ def test_no_command_prints_a_secret(config_repo: Path, hs: Callable, demo_key: s
     assert change["old"].startswith("*** ")
     # the positive control: --reveal with the right key does show it
     assert PROD_SECRET in hs("show", PROFILE, "1.0.0", "--reveal").stdout
+
+
+EDITS = [
+    ("scalar line kept, comment kept", "config.yaml", "a:\n  key: old  # note\nb: 1\n", ("a", "key"),
+     "a:\n  key: ENC[v1:x]  # note\nb: 1\n", True),
+    ("missing parent created", "config.yaml", "# top comment\nb: 1\n", ("a", "key"), "b: 1\na:\n  key: ENC[v1:x]\n",
+     False),
+    ("json file", "config.json", '{"a": {"key": "old"}}', ("a", "key"), '{\n  "a": {\n    "key": "ENC[v1:x]"\n  }\n}\n',
+     True),
+    ("list item", "config.yaml", "l:\n  - key: old\n", ("l", 0, "key"), "l:\n  - key: ENC[v1:x]\n", True),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "text", "path", "expected", "kept"), EDITS, ids=[e[0] for e in EDITS])
+def test_edit_config_text(name: str, file: str, text: str, path: tuple[str | int, ...], expected: str,
+                          kept: bool) -> None:
+    from hotswap_cli.core.secrets import edit_config_text
+
+    assert edit_config_text(text, file, path, "ENC[v1:x]") == (expected, kept)
