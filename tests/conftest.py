@@ -13,7 +13,7 @@ import pytest
 
 pytest_plugins = ["support.sshd"]
 
-EXAMPLE_REPO = (Path(__file__).resolve().parent.parent / "example-config-repo").resolve()
+from support.repo import EXAMPLE_REPO  # noqa: E402,F401 - re-exported for fixtures
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -40,6 +40,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("hotswap_cli.cli.diff", "diff"),
     "secret": ("hotswap_cli.cli.secret", "secret_app"),
     "demo": ("hotswap_cli.cli.demo", "app"),
+    "deploy": ("hotswap_cli.cli.deploy", "deploy"),
+    "rollback": ("hotswap_cli.cli.rollback", "rollback"),
+    "status": ("hotswap_cli.cli.status", "status"),
 }
 
 

@@ -9,9 +9,26 @@ import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
 
-app = typer.Typer(name="demo", help="Run local demo instances (127.0.0.1) to deploy to.", no_args_is_help=True)
+app = typer.Typer(name="demo", help="The demo: local instances and a full deploy/revert run.",
+                  invoke_without_command=True)
 
 DIR_OPTION = typer.Option(None, "--dir", help="State directory (default: $HOTSWAP_DEMO_DIR or ~/.cache/hotswap/demo).")
+
+
+@app.callback()
+def demo(
+    ctx: typer.Context,
+    bake: str = typer.Option("3s", "--bake", help="Bake per canary phase."),
+    keep: bool = typer.Option(False, "--keep", help="Leave the instances and the repo for a look around."),
+) -> None:
+    """Start 5 instances, deploy a good version by canary, then a bad one that is reverted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from hotswap_cli.cli.demo_run import run_demo
+
+    code = run_demo(env_of(ctx), bake=bake, keep=keep)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("up")

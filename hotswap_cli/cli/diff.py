@@ -76,15 +76,22 @@ def _print_human(env: Env, old_label: str, new_label: str, result: Any) -> None:
     if result.empty:
         env.message("no differences")
         return
+    print_changes(out, result)
+    counts = ", ".join(f"{len(result.of_kind(k))} {k}" for k in ("added", "removed", "changed"))
+    env.message(f"{len(result.changes)} change(s): {counts}" + ("; BREAKING" if result.breaking else ""))
+
+
+def print_changes(out: Any, result: Any, indent: str = "") -> None:
+    """The changes of a ConfigDiff, grouped added / removed / changed, by JSONPath."""
     if result.breaking:
-        out.print("BREAKING:", style="bold red", markup=False)
+        out.print(f"{indent}BREAKING:", style="bold red", markup=False)
         for reason in result.breaking_reasons:
-            out.print(f"  ! {reason}", style="red", markup=False)
+            out.print(f"{indent}  ! {reason}", style="red", markup=False)
     for kind, sign, style in (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow")):
         changes = result.of_kind(kind)
         if not changes:
             continue
-        out.print(f"{kind}:", style="bold", markup=False)
+        out.print(f"{indent}{kind}:", style="bold", markup=False)
         for c in changes:
             if kind == "added":
                 text = f"  {sign} {c.path}: {_value(c.new)}"
@@ -92,6 +99,4 @@ def _print_human(env: Env, old_label: str, new_label: str, result: Any) -> None:
                 text = f"  {sign} {c.path}: {_value(c.old)}"
             else:
                 text = f"  {sign} {c.path}: {_value(c.old)} → {_value(c.new)}"
-            out.print(text + ("  (breaking)" if c.breaking else ""), style=style, markup=False)
-    counts = ", ".join(f"{len(result.of_kind(k))} {k}" for k in ("added", "removed", "changed"))
-    env.message(f"{len(result.changes)} change(s): {counts}" + ("; BREAKING" if result.breaking else ""))
+            out.print(indent + text + ("  (breaking)" if c.breaking else ""), style=style, markup=False)

@@ -67,6 +67,11 @@ class Env:
         sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
+    def print_json_line(self, data: Any) -> None:
+        """One compact JSON object per line (streams of events)."""
+        sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
     def message(self, text: str, style: str | None = None) -> None:
         """A line for people, on stderr (plain text unless colour is on: rich loads only then)."""
         if style and self.color and sys.stderr.isatty():

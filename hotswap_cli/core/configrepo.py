@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hotswap_cli.core.source import DirSource, Source
+from hotswap_cli.core.strategies import canary_steps
 from hotswap_cli.core.yamlsrc import Document, DocumentError, parse_document
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import (
@@ -193,6 +194,8 @@ class ConfigRepo:
         sid, _, sver = str(meta["schema"]).partition("/")
         extends = meta.get("extends") or []
         strategy_raw = {**(defaults.get("strategy") or {}), **(meta.get("strategy") or {})}
+        if strategy_raw.get("type", policy.strategy) == "direct" and "bake" not in (meta.get("strategy") or {}):
+            strategy_raw["bake"] = 0  # spec: direct has no bake unless the profile asks for one
         health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
         targets = tuple(
             Target(
@@ -255,11 +258,6 @@ class ConfigRepo:
                 if dot and "." + ext in DATA_EXTENSIONS:
                     refs.append(SchemaRef(sid, stem))
         return refs
-
-
-def canary_steps(first: float) -> tuple[float, ...]:
-    """`--canary 25` -> 25, 30, 50, 100: the spec's phases with the first one replaced."""
-    return (first, *(s for s in StrategySpec.steps if s > first))
 
 
 def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EXAMPLE_REPO
+from support.repo import EXAMPLE_REPO
 
 
 def run(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -165,7 +165,7 @@ def test_changed_files_select_affected_profiles(config_repo: Path, changed: list
 def test_paths_from_git_top_when_config_repo_is_a_subfolder(tmp_path: Path, cli: Callable) -> None:
     import shutil
 
-    from conftest import EXAMPLE_REPO
+    from support.repo import EXAMPLE_REPO
 
     shutil.copytree(EXAMPLE_REPO, tmp_path / "ops" / "config")
     edit(tmp_path / "ops/config/templates/gateway.yaml", "burst: 100", "burst: -5")

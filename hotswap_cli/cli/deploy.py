@@ -1,0 +1,165 @@
+"""`hotswap deploy`: show the plan, confirm, run it with health gates and automatic revert."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
+from hotswap_cli.errors import ExitCode, UsageError
+
+
+def deploy(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name, e.g. payment-service.production."),
+    version: str = typer.Argument(None, help="Version X.Y.Z (default: the latest released version)."),
+    rev: str = typer.Option(None, "--rev", help="Deploy a git revision instead of a version (not Production)."),
+    canary: float = typer.Option(None, "--canary", help="Canary, first phase P% (then 30, 50, 100)."),
+    steps: str = typer.Option(None, "--steps", help="Canary phases, e.g. 5,25,100."),
+    rolling: bool = typer.Option(False, "--rolling", help="Rolling batches."),
+    batch: str = typer.Option(None, "--batch", help="Rolling batch size: N or P%."),
+    blue_green: bool = typer.Option(False, "--blue-green", help="Stage and check everywhere, then switch all."),
+    direct: bool = typer.Option(False, "--direct", help="All at once (bounded concurrency)."),
+    concurrency: int = typer.Option(None, "--concurrency", min=1, help="Pushes at once (direct: default 50)."),
+    bake: str = typer.Option(None, "--bake", help="Bake after each phase, e.g. 30s, 5m."),
+    interval: str = typer.Option(None, "--interval", help="Health sampling interval during a bake."),
+    targets: str = typer.Option(None, "--targets", help="Only these instances, comma-separated."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and stop."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (CI)."),
+    wait_for_lock: str = typer.Option("0", "--wait-for-lock", help="Wait this long for another deploy."),
+    approvers: Path = typer.Option(None, "--approvers", envvar="HOTSWAP_APPROVERS",
+                                   help="Trusted approvers file (default: from the default branch)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Deploy a version: plan, confirm, canary/rolling/blue-green/direct with health gates."""
+    from hotswap_cli.core.deploy import DeployOptions, prepare
+
+    env = env_of(ctx, json=json_output)
+    options = DeployOptions(
+        version=version, rev=rev, **_strategy_options(canary, steps, rolling, batch, blue_green, direct),
+        concurrency=concurrency, bake=_duration(bake, "--bake"), interval=_duration(interval, "--interval"),
+        targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
+        approvers_path=approvers,
+    )
+    deployment = prepare(env.root, profile, options)
+    code = run_deployment(env, deployment, dry_run=dry_run, yes=yes,
+                          lock_wait=_duration(wait_for_lock, "--wait-for-lock") or 0.0)
+    if code:
+        raise typer.Exit(code)
+
+
+def run_deployment(env: Env, deployment: Any, *, dry_run: bool, yes: bool, lock_wait: float,
+                   kind: str = "deploy") -> int:
+    """Shared by deploy and rollback: show, confirm, execute, report. Returns the exit code."""
+    from hotswap_cli.cli.plan_view import live_diffs, plan_dict, print_plan
+
+    diffs = live_diffs(deployment)
+    if env.json:
+        env.print_json_line({"event": "plan", **plan_dict(deployment, diffs, kind)})
+    else:
+        print_plan(env, deployment, diffs, kind)
+    if dry_run:
+        env.message("dry run: nothing was changed")
+        return ExitCode.OK
+    if not yes:
+        _confirm(env, kind)
+    return _execute(env, deployment, lock_wait, kind)
+
+
+def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
+    from hotswap_cli.cli.progress import JsonLines, Progress
+    from hotswap_cli.core.deploy import RunSettings, execute
+    from hotswap_cli.runner import cancel_on_signals
+
+    cancel = threading.Event()
+    plan = deployment.plan
+    phase_of: dict[str, int] = {}
+    for p in plan.phases:
+        for t in p.targets:
+            phase_of.setdefault(t.name, p.number)
+    sink: Any = JsonLines() if env.json else Progress(list(phase_of.items()), color=env.color)
+
+    def waiting(holder: Any) -> None:
+        env.message(f"waiting for the deploy lock: {holder.describe()}")
+
+    try:
+        with cancel_on_signals(cancel):
+            outcome = execute(env.root, deployment, RunSettings(sink=sink, cancel=cancel, lock_wait=lock_wait,
+                                                                on_lock_wait=waiting), kind=kind)
+    finally:
+        sink.close()
+    result = outcome.result
+    if outcome.push_problem:
+        env.message(f"hotswap: warning: the ledger record was kept locally, not pushed: {outcome.push_problem}")
+    if env.json:
+        env.print_json_line({"event": "result", **result.to_dict(), "id": outcome.record["id"]})
+    else:
+        _summary(env, result, outcome.record["id"], kind)
+    return int(result.exit_code)
+
+
+def _summary(env: Env, result: Any, record_id: str, kind: str) -> None:
+    if result.ok:
+        env.message(f"{kind} {record_id}: {result.profile} {result.version} is live on "
+                    f"{len(result.instances)} instance(s)")
+    elif result.status == "revert_failed":
+        env.message(f"{kind} {record_id} FAILED and could not restore: {', '.join(result.unrestored)} "
+                    f"({result.reason}); fix these instances by hand or run `hotswap rollback {result.profile}`")
+    elif result.status == "interrupted":
+        env.message(f"{kind} {record_id} interrupted: touched instances were reverted ({result.reason})")
+    elif result.status == "reverted":
+        env.message(f"{kind} {record_id} failed and was reverted: {result.reason}")
+    else:
+        env.message(f"{kind} {record_id} failed before changing anything: {result.reason}")
+
+
+def _confirm(env: Env, kind: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {kind} without confirmation: stdin is not a terminal",
+                         hint="pass --yes (CI) or --dry-run")
+    sys.stderr.write(f"Proceed with this {kind}? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        from hotswap_cli.errors import HotswapError
+
+        raise HotswapError(f"{kind} cancelled: nothing was changed")
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    from hotswap_cli.model import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _strategy_options(canary: float | None, steps: str | None, rolling: bool, batch: str | None,
+                      blue_green: bool, direct: bool) -> dict[str, Any]:
+    from hotswap_cli.core.strategies import canary_steps, parse_steps
+
+    chosen = [name for name, on in (("--canary", canary is not None), ("--steps", steps is not None),
+                                    ("--rolling", rolling or batch is not None), ("--blue-green", blue_green),
+                                    ("--direct", direct)) if on]
+    if len(chosen) > 1 and set(chosen) != {"--canary", "--steps"}:
+        raise UsageError(f"choose one strategy: {' and '.join(chosen)} were both given")
+    if canary is not None and steps is not None:
+        raise UsageError("--canary and --steps both set the canary phases: give one")
+    if canary is not None:
+        return {"strategy": "canary", "steps": canary_steps(canary)}
+    if steps is not None:
+        return {"strategy": "canary", "steps": parse_steps(steps)}
+    if rolling or batch is not None:
+        return {"strategy": "rolling", "batch": batch}
+    if blue_green:
+        return {"strategy": "blue-green"}
+    if direct:
+        return {"strategy": "direct"}
+    return {}

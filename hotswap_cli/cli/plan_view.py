@@ -1,0 +1,109 @@
+"""The deploy plan as people and CI see it: phases, diff against what each instance runs now,
+approvals, and how long rollout and revert take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hotswap_cli.cli.env import Env
+from hotswap_cli.model import format_duration
+
+
+@dataclass(frozen=True)
+class LiveGroup:
+    """Instances that run the same thing now, and how the new config differs from it."""
+
+    instances: tuple[str, ...]
+    state: str  # "running 1.0.0", "no config yet", "unreadable: ..."
+    sha256: str | None
+    diff: Any  # ConfigDiff, or None when nothing could be compared
+
+
+def live_diffs(deployment: Any) -> list[LiveGroup]:
+    from hotswap_cli.core.diff import diff_configs
+    from hotswap_cli.core.live import read_live
+    from hotswap_cli.core.secrets import load_key
+    from hotswap_cli.transports.factory import open_transport
+
+    live = read_live(deployment.targets, open_transport)
+    names = deployment.version_names
+    key = load_key()
+    groups: dict[tuple[str | None, str], list[Any]] = {}
+    for item in live:
+        if item.error:
+            state = f"unreadable: {item.error}"
+        elif not item.present:
+            state = "no config yet"
+        elif item.sha256 == deployment.sha256:
+            state = "already running this version"
+        else:
+            state = f"running {names.get(item.sha256 or '', 'an unknown config')} ({(item.sha256 or '')[:12]})"
+        groups.setdefault((item.sha256, state), []).append(item)
+    out = []
+    for (sha, state), items in groups.items():
+        first = items[0]
+        diff = None
+        if first.present and first.error is None:
+            diff = diff_configs(first.data, deployment.config, deployment.schema, deployment.schema, key=key,
+                                check_schemas=False)
+        elif not first.present and first.error is None:
+            diff = diff_configs({}, deployment.config, deployment.schema, deployment.schema, key=key,
+                                check_schemas=False)
+        out.append(LiveGroup(tuple(i.instance for i in items), state, sha, diff))
+    return out
+
+
+def plan_dict(deployment: Any, groups: list[LiveGroup], kind: str) -> dict[str, Any]:
+    plan = deployment.plan
+    return {
+        "kind": kind,
+        "profile": plan.profile,
+        "environment": deployment.profile.environment,
+        "version": deployment.version,
+        "commit": deployment.commit,
+        "sha256": deployment.sha256,
+        "strategy": plan.strategy,
+        "phases": [{"number": p.number, "name": p.name, "action": p.action, "bake_s": p.bake,
+                    "instances": [t.name for t in p.targets]} for p in plan.phases],
+        "health": plan.health.__dict__,
+        "estimate": deployment.estimate.to_dict(),
+        "approvals": deployment.quorum.to_dict() if deployment.quorum else None,
+        "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
+                  "diff": g.diff.to_dict() if g.diff is not None else None} for g in groups],
+    }
+
+
+def print_plan(env: Env, deployment: Any, groups: list[LiveGroup], kind: str) -> None:
+    from hotswap_cli.cli.diff import print_changes
+
+    plan = deployment.plan
+    out = env.out
+    out.print(f"{kind} {plan.profile} {deployment.version} ({deployment.profile.environment})", style="bold",
+              markup=False)
+    out.print(f"  commit {deployment.commit[:12]}  config sha256 {deployment.sha256[:12]}  "
+              f"strategy {plan.strategy}", markup=False)
+    if deployment.quorum is not None:
+        out.print(f"  approvals: {deployment.quorum.summary()}", markup=False)
+    elif deployment.released:
+        out.print("  approvals: none required", markup=False)
+    else:
+        out.print("  approvals: not checked (an unreleased revision)", markup=False)
+    out.print("phases:", style="bold", markup=False)
+    for p in plan.phases:
+        bake = f", bake {format_duration(p.bake)}" if p.gate and p.bake else ""
+        names = ", ".join(t.name for t in p.targets)
+        out.print(f"  {p.number}. {p.name} [{p.action}{bake}]: {names}", markup=False)
+    h = plan.health
+    out.print(f"health gate: error rate > +{h.error_rate_pp:g}pp, p99 > +{h.p99_increase_pct:g}%, "
+              f"failed checks > {h.failed_checks_pct:g}% (vs each instance's baseline), "
+              f"no data: {h.on_no_data}; sampling every {format_duration(h.interval)}", markup=False)
+    out.print("against what runs now:", style="bold", markup=False)
+    for g in groups:
+        out.print(f"  {', '.join(g.instances)}: {g.state}", markup=False)
+        if g.diff is not None and not g.diff.empty:
+            print_changes(out, g.diff, indent="    ")
+    e = deployment.estimate
+    out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}; worst-case revert "
+              f"~{format_duration(e.worst_case_revert_s)} after a failing check "
+              f"(seen within {format_duration(e.detection_s)})", markup=False)

@@ -1,0 +1,40 @@
+"""`hotswap status PROFILE`: each instance's running version (by hash), health, drift."""
+
+from __future__ import annotations
+
+import typer
+
+from hotswap_cli.cli.context import JSON_OPTION, env_of
+
+
+def status(
+    ctx: typer.Context,
+    profile: str = typer.Argument(..., help="Profile name."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """What each instance runs now (a version, or drift), its health, and the last deployment."""
+    from hotswap_cli.core.status import profile_status
+
+    env = env_of(ctx, json=json_output)
+    report = profile_status(env.root, profile)
+    if env.json:
+        env.print_json(report.to_dict())
+    else:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for col in ("INSTANCE", "RUNNING", "SHA256", "DRIFT", "HEALTH"):
+            table.add_column(col)
+        for row in report.instances:
+            health = row.error or row.health
+            table.add_row(row.instance, row.running, (row.sha256 or "-")[:12], "yes" if row.drifted else "no",
+                          health, style="red" if row.drifted or row.healthy is False else None)
+        env.out.print(table)
+        last = report.last_deployment
+        if last:
+            env.message(f"last deployment: {last.get('id')} {last.get('kind')} {last.get('version')} "
+                        f"{last.get('status')} by {last.get('who')} at {last.get('started_at')}")
+        else:
+            env.message("no deployment recorded yet")
+    if any(r.drifted or r.healthy is False or r.error for r in report.instances):
+        raise typer.Exit(1)

@@ -1,0 +1,303 @@
+"""Deploy and rollback: decide everything (version, config, approvals, plan) before touching an
+instance, then run the plan under the profile's lock and record the outcome in the ledger."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
+from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, Target, config_hash
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.approvals import QuorumReport
+    from hotswap_cli.core.plan import Estimate
+    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.runner.events import EventSink
+    from hotswap_cli.runner.results import DeployResult
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """What the command line asked for; None means "as the profile says"."""
+
+    version: str | None = None  # X.Y.Z; default: the latest released version
+    rev: str | None = None  # any git revision instead of a version (not in Production)
+    strategy: str | None = None
+    steps: tuple[float, ...] | None = None
+    batch: str | None = None
+    concurrency: int | None = None
+    bake: float | None = None
+    interval: float | None = None
+    targets: tuple[str, ...] | None = None
+    approvers_path: Path | None = None
+    check_approvals: bool = True
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything decided before any instance is touched."""
+
+    profile: Profile
+    version: str  # "1.2.0", or the revision asked for
+    commit: str
+    rendered: Any  # as stored in git: secret fields still ENC[...]
+    schema: dict[str, Any]
+    config: Any = field(repr=False)  # what is pushed: secrets decrypted, in memory only
+    sha256: str  # config_hash(config): what instances report once they run it
+    plan: Plan
+    estimate: Estimate
+    quorum: QuorumReport | None = None
+    released: bool = True
+    version_names: dict[str, str] = field(default_factory=dict)  # config sha256 -> version name
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return self.plan.targets
+
+
+def open_git(root: Path) -> GitRepo:
+    from hotswap_cli.core.repo import GitRepo
+
+    return GitRepo(root)
+
+
+def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tuple[str, str, bool]:
+    """(version label, commit, released) for what is to be deployed."""
+    from hotswap_cli.core.versions import latest_version, resolve_version
+
+    if options.rev is not None:
+        if options.version is not None:
+            raise UsageError("give a VERSION or --rev, not both")
+        return options.rev, git_repo.resolve(options.rev), False
+    if options.version is not None:
+        v = resolve_version(git_repo, profile_name, options.version)
+        return v.version, v.commit, True
+    latest = latest_version(git_repo, profile_name)
+    if latest is None:
+        raise RepoError(f"{profile_name} has no released version",
+                        hint=f"release one with `hotswap release {profile_name} 1.0.0`")
+    return latest.version, latest.commit, True
+
+
+def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: GitRepo | None = None) -> Deployment:
+    """Resolve, render, validate, decrypt, check approvals and build the plan. No instance I/O."""
+    from hotswap_cli.core.plan import build_plan, estimate
+    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.secrets import decrypt_config
+    from hotswap_cli.core.validate import check_profile_meta, check_rendered
+
+    git_repo = git_repo or open_git(root)
+    version, commit, released = resolve(git_repo, profile_name, options)
+    at = ConfigRepo(git_repo.source_at(commit), root=None)
+    src = at.read_profile(profile_name)
+    problems = check_profile_meta(at, src)
+    profile = at.build_profile(src) if not problems else None
+    rendered = render_profile(at, profile) if profile else None
+    if profile and rendered:
+        problems = check_rendered(at, profile, rendered)
+    if problems or profile is None or rendered is None:
+        raise ValidationFailed(f"{profile_name} {version} does not validate: {problems[0]}",
+                               hint="fix it and release a new version")
+    if profile.is_production and not released:
+        raise UsageError(f"{profile_name} is a Production profile: only released versions are deployed",
+                         hint=f"release the revision first: hotswap release {profile_name} X.Y.Z --rev {version}")
+    schema, _ = at.load_schema(profile.schema)
+    config = decrypt_config(rendered.data, schema)
+    quorum = None
+    if released and options.check_approvals:
+        quorum = check_approvals(git_repo, root, profile, version, options.approvers_path)
+    targets = select_targets(profile, options.targets)
+    plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
+                      health_for(profile.health, options))
+    return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
+                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name))
+
+
+def check_approvals(git_repo: GitRepo, root: Path, profile: Profile, version: str,
+                    approvers_path: Path | None) -> QuorumReport | None:
+    """The deploy gate: ApprovalError (exit 4) when the environment's quorum is not met."""
+    from hotswap_cli.core.approvals import check_quorum, require_quorum
+
+    working = ConfigRepo.open(root)
+    policy = working.settings.environments[profile.environment]
+    if policy.approvals <= 0 and not policy.require_signed_commits:
+        return None
+    report = check_quorum(git_repo, working, profile, version, approvers_path=approvers_path)
+    require_quorum(report)
+    return report
+
+
+def select_targets(profile: Profile, names: tuple[str, ...] | None) -> tuple[Target, ...]:
+    if not names:
+        return profile.targets
+    known = {t.name: t for t in profile.targets}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"{profile.name} has no target(s) {', '.join(unknown)} "
+                         f"(targets: {', '.join(known) or 'none'})")
+    wanted = set(names)
+    return tuple(t for t in profile.targets if t.name in wanted)
+
+
+def strategy_for(spec: StrategySpec, options: DeployOptions) -> StrategySpec:
+    """The profile's strategy with the command line's overrides on top."""
+    out = spec
+    if options.strategy is not None and options.strategy != spec.type:
+        # a strategy chosen on the command line starts from its own defaults, not the profile's
+        out = replace(out, type=options.strategy, steps=StrategySpec.steps, batch=StrategySpec.batch)
+        if options.strategy == "direct" and options.bake is None:
+            out = replace(out, bake=0.0)
+    if options.steps is not None:
+        out = replace(out, steps=options.steps)
+    if options.batch is not None:
+        out = replace(out, batch=options.batch)
+    if options.concurrency is not None:
+        out = replace(out, concurrency=options.concurrency)
+    if options.bake is not None:
+        out = replace(out, bake=options.bake)
+    return out
+
+
+def health_for(policy: HealthPolicy, options: DeployOptions) -> HealthPolicy:
+    return replace(policy, interval=options.interval) if options.interval is not None else policy
+
+
+def payload_for(config: Any) -> Callable[[Target], bytes]:
+    """Bytes per target (JSON or YAML as the target wants), encoded once per format."""
+    from hotswap_cli.transports.factory import encode_payload, payload_format
+
+    cache: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    def encode(target: Target) -> bytes:
+        fmt = payload_format(target)
+        with lock:
+            if fmt not in cache:
+                cache[fmt] = encode_payload(config, target)
+            return cache[fmt]
+
+    return encode
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to run: lock waiting, the clock, where progress goes, and what cancels."""
+
+    sink: EventSink
+    cancel: threading.Event
+    lock_wait: float = 0.0
+    clock: Any = None
+    on_lock_wait: Callable[[Any], None] | None = None
+    open_transport: Callable[..., Any] | None = None  # tests inject fakes at this seam
+    open_probes: Callable[[Target], Sequence[Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: DeployResult
+    record: dict[str, Any]
+    push_problem: str | None  # the ledger could not reach the remote (a warning, not a failure)
+
+
+def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: str = "deploy",
+            git_repo: GitRepo | None = None) -> Outcome:
+    """Take the profile's lock, run the plan, record the run in the ledger, release the lock."""
+    from hotswap_cli import telemetry
+    from hotswap_cli.clock import SystemClock
+    from hotswap_cli.core import ledger, lock
+    from hotswap_cli.probes.factory import open_probes
+    from hotswap_cli.runner import rollback, run_plan
+    from hotswap_cli.transports.factory import open_transport
+
+    git_repo = git_repo or open_git(root)
+    plan = deployment.plan
+    clock = settings.clock or SystemClock(settings.cancel)
+    opener = settings.open_transport or open_transport
+    probes = settings.open_probes or open_probes
+    with lock.acquire(git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
+                      on_wait=settings.on_lock_wait):
+        if git_repo.has_remote():
+            ledger.fetch_ledger(git_repo)
+        span_name = "config.rollback" if kind == "rollback" else "config.deploy"
+        with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
+                            instances=len(plan.targets)) as span:
+            traceparent = telemetry.traceparent_for_deploy()
+
+            def transport(t: Target) -> Any:
+                return opener(t, traceparent=traceparent)
+
+            started = time.time()
+            if kind == "rollback":
+                result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment.config),
+                                  deployment.sha256, open_transport=transport, clock=clock, sink=settings.sink,
+                                  cancel=settings.cancel, concurrency=max(plan.concurrency, 50),
+                                  open_probes=probes, health=plan.health)
+            else:
+                result = run_plan(plan, payload_for(deployment.config), deployment.sha256,
+                                  open_transport=transport, open_probes=probes, clock=clock,
+                                  sink=settings.sink, cancel=settings.cancel)
+            span.set(status=result.status, exit_code=int(result.exit_code))
+            who, _ = ledger.identity(git_repo)
+            record = ledger.make_record(
+                result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
+                finished_at=time.time(), traceparent=traceparent, commit=deployment.commit,
+                phases=[{"number": p.number, "name": p.name, "instances": [t.name for t in p.targets],
+                         "bake_s": p.bake} for p in plan.phases],
+                approvals=[a.approver for a in deployment.quorum.valid] if deployment.quorum else [],
+            )
+            _, problem = ledger.record_and_push(git_repo, record)
+    return Outcome(result, record, problem)
+
+
+def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> tuple[str, bool]:
+    """(version, deployed_before) to roll back to: --to, else the ledger's previous good version."""
+    from hotswap_cli.core import ledger
+
+    if git_repo.has_remote():
+        ledger.fetch_ledger(git_repo)
+    good = [r for r in ledger.read_records(git_repo, profile) if r.get("status") == "completed"]
+    if to is not None:
+        return to, any(r.get("version") == to for r in good)
+    if not good:
+        raise RepoError(f"{profile} has no successful deployment in the ledger to roll back from",
+                        hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
+    current = good[0].get("version")
+    for record in good[1:]:
+        if record.get("version") != current:
+            return str(record["version"]), True
+    raise RepoError(f"{profile}: every successful deployment in the ledger is {current}; nothing earlier",
+                    hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
+
+
+def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: tuple[str, ...] | None = None,
+                     approvers_path: Path | None = None, git_repo: GitRepo | None = None) -> Deployment:
+    """A direct, no-bake push of an earlier version to every instance. A version that was deployed
+    successfully before needs no fresh approval (an expired one must not block an emergency)."""
+    git_repo = git_repo or open_git(root)
+    version, deployed_before = rollback_target(git_repo, profile_name, to)
+    options = DeployOptions(version=version, strategy="direct", bake=0.0, targets=targets,
+                            approvers_path=approvers_path, check_approvals=not deployed_before)
+    try:
+        return prepare(root, profile_name, options, git_repo=git_repo)
+    except ApprovalError as exc:
+        raise ApprovalError(f"rollback to {version}: {exc.message}", hint=exc.hint) from None
+
+
+def live_version_names(git_repo: GitRepo, profile: str) -> dict[str, str]:
+    """sha256 -> version name, from the ledger (what was pushed) and from the version tags."""
+    from hotswap_cli.core import ledger
+    from hotswap_cli.core.versions import list_versions
+
+    names: dict[str, str] = {}
+    for v in reversed(list_versions(git_repo, profile)):
+        names[v.sha256] = v.version
+    for record in reversed(ledger.read_records(git_repo, profile)):
+        if record.get("sha256") and record.get("status") == "completed":
+            names[str(record["sha256"])] = str(record.get("version"))
+    return names

@@ -1,0 +1,112 @@
+"""`hotswap status`: what each instance runs (a version, or drift), its health now, the last deploy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.model import Target
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    instance: str
+    running: str  # a version name, "none", "unknown: drifted", "unreachable"
+    sha256: str | None
+    drifted: bool  # differs from what the last successful deployment pushed
+    healthy: bool | None  # None: no probes, or no data
+    health: str  # short human summary of the probes' readings
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ProfileStatus:
+    profile: str
+    instances: tuple[InstanceStatus, ...]
+    last_deployment: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        last = self.last_deployment
+        return {"profile": self.profile, "instances": [i.to_dict() for i in self.instances],
+                "last_deployment": {k: last.get(k) for k in ("id", "kind", "version", "status", "who",
+                                                             "started_at", "reason")} if last else None}
+
+
+def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap: float) -> tuple[bool | None, str]:
+    import time
+
+    try:
+        probes = list(open_probes(target))
+    except Exception as exc:  # noqa: BLE001
+        return False, f"probe error: {exc}"
+    if not probes:
+        return None, "no probes"
+    try:
+        first = [p.sample() for p in probes]
+        if any(p.kind == "metrics" for p in probes):
+            time.sleep(gap)  # rates need two scrapes
+            first = [p.sample() if p.kind == "metrics" else s for p, s in zip(probes, first, strict=True)]
+    finally:
+        for p in probes:
+            p.close()
+    parts, verdicts = [], []
+    for s in first:
+        if s.no_data:
+            parts.append(f"{s.probe}: no data")
+            continue
+        if s.ok is not None:
+            verdicts.append(s.ok)
+            parts.append(f"{s.probe}: {'ok' if s.ok else 'FAIL'}"
+                         + (f" {s.latency_ms:.0f}ms" if s.latency_ms is not None else ""))
+        if s.error_rate is not None:
+            parts.append(f"errors {s.error_rate * 100:.1f}%")
+        if s.p99_ms is not None:
+            parts.append(f"p99 {s.p99_ms:.0f}ms")
+    return (all(verdicts) if verdicts else None), ", ".join(parts)
+
+
+def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..., Any] | None = None,
+                   open_probes: Callable[[Target], Sequence[Any]] | None = None,
+                   metrics_gap: float = 1.0) -> ProfileStatus:
+    from hotswap_cli.core import ledger
+    from hotswap_cli.core.deploy import live_version_names, open_git
+    from hotswap_cli.core.live import read_live
+    from hotswap_cli.probes.factory import open_probes as default_probes
+    from hotswap_cli.transports.factory import open_transport as default_transport
+
+    profile = ConfigRepo.open(root).load_profile(profile_name)
+    git_repo = open_git(root)
+    if git_repo.has_remote():
+        try:
+            ledger.fetch_ledger(git_repo)
+        except Exception:  # noqa: BLE001,S110 - offline: the local ledger still answers
+            pass
+    records = ledger.read_records(git_repo, profile_name)
+    names = live_version_names(git_repo, profile_name)
+    good = next((r for r in records if r.get("status") == "completed"), None)
+    expected = good.get("sha256") if good else None
+    live = read_live(profile.targets, open_transport or default_transport)
+    probes = open_probes or default_probes
+
+    def one(pair: tuple[Target, Any]) -> InstanceStatus:
+        target, item = pair
+        healthy, health = _health(target, probes, metrics_gap)
+        if item.error:
+            return InstanceStatus(target.name, "unreachable", None, False, healthy, health, item.error)
+        if not item.present:
+            return InstanceStatus(target.name, "none", None, expected is not None, healthy, health)
+        name = names.get(item.sha256 or "")
+        drifted = expected is not None and item.sha256 != expected
+        running = name if name else "unknown: drifted"
+        return InstanceStatus(target.name, running, item.sha256, drifted or name is None, healthy, health)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(50, len(live)))) as pool:
+        rows = tuple(pool.map(one, zip(profile.targets, live, strict=True)))
+    return ProfileStatus(profile_name, rows, records[0] if records else None)
