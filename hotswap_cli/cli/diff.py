@@ -16,7 +16,8 @@ _VALUE_WIDTH = 100
 def diff(
     ctx: typer.Context,
     profile: str = typer.Argument(..., help="Profile name."),
-    a: str = typer.Argument(None, help="Old side: version, git revision or `worktree` (default: latest version)."),
+    a: str = typer.Argument(None, help="Old side: version, git revision, `worktree` or live:INSTANCE "
+                                         "(default: latest version)."),
     b: str = typer.Argument("worktree", help="New side (default: the working tree)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text (by key) or unified (canonical YAML)."),
     exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when there are differences."),
@@ -43,6 +44,8 @@ def diff(
         a = latest.version
     old, new = config_at(git_repo, profile, a), config_at(git_repo, profile, b)
     key = load_key()
+    if (old.live or new.live) and key is not None:
+        old, new = comparable(old, key), comparable(new, key)  # instances hold secrets decrypted
     if fmt == "unified" and not env.json:
         text = unified_diff(old.data, new.data, old.schema, new.schema, old_label=old.describe(),
                             new_label=new.describe(), key=key)
@@ -57,6 +60,15 @@ def diff(
             _print_human(env, old.describe(), new.describe(), result)
     if exit_code and differs:
         raise typer.Exit(1)
+
+
+def comparable(snap: Any, key: bytes) -> Any:
+    """A stored config with its secrets decrypted in memory, so fingerprints match an instance's."""
+    from dataclasses import replace
+
+    from hotswap_cli.core.secrets import decrypt_config
+
+    return snap if snap.live else replace(snap, data=decrypt_config(snap.data, snap.schema, key))
 
 
 def _side(snap: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.versions import SEMVER_RE, list_versions, resolve_version, semver_key
-from hotswap_cli.errors import HotswapError, UsageError
+from hotswap_cli.errors import HotswapError, RepoError, UsageError
 from hotswap_cli.model import config_hash
 
 if TYPE_CHECKING:
@@ -29,12 +29,15 @@ class ConfigAt:
     schema: dict[str, Any]
     schema_ref: str
     version: str | None = None
+    live: bool = False  # read from an instance: secrets are plaintext there
 
     @property
     def sha256(self) -> str:
         return config_hash(self.data)
 
     def describe(self) -> str:
+        if self.live:
+            return f"{self.profile} {self.label} (running now)"
         where = self.commit[:12] if self.commit else "uncommitted"
         if self.version:
             return f"{self.profile} {self.version} ({where})"
@@ -55,8 +58,7 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
     from hotswap_cli.core.configrepo import ConfigRepo
 
     if ref.startswith("live:"):
-        raise UsageError(f"{ref}: comparing with a live instance needs the deploy commands",
-                         hint="compare versions, revisions or the working tree")
+        return live_config(git_repo, profile, ref.removeprefix("live:"))
     if ref in WORKTREE_NAMES:
         data, schema, sref = render_in(ConfigRepo.open(git_repo.config_root), profile)
         return ConfigAt(profile, "working tree", None, data, schema, sref)
@@ -69,6 +71,26 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
         commit = git_repo.resolve(ref)
     data, schema, sref = render_in(ConfigRepo(git_repo.source_at(commit), root=git_repo.config_root), profile)
     return ConfigAt(profile, ref, commit, data, schema, sref, version)
+
+
+def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
+    """What `instance` (a target of the working tree's profile) runs now, read through its transport."""
+    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.live import read_one
+    from hotswap_cli.transports.factory import open_transport
+
+    repo = ConfigRepo.open(git_repo.config_root)
+    loaded = repo.load_profile(profile)
+    target = next((t for t in loaded.targets if t.name == instance), None)
+    if target is None:
+        names = ", ".join(t.name for t in loaded.targets) or "none"
+        raise UsageError(f"{profile} has no target {instance!r} (targets: {names})")
+    live = read_one(target, open_transport)
+    if live.error:
+        raise RepoError(f"cannot read what {instance} runs: {live.error}")
+    schema, _ = repo.load_schema(loaded.schema)
+    return ConfigAt(profile, f"live:{instance}", None, live.data if live.present else {}, schema,
+                    str(loaded.schema), live=True)
 
 
 @dataclass(frozen=True)

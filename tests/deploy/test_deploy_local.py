@@ -206,3 +206,17 @@ def test_a_held_lock_is_exit_5_naming_the_holder(make_fleet: Callable, cli: Call
     assert "deploy 0.9.0" in result.stderr or "held by" in result.stderr
     assert fleet.running("web-1") is None
     git(fleet.root, "status")  # the repo is intact
+
+
+def test_diff_against_a_live_instance(make_fleet: Callable, cli: Callable) -> None:
+    fleet = make_fleet(2)
+    fleet.release(cli, "1.0.0")
+    assert deploy(cli, fleet).exit_code == 0
+    same = cli("--repo", str(fleet.root), "diff", fleet.profile, "1.0.0", "live:web-1", "--exit-code")
+    assert same.exit_code == 0, same
+    data = fleet.running("web-1")
+    data["queue"]["prefetch"] = 7
+    fleet.path("web-1").write_text(json.dumps(data))
+    drift = cli("--repo", str(fleet.root), "diff", fleet.profile, "1.0.0", "live:web-1", "--json")
+    assert json.loads(drift.stdout)["changed"] == [
+        {"path": "$.queue.prefetch", "old": 50, "new": 7, "breaking": False}]

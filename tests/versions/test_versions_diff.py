@@ -143,8 +143,10 @@ def test_cli_diff_between_revisions_and_versions(config_repo: Path, hs: Callable
     assert none.exit_code == 1 and "has no versions yet" in none.stderr
     bad = hs("diff", PROFILE, "HEAD", "nope-no-such-rev")
     assert bad.exit_code == 1 and "unknown revision 'nope-no-such-rev'" in bad.stderr
-    live = hs("diff", PROFILE, "HEAD", "live:pay-prod-1")
-    assert live.exit_code == 2
+    live = hs("diff", PROFILE, "HEAD", "live:pay-prod-1")  # nothing listens on its port in this test
+    assert live.exit_code == 1 and "cannot read what pay-prod-1 runs" in live.stderr
+    unknown = hs("diff", PROFILE, "HEAD", "live:nope")
+    assert unknown.exit_code == 2 and "has no target 'nope'" in unknown.stderr
 
 
 def _sha(root: Path) -> str:
