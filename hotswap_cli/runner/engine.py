@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
+from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
 from hotswap_cli.model import Phase, Plan, Target
 from hotswap_cli.probes.base import HealthSample, Probe
@@ -33,6 +34,7 @@ from hotswap_cli.transports.base import Transport
 
 # every touched instance goes back at once: revert is not bounded by the push concurrency
 REVERT_CONCURRENCY = 100
+BASELINE_WINDOW = 2.0  # seconds between a metrics probe's two baseline scrapes, at most
 STEPS = {
     "deploy": ("stage", "check", "swap", "reload", "confirm"),
     "stage": ("stage", "check"),
@@ -102,8 +104,9 @@ class _Run:
             for item in todo:
                 fn(item)
             return
+        run = telemetry.bind(fn)  # worker threads keep the current span as their parent
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="hotswap") as pool:
-            futures = [pool.submit(fn, item) for item in todo]
+            futures = [pool.submit(run, item) for item in todo]
             try:
                 for f in futures:
                     f.result()
@@ -116,7 +119,11 @@ class _Run:
         self.sink.emit(InstanceState(self.clock.now(), slot.name, state, detail))
 
     def _sample(self, slot: Slot, *, baseline: bool = False) -> list[HealthSample]:
-        samples = slot.sample(self.clock.now)
+        with telemetry.span("config.health.check", profile=self.plan.profile, version=self.plan.version,
+                            instance=slot.name, baseline=baseline) as span:
+            samples = slot.sample(self.clock.now)
+            span.set(healthy=all(s.ok is not False for s in samples),
+                     no_data=all(s.no_data for s in samples) if samples else None)
         for s in samples:
             self.sink.emit(HealthSampled.of(self.clock.now(), s, baseline=baseline))
         return samples
@@ -145,7 +152,11 @@ class _Run:
                         phase.action,
                     )
                 )
-                reason = self._run_phase(phase)
+                with telemetry.span("config.deploy.phase", profile=plan.profile, version=plan.version,
+                                    strategy=plan.strategy, phase=phase.number, phase_name=phase.name,
+                                    action=phase.action, instances=len(phase.targets)) as span:
+                    reason = self._run_phase(phase)
+                    span.set(ok=not reason, reason=reason or None)
                 if reason or self.cancel.is_set():
                     break
         except KeyboardInterrupt:
@@ -222,11 +233,21 @@ class _Run:
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             step = "baseline"
             slot.baseline = self._sample(slot, baseline=True)
+            if any(s.probe == "metrics" and s.no_data for s in slot.baseline):
+                # rates come from the change between two scrapes: take a second one for a real baseline
+                self.clock.sleep(min(self.plan.health.interval, BASELINE_WINDOW))
+                slot.baseline = [s for s in slot.baseline if not s.no_data] + self._sample(slot, baseline=True)
         except Exception as exc:
             slot.error = f"{step}: {describe(exc)}"
             self._state(slot, "failed", slot.error)
 
     def _push(self, slot: Slot, action: str) -> None:
+        with telemetry.span("config.deploy.instance", profile=self.plan.profile, version=self.plan.version,
+                            strategy=self.plan.strategy, instance=slot.name, action=action) as span:
+            self._push_steps(slot, action)
+            span.set(state=slot.state, error=slot.error)
+
+    def _push_steps(self, slot: Slot, action: str) -> None:
         transport = slot.transport
         assert transport is not None
         for step in STEPS[action]:
@@ -288,6 +309,11 @@ class _Run:
 
     def _revert(self, touched: list[Slot], reason: str) -> None:
         """Every touched instance back to its exact previous config, in parallel."""
+        with telemetry.span("config.rollback", profile=self.plan.profile, version=self.plan.version,
+                            automatic=True, reason=reason, instances=len(touched)):
+            self._revert_all(touched, reason)
+
+    def _revert_all(self, touched: list[Slot], reason: str) -> None:
         t0 = self.clock.now()
         self.sink.emit(RevertStarted(t0, reason, tuple(s.name for s in touched)))
 
