@@ -203,6 +203,16 @@ def validate(repo: ConfigRepo, names: Iterable[str] | None = None, *, use_cache:
     except DocumentError as exc:
         repo_issues.append(document_issue(exc))
     selected = repo.profile_names() if names is None else list(dict.fromkeys(names))
+    from hotswap_cli import telemetry
+
+    with telemetry.span("config.validate", profiles=len(selected)) as span:
+        report = _validate_selected(repo, selected, repo_issues, use_cache)
+        span.set(valid=report.ok, errors=len(report.issues))
+    return report
+
+
+def _validate_selected(repo: ConfigRepo, selected: list[str], repo_issues: list[Issue],
+                       use_cache: bool) -> ValidationReport:
     cache = _open_cache(repo) if use_cache else None
     results: dict[str, ProfileResult] = {}
     digests: dict[str, str] = {}
