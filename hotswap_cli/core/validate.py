@@ -74,10 +74,6 @@ def _message(error: SchemaViolation) -> str:
     msg = str(error.message)
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         return msg.replace("Additional properties are not allowed", "unknown key").replace(" were unexpected", "")
-    if error.validator == "oneOf" and isinstance(error.instance, dict):
-        kind = error.instance.get("type")
-        return f"not a valid definition (type {kind!r}): check its keys against docs/" if kind else \
-            "not a valid definition: it needs a `type`"
     return msg if len(msg) <= 200 else msg[:197] + "..."
 
 

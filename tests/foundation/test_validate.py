@@ -172,3 +172,23 @@ def test_paths_from_git_top_when_config_repo_is_a_subfolder(tmp_path: Path, cli:
     result = cli("validate", "ops/config/templates/gateway.yaml", cwd=tmp_path)
     assert result.exit_code == 3
     assert result.stdout.startswith("templates/gateway.yaml:5:3  $.rateLimits.burst")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("path: /srv/payment/config.json,", "path: /srv/payment/config.json, bogus: 1,",
+         "profile.yaml:31:103  $.targets[3].transport.bogus  unknown key 'bogus'"),
+        ("{type: http, url: \"http://127.0.0.1:18104/health\"}", "{type: htp, url: x}",
+         "$.targets[3].health[0].type  'htp' is not one of ['http', 'metrics', 'command']"),
+        ("type: ssh, host: 127.0.0.1, port: 2222,", "type: ssh, port: 2222,",
+         "$.targets[3].transport  'host' is a required property"),
+        ("port: 2222", "port: 99999", "$.targets[3].transport.port  99999 is greater than the maximum of 65535"),
+    ],
+)
+def test_bad_target_names_file_line_and_what_is_wrong(config_repo: Path, cli: Callable, old: str, new: str,
+                                                      expected: str) -> None:
+    edit(config_repo / f"{PROD}/profile.yaml", old, new)
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3, result
+    assert expected in result.stdout, result.stdout
