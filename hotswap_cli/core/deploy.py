@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.configrepo import ConfigRepo
-from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
+from hotswap_cli.errors import ApprovalError, Interrupted, RepoError, UsageError, ValidationFailed
 from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, Target, config_hash
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     opener = settings.open_transport or open_transport
     probes = settings.open_probes or open_probes
     with lock.acquire(git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
-                      on_wait=settings.on_lock_wait):
+                      on_wait=settings.on_lock_wait, clock=_LockWaitClock(settings.cancel)):
         if git_repo.has_remote():
             ledger.fetch_ledger(git_repo)
         span_name = "config.rollback" if kind == "rollback" else "config.deploy"
@@ -253,6 +253,24 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             )
             _, problem = ledger.record_and_push(git_repo, record)
     return Outcome(result, record, problem)
+
+
+class _LockWaitClock:
+    """Waiting for the lock ends at Ctrl-C (nothing has been touched yet: exit 130 at once)."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        from hotswap_cli.clock import SystemClock
+
+        self.cancel = cancel
+        self._clock = SystemClock(cancel)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
+        if self.cancel.is_set():
+            raise Interrupted("interrupted while waiting for the deploy lock; nothing was changed")
 
 
 def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> tuple[str, bool]:
