@@ -33,6 +33,8 @@ def deploy(
     wait_for_lock: str = typer.Option("0", "--wait-for-lock", help="Wait this long for another deploy."),
     approvers: Path = typer.Option(None, "--approvers", envvar="HOTSWAP_APPROVERS",
                                    help="Trusted approvers file (default: from the default branch)."),
+    require_signed: bool = typer.Option(False, "--require-signed-commits",
+                                        help="Every commit since the last deployed version must be signed."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Deploy a version: plan, confirm, canary/rolling/blue-green/direct with health gates."""
@@ -43,7 +45,7 @@ def deploy(
         version=version, rev=rev, **_strategy_options(canary, steps, rolling, batch, blue_green, direct),
         concurrency=concurrency, bake=_duration(bake, "--bake"), interval=_duration(interval, "--interval"),
         targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
-        approvers_path=approvers,
+        approvers_path=approvers, require_signed_commits=require_signed,
     )
     deployment = prepare(env.root, profile, options)
     code = run_deployment(env, deployment, dry_run=dry_run, yes=yes,

@@ -37,6 +37,7 @@ class DeployOptions:
     targets: tuple[str, ...] | None = None
     approvers_path: Path | None = None
     check_approvals: bool = True
+    require_signed_commits: bool = False  # also the environment policy's switch
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     config = decrypt_config(rendered.data, schema)
     quorum = None
     if released and options.check_approvals:
-        quorum = check_approvals(git_repo, root, profile, version, options.approvers_path)
+        quorum = check_approvals(git_repo, root, profile, version, options.approvers_path,
+                                 options.require_signed_commits)
     targets = select_targets(profile, options.targets)
     plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
                       health_for(profile.health, options))
@@ -120,16 +122,27 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
 
 
 def check_approvals(git_repo: GitRepo, root: Path, profile: Profile, version: str,
-                    approvers_path: Path | None) -> QuorumReport | None:
-    """The deploy gate: ApprovalError (exit 4) when the environment's quorum is not met."""
+                    approvers_path: Path | None, require_signed: bool = False) -> QuorumReport | None:
+    """The deploy gate: ApprovalError (exit 4) when the environment's quorum is not met, or when
+    signed commits are required and a commit since the last deployed version is not."""
     from hotswap_cli.core.approvals import check_quorum, require_quorum
 
     working = ConfigRepo.open(root)
     policy = working.settings.environments[profile.environment]
-    if policy.approvals <= 0 and not policy.require_signed_commits:
+    if policy.approvals <= 0 and not policy.require_signed_commits and not require_signed:
         return None
     report = check_quorum(git_repo, working, profile, version, approvers_path=approvers_path)
     require_quorum(report)
+    if require_signed or report.require_signed_commits:
+        from hotswap_cli.core import ledger
+        from hotswap_cli.core.approve import check_signed_commits
+
+        last = ledger.last_successful(git_repo, profile.name)
+        since = str(last["commit"]) if last and last.get("commit") else None
+        signed = check_signed_commits(git_repo, working, profile, version, since_rev=since,
+                                      approvers_path=approvers_path, fetch=False)
+        if not signed.ok:
+            raise ApprovalError(f"{profile.name} {version}: {signed.summary()}")
     return report
 
 
