@@ -67,3 +67,39 @@ def test_a_signal_mid_bake_reverts_records_and_exits_130(make_fleet: Callable[..
     states = {i["instance"]: (i["touched"], i["state"]) for i in record["instances"]}
     assert states == {"web-1": (True, "reverted"), "web-2": (False, "pending"), "web-3": (False, "pending")}
     assert record["duration_s"] < 20  # far short of the 30s bake
+
+
+def test_a_signal_while_waiting_for_the_lock_exits_130_having_changed_nothing(
+        make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
+    from hotswap_cli.core.lock import acquire
+
+    fleet = make_fleet(2, strategy={"type": "canary", "steps": [50, 100], "bake": "0.1s"})
+    fleet.release(cli, "1.0.0")
+    with acquire(GitRepo(fleet.root), fleet.profile, purpose="deploy 0.9.0 by someone else"):
+        proc = subprocess.Popen(hotswap_cmd(fleet.root, "deploy", fleet.profile, "--yes", "--wait-for-lock", "60s"),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=subprocess_env())
+        try:
+            assert proc.stderr is not None
+            deadline = time.monotonic() + 30
+            seen = []
+            while time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                seen.append(line)
+                if not line or "waiting for the deploy lock" in line:
+                    break
+            assert "deploy 0.9.0 by someone else" in seen[-1], seen
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=15)
+            elapsed = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    rest = proc.stderr.read() if proc.stderr else ""
+    assert code == 130, rest
+    assert elapsed < 5
+    assert "nothing was changed" in rest
+    assert fleet.running("web-1") is None and fleet.running("web-2") is None
+    assert read_records(GitRepo(fleet.root), fleet.profile) == []  # nothing ran: nothing to record
