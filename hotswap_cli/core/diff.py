@@ -18,6 +18,7 @@ from hotswap_cli.core.secrets import (
     secret_trie,
     step_all,
 )
+from hotswap_cli.model import format_path
 
 _MAX_SCHEMA_REASONS = 5
 
@@ -39,17 +40,14 @@ PathPart = str | int | KeyedItem
 
 def diff_path(parts: tuple[PathPart, ...]) -> str:
     """JSONPath of a change: $.database.pool.max, $.list[2], $.routes[?(@.name=='api')].timeoutMs."""
-    out = "$"
+    out, plain = "$", list[str | int]()
     for part in parts:
         if isinstance(part, KeyedItem):
-            out += str(part)
-        elif isinstance(part, int):
-            out += f"[{part}]"
-        elif part.replace("_", "").replace("-", "").isalnum() and not part[:1].isdigit():
-            out += f".{part}"
+            out += format_path(tuple(plain))[1:] + str(part)
+            plain = []
         else:
-            out += "[" + repr(part) + "]"
-    return out
+            plain.append(part)
+    return out + format_path(tuple(plain))[1:]
 
 
 def json_type(value: Any) -> str:

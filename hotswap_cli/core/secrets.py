@@ -158,26 +158,26 @@ def _find(data: Any, nodes: list[PathTrie], path: JsonPath) -> Iterator[tuple[Js
 
 def is_secret_path(path: JsonPath, trie: PathTrie) -> bool:
     """True when `path` is a secret field or lies inside one."""
-    nodes = [trie]
-    for part in path:
-        if marked_value(nodes) is not None:
-            return True
-        nodes = step_all(nodes, part)
-        if not nodes:
-            return False
-    return marked_value(nodes) is not None
+    nodes = _walk_to(path, trie)
+    return nodes is True or (isinstance(nodes, list) and marked_value(nodes) is not None)
 
 
 def touches_secret(path: JsonPath, trie: PathTrie) -> bool:
     """True when `path` is, contains or lies inside a secret field (its value may show one)."""
+    nodes = _walk_to(path, trie)
+    return nodes is True or bool(nodes)  # nodes left: a secret lies at or below path
+
+
+def _walk_to(path: JsonPath, trie: PathTrie) -> list[PathTrie] | bool:
+    """The trie nodes at `path`; True when a secret field lies on the way, [] when none can."""
     nodes = [trie]
     for part in path:
         if marked_value(nodes) is not None:
             return True
         nodes = step_all(nodes, part)
         if not nodes:
-            return False
-    return True  # nodes left: a secret lies at or below path
+            return []
+    return nodes
 
 
 # -- the key -----------------------------------------------------------------------------------
