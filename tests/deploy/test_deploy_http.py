@@ -161,3 +161,22 @@ def test_status_after_a_hand_made_change_then_rollback_restores_it(
     assert [r["running"] for r in json.loads(after.stdout)["instances"]] == ["1.0.0"] * N
     records = read_records(GitRepo(fleet.root), fleet.profile)
     assert (records[0]["kind"], records[0]["version"], records[0]["status"]) == ("rollback", "1.0.0", "completed")
+
+
+def test_direct_partial_failure_over_http_reverts_the_pushed_and_names_the_failed(
+        demo: list[DemoInstance], tmp_path: Path, cli: Callable[..., Any]) -> None:
+    targets = http_targets(demo)
+    # demo-3's push goes to a path the service does not serve (404); its current config reads fine
+    targets[2]["transport"].update(url=f"{demo[2].url}/no-such-endpoint", current_url=f"{demo[2].url}/config")
+    fleet = make_demo_repo(tmp_path / "repo", targets, environment="Development",
+                           strategy={"type": "direct", "bake": "0.2s"})
+    before = {i.name: http_get(i.url + "/config")[2] for i in demo}
+    fleet.release(cli, "1.0.0")
+    result = deploy(cli, fleet, "--json")
+    assert result.exit_code == 6, result
+    final = parse_json_lines(result.stdout)[-1]
+    assert final["event"] == "result" and final["status"] == "reverted"
+    assert [i["instance"] for i in final["instances"] if i["error"]] == ["demo-3"]
+    assert "404" in final["reason"] and "demo-3" in final["reason"]
+    assert all(i["state"] in ("reverted", "pending") for i in final["instances"] if i["instance"] != "demo-3")
+    assert {i.name: http_get(i.url + "/config")[2] for i in demo} == before

@@ -113,3 +113,22 @@ def test_a_failing_reload_is_reverted_to_the_previous_bytes(
     assert record["status"] == "reverted" and "reload" in record["reason"]
     assert [(i["instance"], i["state"]) for i in record["instances"]] == \
            [("web-1", "reverted"), ("web-2", "reverted"), ("web-3", "pending")]
+
+
+def test_blue_green_over_ssh_switches_nothing_when_one_check_fails(
+        make_fleet: Callable[..., Fleet], sshd: Any, tmp_path: Path, cli: Callable[..., Any]) -> None:
+    files = tmp_path / "instances"
+    targets = [ssh_target(sshd, files, f"web-{i}", check=CHECK) for i in range(1, 5)]
+    targets[3]["transport"]["check"] = "echo 'web-4 says no' >&2; exit 1"
+    fleet = make_fleet(targets, strategy={"type": "blue-green", "bake": "0.1s"})
+    for i in range(1, 5):
+        fleet.path(f"web-{i}").write_bytes(SEED)
+    fleet.release(cli, "1.0.0")
+    result = deploy(cli, fleet)
+    assert result.exit_code == 6, result
+    assert "stage failed on web-4" in result.stderr and "web-4 says no" in result.stderr
+    assert all(fleet.path(f"web-{i}").read_bytes() == SEED for i in range(1, 5))
+    assert leftovers(files) == []  # staged files removed from every instance
+    assert not list(files.rglob("*.hotswap-prev"))  # nothing was swapped, so nothing was kept
+    record = read_records(GitRepo(fleet.root), fleet.profile)[0]
+    assert record["status"] == "reverted" and record["failed_phase"] == 1
