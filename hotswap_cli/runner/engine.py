@@ -161,10 +161,12 @@ class _Run:
                     break
         except KeyboardInterrupt:
             self.cancel.set()
-        interrupted = self.cancel.is_set() and not reason
+        # Ctrl-C wins over whatever it broke on the way (a check or reload killed by the same
+        # SIGINT fails too): the run is reported as interrupted either way.
+        interrupted = self.cancel.is_set()
         if interrupted:
             where = f"phase {current.number} ({current.name})" if current else "start"
-            reason = f"interrupted during {where}"
+            reason = f"interrupted during {where}" + (f": {reason}" if reason else "")
         touched = [s for s in self.slots.values() if s.stage_called]
         if reason and touched:
             self._revert(touched, reason)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +104,36 @@ def test_a_signal_while_waiting_for_the_lock_exits_130_having_changed_nothing(
     assert "nothing was changed" in rest
     assert fleet.running("web-1") is None and fleet.running("web-2") is None
     assert read_records(GitRepo(fleet.root), fleet.profile) == []  # nothing ran: nothing to record
+
+
+def test_ctrl_c_that_also_kills_a_running_check_is_still_an_interrupt(make_fleet: Callable[..., Fleet],
+                                                                      cli: Callable[..., Any], tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the `check` command dies of it too.
+    The run is still reported as interrupted (exit 130), not as a failed check (exit 6)."""
+    import os
+
+    from conftest import local_target
+
+    base = tmp_path / "ctrl-c"
+    targets = [local_target(base, f"web-{i}") for i in (1, 2)]
+    targets[0]["transport"]["check"] = ["sleep", "20"]
+    fleet = make_fleet(targets, environment="Development", strategy={"type": "direct"})
+    fleet.release(cli, "1.0.0")
+    proc = subprocess.Popen(hotswap_cmd(fleet.root, "deploy", fleet.profile, "--yes", "--json"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=subprocess_env(), start_new_session=True)
+    try:
+        stream = EventStream(proc)
+        stream.wait_for(lambda e: e["event"] == "instance_state" and e["instance"] == "web-2"
+                        and e["state"] == "staged", timeout=20)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the process and its children
+        code = proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 130
+    record = read_records(GitRepo(fleet.root), fleet.profile)[0]
+    assert record["status"] == "interrupted" and record["interrupted"] is True
+    assert record["reason"].startswith("interrupted during phase 1 (all)")
+    assert not (base / "web-1" / "worker.json").exists() and not (base / "web-2" / "worker.json").exists()
