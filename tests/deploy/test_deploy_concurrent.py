@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Fleet, git
+from deploy_fleet import Fleet, git
 from deploy_support import hotswap_cmd, parse_json_lines, subprocess_env
 
 from hotswap_cli.core.ledger import fetch_ledger, read_records

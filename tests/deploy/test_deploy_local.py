@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Fleet, git, local_target
+from deploy_fleet import Fleet, git, local_target
 
 from hotswap_cli.core.ledger import read_records
 from hotswap_cli.core.repo import GitRepo

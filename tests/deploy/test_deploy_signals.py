@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Fleet
+from deploy_fleet import Fleet
 from deploy_support import EventStream, hotswap_cmd, subprocess_env
 
 from hotswap_cli.core.ledger import read_records
@@ -112,11 +112,12 @@ def test_ctrl_c_that_also_kills_a_running_check_is_still_an_interrupt(make_fleet
     The run is still reported as interrupted (exit 130), not as a failed check (exit 6)."""
     import os
 
-    from conftest import local_target
+    from deploy_fleet import local_target
 
     base = tmp_path / "ctrl-c"
     targets = [local_target(base, f"web-{i}") for i in (1, 2)]
-    targets[0]["transport"]["check"] = ["sleep", "20"]
+    running = tmp_path / "check-running"
+    targets[0]["transport"]["check"] = ["sh", "-c", f"touch {running}; exec sleep 20"]
     fleet = make_fleet(targets, environment="Development", strategy={"type": "direct"})
     fleet.release(cli, "1.0.0")
     proc = subprocess.Popen(hotswap_cmd(fleet.root, "deploy", fleet.profile, "--yes", "--json"),
@@ -126,6 +127,9 @@ def test_ctrl_c_that_also_kills_a_running_check_is_still_an_interrupt(make_fleet
         stream = EventStream(proc)
         stream.wait_for(lambda e: e["event"] == "instance_state" and e["instance"] == "web-2"
                         and e["state"] == "staged", timeout=20)
+        deadline = time.monotonic() + 20
+        while not running.exists() and time.monotonic() < deadline:  # web-1's check is under way
+            time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the process and its children
         code = proc.wait(timeout=15)
     finally:

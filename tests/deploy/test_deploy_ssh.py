@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import Fleet
+from deploy_fleet import Fleet
 
 from hotswap_cli.core.ledger import read_records
 from hotswap_cli.core.repo import GitRepo
