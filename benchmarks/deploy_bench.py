@@ -533,12 +533,15 @@ BENCHES: dict[str, Callable[[argparse.Namespace], bool]] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", default=["all"], choices=[*BENCHES, "all"])
+    parser.add_argument("which", nargs="*", help=f"any of {', '.join(BENCHES)}, all (default: all)")
     parser.add_argument("--instances", type=int, default=1000, help="direct1000's fleet size (default 1000)")
     parser.add_argument("--timeout", type=float, default=600.0, help="direct1000's deploy timeout, seconds")
     parser.add_argument("--profile", help="also profile the direct1000 deploy, keep the cProfile stats here")
     args = parser.parse_args()
-    names = list(BENCHES) if "all" in args.which else args.which
+    unknown = [w for w in args.which if w not in BENCHES and w != "all"]
+    if unknown:
+        parser.error(f"unknown sub-benchmark {', '.join(unknown)} (choose from {', '.join(BENCHES)}, all)")
+    names = list(BENCHES) if not args.which or "all" in args.which else args.which
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(f"hotswap deploy benchmarks: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
     failed = []
