@@ -144,7 +144,7 @@ def bench_reload(args: argparse.Namespace) -> bool:
                                f"[{n} instances at once, deploy wall {run.wall:.2f}s]")
     FOOTNOTES.append("reload: per instance = the runner's started_at -> finished_at of stage, check, swap, "
                      "reload, confirm (the hash the instance reports); ssh reload = curl POST /-/reload on the "
-                     "host; includes the ~0.15-0.2 s bashrc `pyenv init` of each ssh command")
+                     "host; each ssh command includes root's bashrc `pyenv init` (see the ansible note)")
     return ok
 
 
@@ -318,7 +318,7 @@ def _run_breakdown(run: Run) -> str:
     if started:
         parts.append(f"spawn->deploy_started {started['at'] - run.started:.2f}s")
     if started and live:
-        parts.append(f"prepare+push (all live) {max(live) - started['at']:.2f}s")
+        parts.append(f"deploy_started->last live {max(live) - started['at']:.2f}s")
     if bake and verdict_ev:
         parts.append(f"health gate {verdict_ev['at'] - bake['at']:.2f}s")
     if finished:
