@@ -10,7 +10,7 @@ import httpx
 from hotswap_cli.errors import ProbeError, TransportError
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
-from hotswap_cli.transports.http import describe_error, expand_headers, verify_of
+from hotswap_cli.transports.http import describe_error, expand_headers, shared_client
 
 
 def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:
@@ -29,13 +29,13 @@ class HttpProbe:
         self.url: str = spec["url"]
         self.expect_status = int(spec.get("expect_status", 200))
         self.timeout = parse_duration(spec.get("timeout", 5))
-        self._client = httpx.Client(verify=verify_of(spec), timeout=self.timeout,
-                                    headers=probe_headers(instance, spec))
+        self._headers = probe_headers(instance, spec)
+        self._client = shared_client(spec)
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()
         try:
-            response = self._client.get(self.url)
+            response = self._client.get(self.url, headers=self._headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             return HealthSample(self.instance, self.kind, time.time(), ok=False,
                                 detail=describe_error(exc, self.url, self.timeout)[0])
@@ -47,4 +47,4 @@ class HttpProbe:
         return HealthSample(self.instance, self.kind, time.time(), ok=ok, latency_ms=latency, detail=detail)
 
     def close(self) -> None:
-        self._client.close()
+        return None  # the client is shared by the run

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.http import probe_headers
-from hotswap_cli.transports.http import describe_error, verify_of
+from hotswap_cli.transports.http import describe_error, shared_client
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,14 @@ class MetricsProbe:
         self.error_pattern = re.compile(spec.get("error_status_pattern", r"5\d\d"))
         self.latency_metric: str = spec.get("latency_metric", "http_request_duration_seconds")
         self.timeout = parse_duration(spec.get("timeout", 5))
-        self._client = httpx.Client(verify=verify_of(spec), timeout=self.timeout,
-                                    headers=probe_headers(instance, spec))
+        self._headers = probe_headers(instance, spec)
+        self._client = shared_client(spec)
         self._previous: Scrape | None = None
 
     def sample(self) -> HealthSample:
         now = time.time()
         try:
-            response = self._client.get(self.url)
+            response = self._client.get(self.url, headers=self._headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             return self._no_data(now, f"cannot scrape: {describe_error(exc, self.url, self.timeout)[0]}")
         if response.status_code != 200:
@@ -126,4 +126,4 @@ class MetricsProbe:
         return HealthSample(self.instance, self.kind, now, no_data=True, detail=detail)
 
     def close(self) -> None:
-        self._client.close()
+        return None  # the client is shared by the run

@@ -117,7 +117,7 @@ class LocalTransport:
         from hotswap_cli.transports.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               traceparent=self.traceparent)
+                               spec={}, traceparent=self.traceparent)
 
     def discard(self) -> None:
         if self._staged is not None:

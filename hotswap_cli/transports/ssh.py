@@ -109,18 +109,18 @@ class SshTransport:
             if code != 0:
                 raise TransportError(self.name, f"reload failed (exit {code}): {tail(output)}")
         if self.reload_url:
-            from hotswap_cli.transports.http import expand_headers, post_reload, verify_of
+            from hotswap_cli.transports.http import expand_headers, post_reload
 
             post_reload(self.name, self.reload_url, headers=expand_headers(self.name, self.reload_headers),
-                        verify=verify_of(self._spec), timeout=self.conn.timeout, traceparent=self.traceparent)
+                        spec=self._spec, timeout=self.conn.timeout, traceparent=self.traceparent)
 
     def confirm(self, expected_sha256: str) -> bool | None:
         if not self.confirm_url:
             return None
-        from hotswap_cli.transports.http import confirm_running, verify_of
+        from hotswap_cli.transports.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               verify=verify_of(self._spec), traceparent=self.traceparent)
+                               spec=self._spec, traceparent=self.traceparent)
 
     def discard(self) -> None:
         if self._staged is None:
