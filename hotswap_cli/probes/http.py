@@ -10,7 +10,7 @@ import httpx
 from hotswap_cli.errors import ProbeError, TransportError
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
-from hotswap_cli.transports.http import describe_error, expand_headers, shared_client
+from hotswap_cli.transports.http import describe_error, expand_headers, new_client
 
 
 def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:
@@ -30,7 +30,7 @@ class HttpProbe:
         self.expect_status = int(spec.get("expect_status", 200))
         self.timeout = parse_duration(spec.get("timeout", 5))
         self._headers = probe_headers(instance, spec)
-        self._client = shared_client(spec)
+        self._client = new_client(spec)
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()
@@ -47,4 +47,4 @@ class HttpProbe:
         return HealthSample(self.instance, self.kind, time.time(), ok=ok, latency_ms=latency, detail=detail)
 
     def close(self) -> None:
-        return None  # the client is shared by the run
+        self._client.close()

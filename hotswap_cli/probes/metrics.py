@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.http import probe_headers
-from hotswap_cli.transports.http import describe_error, shared_client
+from hotswap_cli.transports.http import describe_error, new_client
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class MetricsProbe:
         self.latency_metric: str = spec.get("latency_metric", "http_request_duration_seconds")
         self.timeout = parse_duration(spec.get("timeout", 5))
         self._headers = probe_headers(instance, spec)
-        self._client = shared_client(spec)
+        self._client = new_client(spec)
         self._previous: Scrape | None = None
 
     def sample(self) -> HealthSample:
@@ -126,4 +126,4 @@ class MetricsProbe:
         return HealthSample(self.instance, self.kind, now, no_data=True, detail=detail)
 
     def close(self) -> None:
-        return None  # the client is shared by the run
+        self._client.close()

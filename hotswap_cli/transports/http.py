@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import re
@@ -45,31 +44,23 @@ def verify_of(spec: dict[str, Any]) -> ssl.SSLContext | bool:
     return True
 
 
-_clients: dict[tuple[bool, str | None], httpx.Client] = {}
-_clients_lock = threading.Lock()
+_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
 
 
-def shared_client(spec: dict[str, Any]) -> httpx.Client:
-    """One client (TLS context and connection pool) per TLS setting, shared by every transport,
-    probe and confirm of a run: building an SSL context costs ~40 ms of CPU and ~1 MB, which a
-    1000-instance deploy would otherwise pay four times per instance. Timeouts and headers are
-    given per request."""
+def new_client(spec: dict[str, Any], **kwargs: Any) -> httpx.Client:
+    """An httpx client for one target, on the TLS context shared by every client with the same
+    TLS settings: building a context costs ~40 ms of CPU and ~1 MB, which a 1000-instance deploy
+    would otherwise pay several times per instance. (One pool for all instances is no cure:
+    httpcore scans every pooled connection on each request.)"""
     key = (spec.get("verify") is False, os.path.expanduser(spec["ca"]) if spec.get("ca") else None)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = httpx.Client(verify=verify_of(spec), limits=httpx.Limits(max_connections=None,
-                                                                              max_keepalive_connections=None))
-            _clients[key] = client
-        return client
-
-
-@atexit.register
-def _close_clients() -> None:
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:
+            verify = verify_of(spec)
+            context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+            _contexts[key] = context
+    return httpx.Client(verify=context, **kwargs)
 
 
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:
@@ -103,15 +94,26 @@ def running_hash(response: httpx.Response) -> str | None:
 
 
 def confirm_running(instance: str, url: str, expected: str, *, timeout: float, spec: dict[str, Any],
-                    headers: dict[str, str] | None = None, traceparent: str | None = None) -> bool:
+                    headers: dict[str, str] | None = None, traceparent: str | None = None,
+                    client: httpx.Client | None = None) -> bool:
     """Poll `url` until it reports `expected` (a reload may apply asynchronously) or `timeout` passes.
-    `spec` is the target's transport settings (its TLS options)."""
+    `spec` is the target's transport settings (its TLS options); `client` one to reuse."""
     hdrs = dict(headers or {})
     if traceparent:
         hdrs["traceparent"] = traceparent
+    own = client is None
+    client = client or new_client(spec)
+    try:
+        return _poll(instance, client, url, expected, timeout, hdrs)
+    finally:
+        if own:
+            client.close()
+
+
+def _poll(instance: str, client: httpx.Client, url: str, expected: str, timeout: float,
+          hdrs: dict[str, str]) -> bool:
     deadline = time.monotonic() + timeout
     last_error = ""
-    client = shared_client(spec)
     while True:
         try:
             response = client.get(url, headers=hdrs, timeout=min(timeout, 5.0))
@@ -138,7 +140,8 @@ def post_reload(instance: str, url: str, *, headers: dict[str, str], spec: dict[
     if traceparent:
         hdrs["traceparent"] = traceparent
     try:
-        response = shared_client(spec).post(url, headers=hdrs, timeout=timeout)
+        with new_client(spec) as client:
+            response = client.post(url, headers=hdrs, timeout=timeout)
     except httpx.HTTPError as exc:
         message, hint = describe_error(exc, url, timeout)
         raise TransportError(instance, f"reload: {message}", hint=hint) from None
@@ -167,7 +170,7 @@ class HttpTransport:
         self.traceparent = traceparent
         self.spec = spec
         self.headers = expand_headers(name, spec.get("headers"))
-        self._client = shared_client(spec)
+        self._client = new_client(spec)
         self._previous: bytes | None = None
         self._staged: bytes | None = None
         self._swapped = False
@@ -205,7 +208,8 @@ class HttpTransport:
         if not self.confirm_url:
             return None
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               spec=self.spec, headers=self.headers, traceparent=self.traceparent)
+                               spec=self.spec, headers=self.headers, traceparent=self.traceparent,
+                               client=self._client)
 
     def discard(self) -> None:
         self._staged = None
@@ -222,7 +226,7 @@ class HttpTransport:
         self._swapped = False
 
     def close(self) -> None:
-        return None  # the client is shared by the run (see shared_client)
+        self._client.close()
 
     # -- helpers ----------------------------------------------------------------------------
 
