@@ -12,6 +12,18 @@ import typer
 from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
 from hotswap_cli.errors import ExitCode, UsageError
 
+# shared with `hotswap rollback`
+TARGETS_OPTION = typer.Option(None, "--targets", help="Only these instances, comma-separated.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Print the plan and stop.")
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (CI).")
+WAIT_OPTION = typer.Option("0", "--wait-for-lock", help="Wait this long for another deploy, e.g. 2m.")
+APPROVERS_OPTION = typer.Option(None, "--approvers", envvar="HOTSWAP_APPROVERS",
+                                help="Trusted approvers file (default: from the default branch).")
+
+
+def split_names(text: str | None) -> tuple[str, ...] | None:
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else None
+
 
 def deploy(
     ctx: typer.Context,
@@ -27,12 +39,11 @@ def deploy(
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Pushes at once (direct: default 50)."),
     bake: str = typer.Option(None, "--bake", help="Bake after each phase, e.g. 30s, 5m."),
     interval: str = typer.Option(None, "--interval", help="Health sampling interval during a bake."),
-    targets: str = typer.Option(None, "--targets", help="Only these instances, comma-separated."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and stop."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (CI)."),
-    wait_for_lock: str = typer.Option("0", "--wait-for-lock", help="Wait this long for another deploy."),
-    approvers: Path = typer.Option(None, "--approvers", envvar="HOTSWAP_APPROVERS",
-                                   help="Trusted approvers file (default: from the default branch)."),
+    targets: str = TARGETS_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    yes: bool = YES_OPTION,
+    wait_for_lock: str = WAIT_OPTION,
+    approvers: Path = APPROVERS_OPTION,
     require_signed: bool = typer.Option(False, "--require-signed-commits",
                                         help="Every commit since the last deployed version must be signed."),
     json_output: bool = JSON_OPTION,
@@ -44,7 +55,7 @@ def deploy(
     options = DeployOptions(
         version=version, rev=rev, **_strategy_options(canary, steps, rolling, batch, blue_green, direct),
         concurrency=concurrency, bake=_duration(bake, "--bake"), interval=_duration(interval, "--interval"),
-        targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else None,
+        targets=split_names(targets),
         approvers_path=approvers, require_signed_commits=require_signed,
     )
     deployment = prepare(env.root, profile, options)
