@@ -175,7 +175,8 @@ def bench_canary(args: argparse.Namespace) -> bool:
             line("", f"  per phase (prepare+push / bake+gate): {phases}; {_run_breakdown(run)}")
     FOOTNOTES.append("canary: wall = the whole `hotswap deploy` process (start-up, plan, lock, ledger "
                      "commit); run = deploy_started -> deploy_finished events. A metrics probe needs two "
-                     "baseline scrapes per new instance: the runner waits min(interval, 2 s) per phase for it")
+                     "baseline scrapes per new instance: the first phase waits min(interval, 2 s) for the second; "
+                     "later phases take their first scrape during the previous bake")
     return ok
 
 

@@ -199,7 +199,7 @@ class _Run:
     def _run_phase(self, phase: Phase) -> str:
         """Prepare new instances, push, then bake and gate; the failure reason, or ''."""
         slots = [self.slots[t.name] for t in phase.targets]
-        fresh = [s for s in slots if not s.opened]
+        fresh = [s for s in slots if s.previous_present is None and not s.error]
         self._parallel(self._prepare, fresh)
         failed = [s for s in fresh if s.error]
         if failed:
@@ -212,6 +212,7 @@ class _Run:
             return f"{phase.action} failed on {_names(failed)}: {failed[0].name}: {failed[0].error}"
         if self.cancel.is_set() or not phase.gate:
             return ""
+        self._warm_up(phase)
         verdict = self._bake_and_gate(phase)
         if verdict is None:
             return ""
@@ -221,20 +222,40 @@ class _Run:
             self._state(s, "healthy")
         return ""
 
+    def _warm_up(self, phase: Phase) -> None:
+        """Open the next phase's new instances and take a first baseline sample while this phase
+        bakes: a metrics probe's rates then span the whole bake, and the next phase starts
+        without waiting for a second scrape. Failures are left for `_prepare` to report."""
+        index = self.plan.phases.index(phase)
+        if index + 1 >= len(self.plan.phases):
+            return
+        upcoming = [self.slots[t.name] for t in self.plan.phases[index + 1].targets]
+
+        def warm(slot: Slot) -> None:
+            try:
+                slot.open(self.open_transport, self.open_probes)
+                slot.warm_up = self._sample(slot, baseline=True)
+            except Exception:  # noqa: BLE001 - _prepare opens again and says why
+                slot.close()
+                slot.opened, slot.warm_up, slot.transport, slot.probes = False, [], None, []
+
+        self._parallel(warm, [s for s in upcoming if not s.opened])
+
     def _prepare(self, slot: Slot) -> None:
         """Before touching: open, record the current config and a health baseline."""
         if self.cancel.is_set():
             return
         step = "connect"
         try:
-            slot.open(self.open_transport, self.open_probes)
+            if not slot.opened:
+                slot.open(self.open_transport, self.open_probes)
             assert slot.transport is not None
             step = "read current config"
             current = slot.transport.read_current()
             slot.previous_present = current is not None
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             step = "baseline"
-            slot.baseline = self._sample(slot, baseline=True)
+            slot.baseline = [s for s in slot.warm_up if not s.no_data] + self._sample(slot, baseline=True)
             if any(s.probe == "metrics" and s.no_data for s in slot.baseline):
                 # rates come from the change between two scrapes: take a second one for a real baseline
                 self.clock.sleep(min(self.plan.health.interval, BASELINE_WINDOW))

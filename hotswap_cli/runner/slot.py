@@ -31,6 +31,7 @@ class Slot:
     previous_present: bool | None = None
     previous_sha256: str | None = None  # of the raw bytes read before touching (ledger, status)
     baseline: list[HealthSample] = field(default_factory=list)
+    warm_up: list[HealthSample] = field(default_factory=list)  # first samples, taken a phase early
     stage_called: bool = False  # touched: cleanup needed
     swap_called: bool = False  # live (or maybe live): revert, not discard
     live: bool = False

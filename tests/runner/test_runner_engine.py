@@ -292,7 +292,10 @@ def test_runner(case: Case) -> None:
 def test_canary_failure_in_phase_2_never_opens_later_instances() -> None:
     fleet = Fleet([f"i{i}" for i in range(10)], sick=("i2",))
     result, sink, clock = deploy(CANARY, fleet)
-    assert fleet.called("open") == names(0, 1, 2)  # at most 1 + 3 ever touched (spec)
+    assert fleet.called("stage") == names(0, 1, 2)  # at most 1 + 3 ever touched (spec)
+    # the next phase's instances are opened and sampled (never changed) during the phase 2 bake
+    assert fleet.called("open") == names(0, 1, 2, 3, 4)
+    assert fleet.called("read_current") == names(0, 1, 2)
     assert result.failed_phase == 2
     # detection on the first sample of the phase 2 bake: one interval after phase 1 baked 300 s
     assert clock.now() == 300 + 30
@@ -327,7 +330,7 @@ def test_ctrl_c_mid_bake_reverts_what_was_touched() -> None:
     assert result.status == "interrupted" and result.exit_code == ExitCode.INTERRUPTED
     assert result.interrupted and result.reason == "interrupted during phase 2 (canary 30%)"
     assert fleet.called("revert") == names(0, 1, 2) and fleet.restored()
-    assert fleet.called("open") == names(0, 1, 2)
+    assert fleet.called("stage") == names(0, 1, 2)
     assert len(clock.slept) == 15  # no more waiting once cancelled
 
 
@@ -417,8 +420,11 @@ def test_events_are_json_lines_in_order() -> None:
         "reverted",
     }
     assert lines[-1] == lines[-1] | {"status": "reverted", "exit_code": 6}
-    baseline = [line for line in lines if line["event"] == "health_sample" and line["baseline"]]
-    assert len(baseline) == 3 * 2  # i0, i1, i2 x (metrics, http), before they were touched
+    baseline = [(n, line) for n, line in enumerate(lines) if line["event"] == "health_sample" and line["baseline"]]
+    staged = {line["instance"]: n for n, line in enumerate(lines)
+              if line["event"] == "instance_state" and line["state"] == "staged"}
+    assert {line["instance"] for _, line in baseline} == {"i0", "i1", "i2", "i3", "i4"}  # i3, i4: warm-up
+    assert all(n < staged[line["instance"]] for n, line in baseline if line["instance"] in staged)
 
 
 def test_a_thousand_instances_direct_with_health_is_fast() -> None:
