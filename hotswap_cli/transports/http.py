@@ -77,8 +77,9 @@ def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str,
 
 def running_hash(response: httpx.Response) -> str | None:
     """The config hash an instance reports: X-Config-Sha256, a JSON `sha256` field, or the body's hash."""
-    if response.headers.get(HASH_HEADER):
-        return response.headers[HASH_HEADER].strip().lower()
+    explicit = reported_hash(response)
+    if explicit is not None:
+        return explicit
     try:
         body: Any = json.loads(response.content)
     except ValueError:
@@ -88,9 +89,18 @@ def running_hash(response: httpx.Response) -> str | None:
             body = yaml.safe_load(response.content)
         except yaml.YAMLError:
             return None
-    if isinstance(body, dict) and isinstance(body.get("sha256"), str):
-        return str(body["sha256"]).lower()
     return config_hash(body)
+
+
+def reported_hash(response: httpx.Response) -> str | None:
+    """A hash the response states explicitly (X-Config-Sha256, or a JSON `sha256` field), else None."""
+    if response.headers.get(HASH_HEADER):
+        return response.headers[HASH_HEADER].strip().lower()
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return str(body["sha256"]).lower() if isinstance(body, dict) and isinstance(body.get("sha256"), str) else None
 
 
 def confirm_running(instance: str, url: str, expected: str, *, timeout: float, spec: dict[str, Any],
@@ -174,6 +184,7 @@ class HttpTransport:
         self._previous: bytes | None = None
         self._staged: bytes | None = None
         self._swapped = False
+        self._reported: str | None = None  # the hash the instance stated in its answer to the push
 
     def read_current(self) -> bytes | None:
         if self.current_url is None:
@@ -205,6 +216,8 @@ class HttpTransport:
         return None  # the receiving endpoint applies the config itself
 
     def confirm(self, expected_sha256: str) -> bool | None:
+        if self._reported == expected_sha256:
+            return True  # the push's own answer named the config it now runs: no extra request
         if not self.confirm_url:
             return None
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
@@ -235,6 +248,7 @@ class HttpTransport:
         response = self._send(self.method, self.url, step, content=body, headers=headers)
         if response.status_code >= 300:
             raise self._status_error(step, self.url, response)
+        self._reported = reported_hash(response)
 
     def _send(self, method: str, url: str, step: str, **kwargs: Any) -> httpx.Response:
         """One request; GET and PUT are retried on connect errors, timeouts and 502/503/504."""
