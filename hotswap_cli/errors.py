@@ -74,13 +74,5 @@ class SecretError(HotswapError):
     """A secret cannot be encrypted or decrypted; never carries the value."""
 
 
-class DeployFailed(HotswapError):
-    exit_code = ExitCode.REVERTED
-
-
-class RevertFailed(HotswapError):
-    exit_code = ExitCode.REVERT_FAILED
-
-
 class Interrupted(HotswapError):
     exit_code = ExitCode.INTERRUPTED

@@ -77,7 +77,6 @@ class StrategySpec:
     batch: str = "1"  # "3" or "25%"
     concurrency: int = 50
     bake: float = 300.0  # seconds per phase/batch
-    keep_previous: float = 1800.0  # blue-green: how long the previous config stays warm
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,6 @@ class Target:
     name: str
     transport: dict[str, Any]
     probes: tuple[dict[str, Any], ...] = ()
-    location: Location | None = None
 
 
 @dataclass(frozen=True)

@@ -54,13 +54,14 @@ def deploy(
     env = env_of(ctx, json=json_output)
     options = DeployOptions(
         version=version, rev=rev, **_strategy_options(canary, steps, rolling, batch, blue_green, direct),
-        concurrency=concurrency, bake=_duration(bake, "--bake"), interval=_duration(interval, "--interval"),
+        concurrency=concurrency, bake=duration_option(bake, "--bake"),
+        interval=duration_option(interval, "--interval"),
         targets=split_names(targets),
         approvers_path=approvers, require_signed_commits=require_signed,
     )
     deployment = prepare(env.root, profile, options)
     code = run_deployment(env, deployment, dry_run=dry_run, yes=yes,
-                          lock_wait=_duration(wait_for_lock, "--wait-for-lock") or 0.0)
+                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0)
     if code:
         raise typer.Exit(code)
 
@@ -143,7 +144,8 @@ def _confirm(env: Env, kind: str) -> None:
         raise HotswapError(f"{kind} cancelled: nothing was changed")
 
 
-def _duration(text: str | None, option: str) -> float | None:
+def duration_option(text: str | None, option: str) -> float | None:
+    """`--bake 30s` and friends as seconds; a bad value is a usage error naming the option."""
     if text is None:
         return None
     from hotswap_cli.model import parse_duration

@@ -75,7 +75,6 @@ class Progress:
             from rich.live import Live
 
             console = Console(file=sys.stderr, no_color=not color)
-            self._console = console
             self._live = Live(self._table(), console=console, refresh_per_second=8, transient=False)
             self._live.start()
 

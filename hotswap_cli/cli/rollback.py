@@ -13,7 +13,7 @@ from hotswap_cli.cli.deploy import (
     TARGETS_OPTION,
     WAIT_OPTION,
     YES_OPTION,
-    _duration,
+    duration_option,
     run_deployment,
     split_names,
 )
@@ -36,6 +36,6 @@ def rollback(
     env = env_of(ctx, json=json_output)
     deployment = prepare_rollback(env.root, profile, to, targets=split_names(targets), approvers_path=approvers)
     code = run_deployment(env, deployment, dry_run=dry_run, yes=yes, kind="rollback",
-                          lock_wait=_duration(wait_for_lock, "--wait-for-lock") or 0.0)
+                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0)
     if code:
         raise typer.Exit(code)

@@ -30,7 +30,6 @@ from hotswap_cli.model import (
 )
 
 SETTINGS_FILE = "hotswap.yaml"
-CONFIG_NAMES = ("config.yaml", "config.yml", "config.json")
 DATA_EXTENSIONS = (".yaml", ".yml", ".json")
 _NAME_RE = re.compile(PROFILE_NAME_PATTERN)
 _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -250,14 +249,6 @@ class ConfigRepo:
             self._schemas[key] = (doc.data, path)
         return self._schemas[key]
 
-    def schema_refs(self) -> list[SchemaRef]:
-        refs = []
-        for sid in self.source.listdir("schemas"):
-            for f in self.source.listdir(f"schemas/{sid}"):
-                stem, dot, ext = f.rpartition(".")
-                if dot and "." + ext in DATA_EXTENSIONS:
-                    refs.append(SchemaRef(sid, stem))
-        return refs
 
 
 def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
@@ -273,7 +264,6 @@ def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
         batch=str(raw.get("batch", spec.batch)),
         concurrency=int(raw.get("concurrency", spec.concurrency)),
         bake=parse_duration(raw.get("bake", spec.bake)),
-        keep_previous=parse_duration(raw.get("keep_previous", spec.keep_previous)),
     )
 
 
