@@ -81,13 +81,27 @@ class StrategySpec:
 
 @dataclass(frozen=True)
 class HealthPolicy:
-    """Gate thresholds (spec defaults): pp above baseline, % above baseline, % of checks failing."""
+    """Gate thresholds (spec defaults: pp above baseline, % above baseline, % of checks failing) and
+    how sure the gate must be before it fails or passes a phase."""
 
     interval: float = 30.0
     error_rate_pp: float = 5.0
     p99_increase_pct: float = 50.0
     failed_checks_pct: float = 10.0
     on_no_data: str = "fail"  # fail | pass
+    confidence: float = 0.99  # a deploy within every threshold is failed with probability <= 1 - this
+    baseline: float | None = None  # first phase's baseline window; None: two intervals
+    max_bake: float | None = None  # an inconclusive bake goes on up to this; None: twice the bake
+    on_inconclusive: str = "fail"  # fail | pause | pass
+    min_checks: int = 3  # checks needed before failed_checks_pct can fail a phase
+    failure_limit: int | None = None  # Argo's failureLimit: more failed checks than this fails
+    consecutive: int | None = None  # this many failed checks in a row fails
+
+    def baseline_window(self) -> float:
+        return self.baseline if self.baseline is not None else 2 * self.interval
+
+    def bake_limit(self, bake: float) -> float:
+        return max(bake, self.max_bake if self.max_bake is not None else 2 * bake)
 
 
 @dataclass(frozen=True)

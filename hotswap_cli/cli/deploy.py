@@ -19,6 +19,7 @@ YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmatio
 WAIT_OPTION = typer.Option("0", "--wait-for-lock", help="Wait this long for another deploy, e.g. 2m.")
 APPROVERS_OPTION = typer.Option(None, "--approvers", envvar="HOTSWAP_APPROVERS",
                                 help="Trusted approvers file (default: from the default branch).")
+PAUSE_DEADLINE = 30 * 60.0  # a paused gate aborts when nobody answers within this
 
 
 def split_names(text: str | None) -> tuple[str, ...] | None:
@@ -103,7 +104,8 @@ def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
     try:
         with cancel_on_signals(cancel):
             outcome = execute(env.root, deployment, RunSettings(sink=sink, cancel=cancel, lock_wait=lock_wait,
-                                                                on_lock_wait=waiting), kind=kind)
+                                                                on_lock_wait=waiting,
+                                                                ask=_asker(env, sink, cancel)), kind=kind)
     finally:
         sink.close()
     result = outcome.result
@@ -129,6 +131,48 @@ def _summary(env: Env, result: Any, record_id: str, kind: str) -> None:
         env.message(f"{kind} {record_id} failed and was reverted: {result.reason}")
     else:
         env.message(f"{kind} {record_id} failed before changing anything: {result.reason}")
+
+
+def _asker(env: Env, sink: Any, cancel: threading.Event) -> Any:
+    """On a terminal, a paused gate (`on_inconclusive: pause`) asks whether to promote or abort;
+    elsewhere there is nobody to ask and the runner fails the phase."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return None
+
+    def ask(verdict: Any) -> bool:
+        with sink.suspended():
+            env.message(f"phase {verdict.phase} is paused, the evidence is inconclusive: {verdict.summary()}")
+            answer = _read_answer(f"promote phase {verdict.phase} (go on) or abort (revert)? [p/a] ", cancel,
+                                  PAUSE_DEADLINE)
+            if answer is None:
+                env.message("no answer: aborting" if not cancel.is_set() else "interrupted: aborting")
+                return False
+            return answer.startswith("p")
+
+    return ask
+
+
+def _read_answer(question: str, cancel: threading.Event, deadline: float) -> str | None:
+    """A line from the terminal, or None on Ctrl-C (the cancel flag) or when `deadline` seconds pass."""
+    import select
+    import time
+
+    ends = time.monotonic() + deadline
+    while True:
+        sys.stderr.write(question)
+        sys.stderr.flush()
+        while True:
+            if cancel.is_set() or time.monotonic() >= ends:
+                return None
+            ready, _, _ = select.select([sys.stdin], [], [], 0.5)
+            if ready:
+                break
+        line = sys.stdin.readline()
+        if not line:  # end of input
+            return None
+        answer = line.strip().lower()
+        if answer[:1] in ("p", "a"):
+            return answer
 
 
 def _confirm(env: Env, kind: str) -> None:

@@ -95,15 +95,23 @@ def print_plan(env: Env, deployment: Any, groups: list[LiveGroup], kind: str) ->
         names = ", ".join(t.name for t in p.targets)
         out.print(f"  {p.number}. {p.name} [{p.action}{bake}]: {names}", markup=False)
     h = plan.health
-    out.print(f"health gate: error rate > +{h.error_rate_pp:g}pp, p99 > +{h.p99_increase_pct:g}%, "
-              f"failed checks > {h.failed_checks_pct:g}% (vs each instance's baseline), "
-              f"no data: {h.on_no_data}; sampling every {format_duration(h.interval)}", markup=False)
+    out.print(f"health gate: fails on conclusive evidence ({h.confidence:.4g} confidence) of error rate "
+              f"> +{h.error_rate_pp:g}pp, p99 > +{h.p99_increase_pct:g}%, failed checks > {h.failed_checks_pct:g}% "
+              f"(each against the instance's own baseline); sampling every {format_duration(h.interval)}; "
+              f"inconclusive: bake on up to {_limit(h)}, then {h.on_inconclusive}; no data: {h.on_no_data}",
+              markup=False)
     out.print("against what runs now:", style="bold", markup=False)
     for g in groups:
         out.print(f"  {', '.join(g.instances)}: {g.state}", markup=False)
         if g.diff is not None and not g.diff.empty:
             print_changes(out, g.diff, indent="    ")
     e = deployment.estimate
-    out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}; worst-case revert "
+    longer = (f" (up to ~{format_duration(e.longest_rollout_s)} if bakes are extended)"
+              if e.longest_rollout_s > e.full_rollout_s else "")
+    out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}{longer}; worst-case revert "
               f"~{format_duration(e.worst_case_revert_s)} after a failing check "
               f"(seen within {format_duration(e.detection_s)})", markup=False)
+
+
+def _limit(h: Any) -> str:
+    return format_duration(h.max_bake) if h.max_bake is not None else "twice the bake"

@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from hotswap_cli.model import format_duration
 from hotswap_cli.runner.events import (
+    BakeExtended,
     BakeStarted,
     DeployFinished,
     Event,
+    GatePaused,
     HealthSampled,
     InstanceState,
     PhaseStarted,
@@ -56,8 +61,15 @@ class JsonLines:
             sys.stdout.write(json.dumps(event.to_dict(), default=str) + "\n")
             sys.stdout.flush()
 
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        yield
+
     def close(self) -> None:
         pass
+
+
+_SHOWN_LIVE = (RevertStarted, VerdictReached, DeployFinished, RevertFinished, BakeExtended, GatePaused)
 
 
 class Progress:
@@ -87,7 +99,7 @@ class Progress:
             line = self._apply(event)
             if self._live is not None:
                 self._live.update(self._table())
-                if line and isinstance(event, RevertStarted | VerdictReached | DeployFinished | RevertFinished):
+                if line and isinstance(event, _SHOWN_LIVE):
                     self._live.console.print(line, markup=False, highlight=False)
             elif line:
                 sys.stderr.write(f"[{event.at - self._t0:7.1f}s] {line}\n")
@@ -114,6 +126,11 @@ class Progress:
             return ""
         if isinstance(event, BakeStarted):
             return f"baking {event.seconds:g}s, sampling every {event.interval:g}s ({event.instances} instance(s))"
+        if isinstance(event, BakeExtended):
+            return (f"phase {event.phase}: the evidence is inconclusive, baking up to "
+                    f"{format_duration(round(event.seconds, 1))} more: {event.reason}")
+        if isinstance(event, GatePaused):
+            return f"phase {event.phase} paused: {event.reason}"
         if isinstance(event, VerdictReached):
             return f"health gate phase {event.phase}: {'pass' if event.ok else 'FAIL'}: {event.verdict.summary()}"
         if isinstance(event, RevertStarted):
@@ -135,6 +152,20 @@ class Progress:
             table.add_row(row.name, str(row.phase or "-"), f"[{_STYLE.get(row.state, '')}]{row.state}[/]",
                           fmt_rate(row.error_rate), fmt_ms(row.p99_ms), fmt_ms(row.latency_ms), row.detail[:60])
         return table
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """The live table stops redrawing while a question is asked on the terminal."""
+        if self._live is None:
+            yield
+            return
+        with self._lock:
+            self._live.stop()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._live.start()
 
     def close(self) -> None:
         if self._live is not None:

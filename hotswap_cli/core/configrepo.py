@@ -268,14 +268,46 @@ def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
 
 
 def health_policy(raw: dict[str, Any]) -> HealthPolicy:
+    """The gate policy from `health:` (hotswap.yaml defaults under the profile's own keys).
+    profile.yaml is schema-checked; hotswap.yaml's defaults are checked here."""
     base = HealthPolicy()
-    return HealthPolicy(
-        interval=parse_duration(raw.get("interval", base.interval)),
-        error_rate_pp=float(raw.get("error_rate_pp", base.error_rate_pp)),
-        p99_increase_pct=float(raw.get("p99_increase_pct", base.p99_increase_pct)),
-        failed_checks_pct=float(raw.get("failed_checks_pct", base.failed_checks_pct)),
-        on_no_data=str(raw.get("on_no_data", base.on_no_data)),
-    )
+
+    def duration(key: str) -> float | None:
+        return parse_duration(raw[key]) if raw.get(key) is not None else None
+
+    def count(key: str) -> int | None:
+        return int(raw[key]) if raw.get(key) is not None else None
+
+    try:
+        policy = HealthPolicy(
+            interval=parse_duration(raw.get("interval", base.interval)),
+            error_rate_pp=float(raw.get("error_rate_pp", base.error_rate_pp)),
+            p99_increase_pct=float(raw.get("p99_increase_pct", base.p99_increase_pct)),
+            failed_checks_pct=float(raw.get("failed_checks_pct", base.failed_checks_pct)),
+            on_no_data=str(raw.get("on_no_data", base.on_no_data)),
+            confidence=float(raw.get("confidence", base.confidence)),
+            baseline=duration("baseline"),
+            max_bake=duration("max_bake"),
+            on_inconclusive=str(raw.get("on_inconclusive", base.on_inconclusive)),
+            min_checks=int(raw.get("min_checks", base.min_checks)),
+            failure_limit=count("failure_limit"),
+            consecutive=count("consecutive"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"health: {exc}", hint="see docs/deploy.md, the health gate") from None
+    problems = [
+        f"on_no_data: {policy.on_no_data!r} is not one of fail, pass" if policy.on_no_data not in ("fail", "pass")
+        else "",
+        f"on_inconclusive: {policy.on_inconclusive!r} is not one of fail, pause, pass"
+        if policy.on_inconclusive not in ("fail", "pause", "pass") else "",
+        f"confidence: {policy.confidence:g} must be above 0.5 and below 1" if not 0.5 < policy.confidence < 1 else "",
+        f"min_checks: {policy.min_checks} must be at least 1" if policy.min_checks < 1 else "",
+    ]
+    problems = [p for p in problems if p]
+    if problems:
+        raise ConfigError(f"health: {problems[0]}",
+                          hint="fix hotswap.yaml `defaults.health` or the profile's `health:`")
+    return policy
 
 
 def issue_at(doc: Document, path: tuple[str | int, ...], message: str) -> Issue:

@@ -209,6 +209,7 @@ class RunSettings:
     on_lock_wait: Callable[[Any], None] | None = None
     open_transport: Callable[..., Any] | None = None  # tests inject fakes at this seam
     open_probes: Callable[[Target], Sequence[Any]] | None = None
+    ask: Callable[[Any], bool] | None = None  # settles a paused (inconclusive) gate: True promotes
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             else:
                 result = run_plan(plan, payload_for(deployment.config), deployment.sha256,
                                   open_transport=transport, open_probes=probes, clock=clock,
-                                  sink=settings.sink, cancel=settings.cancel)
+                                  sink=settings.sink, cancel=settings.cancel, ask=settings.ask)
             span.set(status=result.status, exit_code=int(result.exit_code))
             who, _ = ledger.identity(git_repo)
             record = ledger.make_record(

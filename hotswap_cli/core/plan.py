@@ -85,27 +85,37 @@ _PHASES = {"canary": _canary, "rolling": _rolling, "direct": _direct, "blue-gree
 class Estimate:
     """Rough timings for the plan display; push/revert seconds per instance are assumptions."""
 
-    full_rollout_s: float  # every phase pushed and baked
+    full_rollout_s: float  # the first baseline, every phase pushed and baked
     worst_case_revert_s: float  # from a failing verdict to the last instance restored
     detection_s: float  # longest a failure can go unseen during a bake
+    longest_rollout_s: float = 0.0  # every bake extended to the policy's limit (inconclusive evidence)
 
     def to_dict(self) -> dict[str, float]:
         return {
             "full_rollout_s": self.full_rollout_s,
+            "longest_rollout_s": self.longest_rollout_s,
             "worst_case_revert_s": self.worst_case_revert_s,
             "detection_s": self.detection_s,
         }
 
 
 def estimate(plan: Plan, *, push_s: float = 1.0, revert_s: float = 1.0) -> Estimate:
-    """Time to full rollout (pushes in waves of plan.concurrency, plus bakes) and revert bound."""
-    total = 0.0
+    """Time to full rollout (the first phase's baseline, pushes in waves of plan.concurrency, plus
+    bakes; and with every bake extended to its limit) and the revert bound."""
+    total = longest = 0.0
+    gated = [p for p in plan.phases if p.gate and p.bake > 0]
+    if gated and any(t.probes for t in plan.targets):
+        total = longest = plan.health.baseline_window()
     for phase in plan.phases:
-        total += math.ceil(len(phase.targets) / plan.concurrency) * push_s
+        push = math.ceil(len(phase.targets) / plan.concurrency) * push_s
+        total += push
+        longest += push
         if phase.gate:
             total += phase.bake
+            longest += plan.health.bake_limit(phase.bake)
     n = len(plan.targets)
     waves = math.ceil(n / max(plan.concurrency, REVERT_CONCURRENCY)) if n else 0
     bakes = [p.bake for p in plan.phases if p.gate and p.bake > 0]
     detection = min(plan.health.interval, max(bakes)) if bakes else 0.0
-    return Estimate(full_rollout_s=total, worst_case_revert_s=waves * revert_s, detection_s=detection)
+    return Estimate(full_rollout_s=total, worst_case_revert_s=waves * revert_s, detection_s=detection,
+                    longest_rollout_s=longest)

@@ -13,6 +13,10 @@ class HealthSample:
     `ok` is the probe's own reading (status matched, command exited 0); None when the probe
     measures figures only (metrics). `no_data` is True when nothing could be measured
     (endpoint missing, no traffic between two scrapes). The gate decides what this means.
+
+    Metrics probes also carry the counts behind their rates, over the span since their previous
+    sample: `requests`, `errors`, and `buckets`, the latency histogram as (upper bound in seconds,
+    cumulative count) pairs. The gate judges on these counts; the rates are for display.
     """
 
     instance: str
@@ -24,6 +28,9 @@ class HealthSample:
     p99_ms: float | None = None
     latency_ms: float | None = None
     detail: str = ""
+    requests: float | None = None
+    errors: float | None = None
+    buckets: tuple[tuple[float, float], ...] = ()
 
 
 class Probe(Protocol):

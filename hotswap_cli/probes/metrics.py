@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.probes.histogram import difference, quantile
 from hotswap_cli.probes.http import probe_headers
 from hotswap_cli.transports.http import describe_error, new_client
 
@@ -24,23 +24,6 @@ class Scrape:
     requests: float | None
     errors: float | None
     buckets: dict[float, float]
-
-
-def quantile(q: float, buckets: dict[float, float]) -> float | None:
-    """histogram_quantile over cumulative (le -> count) buckets, interpolating inside a bucket."""
-    bounds = sorted(buckets)
-    if not bounds or buckets[bounds[-1]] <= 0:
-        return None
-    rank, lower, below = q * buckets[bounds[-1]], 0.0, 0.0
-    for bound in bounds:
-        count = buckets[bound]
-        if count >= rank:
-            if math.isinf(bound):
-                finite = [b for b in bounds if not math.isinf(b)]
-                return finite[-1] if finite else None
-            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1.0)
-        lower, below = bound, count
-    return None
 
 
 class MetricsProbe:
@@ -97,30 +80,38 @@ class MetricsProbe:
         return Scrape(requests, errors, buckets)
 
     def _compare(self, now: float, before: Scrape, after: Scrape) -> HealthSample:
-        error_rate = p99_ms = None
+        """Counts since the previous scrape. A counter that went down was reset (the process
+        restarted): like Prometheus' rate(), the new value is then the count since the reset."""
+        error_rate = p99_ms = requests = errors = None
+        buckets: dict[float, float] | None = None
         notes = []
         if after.requests is not None and before.requests is not None:
-            delta = after.requests - before.requests
-            if delta < 0:
+            requests = after.requests - before.requests
+            errors = (after.errors or 0.0) - (before.errors or 0.0)
+            if requests < 0 or errors < 0:
                 notes.append("request counter reset")
-            elif delta == 0:
+                requests, errors = after.requests, after.errors or 0.0
+            if requests == 0:
                 notes.append("no requests between scrapes")
+                requests = errors = None
             else:
-                error_rate = max(0.0, ((after.errors or 0.0) - (before.errors or 0.0)) / delta)
-                notes.append(f"{delta:.0f} requests, error rate {error_rate:.2%}")
+                error_rate = errors / requests
+                notes.append(f"{errors:.0f}/{requests:.0f} requests failed ({error_rate:.2%})")
         if after.buckets:
-            diff = {b: after.buckets[b] - before.buckets.get(b, 0.0) for b in after.buckets}
-            if any(v < 0 for v in diff.values()):
+            buckets = difference(after.buckets, before.buckets)
+            if buckets is None:
                 notes.append("histogram reset")
+                buckets = dict(after.buckets)
+            p99 = quantile(0.99, buckets)
+            if p99 is None:
+                notes.append("no observations in the latency histogram")
+                buckets = None
             else:
-                p99 = quantile(0.99, diff)
-                if p99 is None:
-                    notes.append("no observations in the latency histogram")
-                else:
-                    p99_ms = p99 * 1000.0
-                    notes.append(f"p99 {p99_ms:.0f}ms")
-        return HealthSample(self.instance, self.kind, now, no_data=error_rate is None and p99_ms is None,
-                            error_rate=error_rate, p99_ms=p99_ms, detail="; ".join(notes))
+                p99_ms = p99 * 1000.0
+                notes.append(f"p99 {p99_ms:.0f}ms")
+        return HealthSample(self.instance, self.kind, now, no_data=requests is None and buckets is None,
+                            error_rate=error_rate, p99_ms=p99_ms, detail="; ".join(notes), requests=requests,
+                            errors=errors, buckets=tuple(sorted(buckets.items())) if buckets else ())
 
     def _no_data(self, now: float, detail: str) -> HealthSample:
         return HealthSample(self.instance, self.kind, now, no_data=True, detail=detail)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,13 +11,15 @@ from typing import TypeVar
 
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
-from hotswap_cli.model import Phase, Plan, Target
+from hotswap_cli.model import Phase, Plan, Target, format_duration
 from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
+    BakeExtended,
     BakeStarted,
     DeployFinished,
     DeployStarted,
     EventSink,
+    GatePaused,
     HealthSampled,
     InstanceState,
     LockedSink,
@@ -34,7 +35,8 @@ from hotswap_cli.transports.base import Transport
 
 # every touched instance goes back at once: revert is not bounded by the push concurrency
 REVERT_CONCURRENCY = 100
-BASELINE_WINDOW = 2.0  # seconds between a metrics probe's two baseline scrapes, at most
+QUICK_BASELINE = 2.0  # seconds between a metrics probe's two baseline scrapes when nothing bakes
+EPSILON = 1e-3  # a clock reading this close to a deadline has reached it
 STEPS = {
     "deploy": ("stage", "check", "swap", "reload", "confirm"),
     "stage": ("stage", "check"),
@@ -42,6 +44,7 @@ STEPS = {
 }
 
 T = TypeVar("T")
+Ask = Callable[[Verdict], bool]  # a paused gate's question: True promotes the phase, False aborts
 
 
 class NotConfirmed(Exception):
@@ -58,9 +61,11 @@ def run_plan(
     clock: Clock,
     sink: EventSink,
     cancel: threading.Event | None = None,
+    ask: Ask | None = None,
 ) -> DeployResult:
-    """Run every phase of `plan`; never raises for a failed deploy, returns what happened."""
-    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel)
+    """Run every phase of `plan`; never raises for a failed deploy, returns what happened.
+    `ask` settles an inconclusive gate under `on_inconclusive: pause` (without it: fail)."""
+    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel, ask)
     try:
         return run.execute()
     finally:
@@ -78,6 +83,7 @@ class _Run:
         clock: Clock,
         sink: EventSink,
         cancel: threading.Event | None,
+        ask: Ask | None = None,
     ) -> None:
         self.plan = plan
         self.payload_for = payload_for
@@ -87,6 +93,7 @@ class _Run:
         self.clock = clock
         self.sink = LockedSink(sink)
         self.cancel = cancel or threading.Event()
+        self.ask = ask
         self.stop = threading.Event()  # a push failed: start nothing new
         self.verdicts: list[Verdict] = []
         self.slots: dict[str, Slot] = {}
@@ -206,13 +213,15 @@ class _Run:
             return f"could not prepare {_names(failed)}: {failed[0].name}: {failed[0].error}"
         if self.cancel.is_set():
             return ""
+        self._close_baselines(fresh, phase)
+        if self.cancel.is_set():
+            return ""
         self._parallel(lambda s: self._push(s, phase.action), slots)
         failed = [s for s in slots if s.error]
         if failed:
             return f"{phase.action} failed on {_names(failed)}: {failed[0].name}: {failed[0].error}"
         if self.cancel.is_set() or not phase.gate:
             return ""
-        self._warm_up(phase)
         verdict = self._bake_and_gate(phase)
         if verdict is None:
             return ""
@@ -222,27 +231,29 @@ class _Run:
             self._state(s, "healthy")
         return ""
 
-    def _warm_up(self, phase: Phase) -> None:
-        """Open the next phase's new instances and take a first baseline sample while this phase
-        bakes: a metrics probe's rates then span the whole bake, and the next phase starts
-        without waiting for a second scrape. Failures are left for `_prepare` to report."""
+    def _upcoming(self, phase: Phase) -> list[Slot]:
+        """The next phase's new instances, opened now: sampled through this bake, their baseline
+        spans it, and the next phase starts without waiting. Opening failures are left for
+        `_prepare` to report."""
         index = self.plan.phases.index(phase)
         if index + 1 >= len(self.plan.phases):
-            return
+            return []
         upcoming = [self.slots[t.name] for t in self.plan.phases[index + 1].targets]
 
-        def warm(slot: Slot) -> None:
+        def open_early(slot: Slot) -> None:
             try:
                 slot.open(self.open_transport, self.open_probes)
-                slot.warm_up = self._sample(slot, baseline=True)
             except Exception:  # noqa: BLE001 - _prepare opens again and says why
                 slot.close()
-                slot.opened, slot.warm_up, slot.transport, slot.probes = False, [], None, []
+                slot.opened, slot.transport, slot.probes = False, None, []
 
-        self._parallel(warm, [s for s in upcoming if not s.opened])
+        self._parallel(open_early, [s for s in upcoming if not s.opened])
+        upcoming = [s for s in upcoming if s.opened and s.previous_present is None]
+        self._parallel(self._baseline_look, [s for s in upcoming if s.baseline_looks == 0])
+        return upcoming
 
     def _prepare(self, slot: Slot) -> None:
-        """Before touching: open, record the current config and a health baseline."""
+        """Before touching: open, record the current config, take a first baseline sample."""
         if self.cancel.is_set():
             return
         step = "connect"
@@ -255,14 +266,32 @@ class _Run:
             slot.previous_present = current is not None
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             step = "baseline"
-            slot.baseline = [s for s in slot.warm_up if not s.no_data] + self._sample(slot, baseline=True)
-            if any(s.probe == "metrics" and s.no_data for s in slot.baseline):
-                # rates come from the change between two scrapes: take a second one for a real baseline
-                self.clock.sleep(min(self.plan.health.interval, BASELINE_WINDOW))
-                slot.baseline = [s for s in slot.baseline if not s.no_data] + self._sample(slot, baseline=True)
+            if slot.baseline_looks == 0:
+                self._baseline_look(slot)
         except Exception as exc:
             slot.error = f"{step}: {describe(exc)}"
             self._state(slot, "failed", slot.error)
+
+    def _close_baselines(self, fresh: list[Slot], phase: Phase) -> None:
+        """One more baseline sample of each new instance right before its push. Instances first
+        sampled just now (the first phase) wait one baseline window for it, once for all: rates
+        come from the change between two scrapes, and the gate needs enough counts to compare."""
+        sampled = [s for s in fresh if s.probes]
+        if not sampled:
+            return
+        # a probe that measured nothing in an instance's only baseline look (a first scrape) needs time
+        if any(s.baseline_looks <= 1 and s.baseline.samples > s.baseline.measured for s in sampled):
+            health = self.plan.health
+            wait = health.baseline_window() if phase.gate and phase.bake > 0 else min(health.interval, QUICK_BASELINE)
+            self.clock.sleep(wait)
+            if self.cancel.is_set():
+                return
+
+        self._parallel(self._baseline_look, sampled)
+
+    def _baseline_look(self, slot: Slot) -> None:
+        slot.baseline = slot.baseline.plus(self._sample(slot, baseline=True))
+        slot.baseline_looks += 1
 
     def _push(self, slot: Slot, action: str) -> None:
         with telemetry.span("config.deploy.instance", profile=self.plan.profile, version=self.plan.version,
@@ -303,32 +332,88 @@ class _Run:
         if action != "stage":
             slot.live = True
             self._state(slot, "live")
+            self._fence(slot)
+
+    def _fence(self, slot: Slot) -> None:
+        """A sample right after the push starts the window: the counts it carries span the push (old
+        and new config mixed) and belong to neither side; what its checks read is the new config's."""
+        if slot.probes and not self.cancel.is_set():
+            slot.window = slot.window.plus(replace(s, requests=None, errors=None, buckets=())
+                                           for s in self._sample(slot))
 
     def _bake_and_gate(self, phase: Phase) -> Verdict | None:
-        """Bake `phase.bake` seconds sampling every interval; stop at the first failing verdict."""
+        """Bake `phase.bake` seconds sampling every interval, judging at each look: stop at a
+        conclusive failure; at the end pass on conclusive evidence, or bake on (up to the
+        policy's limit) while the evidence is inconclusive, then settle it by policy."""
         live = [s for s in self.slots.values() if s.live]
+        upcoming = self._upcoming(phase)
         policy = self.plan.health
-        window: dict[str, list[HealthSample]] = {s.name: [] for s in live}
-        baseline = {s.name: s.baseline for s in live}
         interval = policy.interval if policy.interval > 0 else phase.bake
-        rounds = max(1, math.ceil(phase.bake / interval)) if phase.bake > 0 else 1
-        self.sink.emit(BakeStarted(self.clock.now(), phase.number, phase.bake, interval, len(live)))
-        deadline = self.clock.now() + phase.bake
-        verdict = Verdict(phase=phase.number)
-        for n in range(1, rounds + 2):  # one spare round when sampling overran the deadline
+        start = self.clock.now()
+        deadline, limit = start + phase.bake, start + policy.bake_limit(phase.bake)
+        self.sink.emit(BakeStarted(start, phase.number, phase.bake, interval, len(live)))
+        extended, settled = False, None
+        while True:
             if phase.bake > 0:
-                self.clock.sleep(max(0.0, min(interval, deadline - self.clock.now())))
+                self.clock.sleep(max(0.0, min(interval, (limit if extended else deadline) - self.clock.now())))
             if self.cancel.is_set():
                 return None
-            self._parallel(lambda s: window[s.name].extend(self._sample(s)), live)
+            self._look(live, upcoming)
             if self.cancel.is_set():
                 return None
-            verdict = replace(evaluate(baseline, window, policy), phase=phase.number)
-            if not verdict.ok or phase.bake <= 0 or self.clock.now() >= deadline or n > rounds:
+            now = self.clock.now()
+            closing = phase.bake <= 0 or now >= deadline - EPSILON
+            outcome = self._judge(live, closing, explain=False).outcome
+            if outcome == "fail" or (closing and outcome == "pass"):
                 break
+            if not closing:
+                continue
+            if phase.bake <= 0:
+                settled = (True, "no bake: only conclusive evidence fails")
+                break
+            if now < limit - EPSILON:
+                if not extended:
+                    extended = True
+                    reason = self._judge(live, closing).summary()
+                    self.sink.emit(BakeExtended(now, phase.number, limit - now, reason))
+                continue
+            settled = self._settle(replace(self._judge(live, closing), phase=phase.number), now - start)
+            break
+        verdict = replace(self._judge(live, closing), phase=phase.number)
+        if settled is not None:
+            verdict = verdict.settle(*settled)
         self.verdicts.append(verdict)
         self.sink.emit(VerdictReached(self.clock.now(), phase.number, verdict.ok, verdict))
         return verdict
+
+    def _judge(self, live: list[Slot], closing: bool, *, explain: bool = True) -> Verdict:
+        return evaluate({s.name: s.baseline for s in live}, {s.name: s.window for s in live}, self.plan.health,
+                        population=len(self.slots), closing=closing, explain=explain)
+
+    def _look(self, live: list[Slot], upcoming: list[Slot]) -> None:
+        """One sample of every live instance (its window) and every upcoming one (its baseline)."""
+
+        def look(slot: Slot) -> None:
+            if slot.live:
+                slot.window = slot.window.plus(self._sample(slot))
+            else:
+                self._baseline_look(slot)
+
+        self._parallel(look, live + upcoming)
+
+    def _settle(self, verdict: Verdict, waited: float) -> tuple[bool, str]:
+        """An inconclusive gate at the end of its longest bake: `on_inconclusive` decides."""
+        policy = self.plan.health.on_inconclusive
+        after = f"inconclusive after {format_duration(round(waited, 1))}"
+        if policy == "pass":
+            return True, f"{after}: passed by on_inconclusive: pass"
+        if policy == "pause":
+            if self.ask is None:
+                return False, f"{after}: on_inconclusive: pause, and nobody to ask: failed"
+            self.sink.emit(GatePaused(self.clock.now(), verdict.phase, verdict.summary()))
+            promoted = self.ask(verdict)
+            return promoted, f"{after}: paused, then {'promoted' if promoted else 'aborted'}"
+        return False, f"{after}: on_inconclusive: fail"
 
     def _revert(self, touched: list[Slot], reason: str) -> None:
         """Every touched instance back to its exact previous config, in parallel."""

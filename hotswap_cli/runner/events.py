@@ -70,6 +70,25 @@ class BakeStarted(Event):
 
 
 @dataclass(frozen=True)
+class BakeExtended(Event):
+    """The bake ended with the evidence inconclusive: it goes on for up to `seconds` more."""
+
+    kind: ClassVar[str] = "bake_extended"
+    phase: int
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class GatePaused(Event):
+    """`on_inconclusive: pause`: the run waits for someone to promote or abort the phase."""
+
+    kind: ClassVar[str] = "gate_paused"
+    phase: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class HealthSampled(Event):
     kind: ClassVar[str] = "health_sample"
     instance: str
@@ -81,14 +100,19 @@ class HealthSampled(Event):
     latency_ms: float | None = None
     detail: str = ""
     baseline: bool = False
+    requests: float | None = None
+    errors: float | None = None
 
     @classmethod
     def of(cls, at: float, s: HealthSample, *, baseline: bool = False) -> HealthSampled:
-        return cls(at, s.instance, s.probe, s.ok, s.no_data, s.error_rate, s.p99_ms, s.latency_ms, s.detail, baseline)
+        return cls(at, s.instance, s.probe, s.ok, s.no_data, s.error_rate, s.p99_ms, s.latency_ms, s.detail, baseline,
+                   s.requests, s.errors)
 
 
 @dataclass(frozen=True)
 class VerdictReached(Event):
+    """The phase's gate decision (`ok`) and the evidence behind it (`verdict`)."""
+
     kind: ClassVar[str] = "verdict"
     phase: int
     ok: bool

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hotswap_cli.errors import HotswapError
 from hotswap_cli.model import Target
 from hotswap_cli.probes.base import HealthSample, Probe
+from hotswap_cli.runner.gate import Tally
 from hotswap_cli.runner.results import InstanceOutcome
 from hotswap_cli.transports.base import Transport
 
@@ -30,8 +31,9 @@ class Slot:
     opened: bool = False
     previous_present: bool | None = None
     previous_sha256: str | None = None  # of the raw bytes read before touching (ledger, status)
-    baseline: list[HealthSample] = field(default_factory=list)
-    warm_up: list[HealthSample] = field(default_factory=list)  # first samples, taken a phase early
+    baseline: Tally = field(default_factory=Tally)  # measured before the push (from a phase early on)
+    window: Tally = field(default_factory=Tally)  # measured since the push, over every phase since
+    baseline_looks: int = 0  # rounds of baseline samples taken
     stage_called: bool = False  # touched: cleanup needed
     swap_called: bool = False  # live (or maybe live): revert, not discard
     live: bool = False

@@ -44,7 +44,9 @@ def test_canary_failure_in_phase_2_touches_three_of_ten_and_reverts_them(make_fl
         if i in (2, 3):
             t["health"] = [{"type": "command", "command": [*sick, str(files / f"web-{i}" / "worker.json")]}]
         targets.append(t)
-    fleet = make_fleet(targets)
+    # enough looks (0.1 s apart, plus the checks' own time) that a check failing every time is
+    # conclusive within phase 2's bake: 5 looks for a fleet of 10
+    fleet = make_fleet(targets, strategy={"type": "canary", "bake": "2s"})
     fleet.release(cli, "1.0.0")
     assert deploy(cli, fleet).exit_code == 0
     before = {f"web-{i}": fleet.path(f"web-{i}").read_bytes() for i in range(1, 11)}

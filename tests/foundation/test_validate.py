@@ -180,7 +180,12 @@ def test_paths_from_git_top_when_config_repo_is_a_subfolder(tmp_path: Path, cli:
         ("path: /srv/payment/config.json,", "path: /srv/payment/config.json, bogus: 1,",
          "profile.yaml:31:103  $.targets[3].transport.bogus  unknown key 'bogus'"),
         ("{type: http, url: \"http://127.0.0.1:18104/health\"}", "{type: htp, url: x}",
-         "$.targets[3].health[0].type  'htp' is not one of ['http', 'metrics', 'command']"),
+         "$.targets[3].health[0].type  'htp' is not one of ['http', 'metrics', 'prometheus', 'command']"),
+        ("{type: http, url: \"http://127.0.0.1:18104/health\"}", "{type: prometheus, url: \"http://prom:9090\", "
+         "query: x}", "$.targets[3].health[0].query  unknown key 'query'"),
+        ("interval: 30s", "interval: 30s\n  on_inconclusive: later",
+         "$.health.on_inconclusive  'later' is not one of ['fail', 'pause', 'pass']"),
+        ("interval: 30s", "interval: 30s\n  confidence: 1", "$.health.confidence  1 is greater than or equal to"),
         ("type: ssh, host: 127.0.0.1, port: 2222,", "type: ssh, port: 2222,",
          "$.targets[3].transport  'host' is a required property"),
         ("port: 2222", "port: 99999", "$.targets[3].transport.port  99999 is greater than the maximum of 65535"),
@@ -192,3 +197,28 @@ def test_bad_target_names_file_line_and_what_is_wrong(config_repo: Path, cli: Ca
     result = cli("--repo", str(config_repo), "validate", "payment-service.production")
     assert result.exit_code == 3, result
     assert expected in result.stdout, result.stdout
+
+
+def test_the_gate_settings_and_a_prometheus_probe_validate(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / f"{PROD}/profile.yaml", "interval: 30s",
+         "interval: 30s\n  confidence: 0.999\n  baseline: 1m\n  max_bake: 20m\n  on_inconclusive: pause\n"
+         "  min_checks: 5\n  failure_limit: 2\n  consecutive: 3")
+    edit(config_repo / f"{PROD}/profile.yaml", "{type: http, url: \"http://127.0.0.1:18104/health\"}",
+         "{type: prometheus, url: \"http://prom:9090\", lookback: 10m, latency_buckets: null, "
+         "errors: 'sum(increase(errors_total{pod=\"{{name}}\"}[{{window}}]))'}")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 0, result
+    from hotswap_cli.core.configrepo import ConfigRepo as Repo
+
+    profile = Repo.open(config_repo).load_profile("payment-service.production")
+    h = profile.health
+    assert (h.confidence, h.baseline, h.max_bake, h.on_inconclusive) == (0.999, 60.0, 1200.0, "pause")
+    assert (h.min_checks, h.failure_limit, h.consecutive) == (5, 2, 3)
+    assert profile.targets[3].probes[0]["latency_buckets"] is None
+
+
+def test_a_bad_gate_default_in_hotswap_yaml_is_named(config_repo: Path, cli: Callable) -> None:
+    edit(config_repo / "hotswap.yaml", "on_no_data: fail", "on_no_data: fail\n    on_inconclusive: later")
+    result = cli("--repo", str(config_repo), "validate", "payment-service.production")
+    assert result.exit_code == 3, result
+    assert "health: on_inconclusive: 'later' is not one of fail, pause, pass" in result.stdout, result.stdout

@@ -15,7 +15,8 @@ from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.model import Target, config_hash
 from hotswap_cli.probes.factory import open_probes
-from hotswap_cli.probes.metrics import quantile
+from hotswap_cli.probes.histogram import bucket_edge, count_above, quantile
+from hotswap_cli.probes.metrics import MetricsProbe
 
 
 def put(inst: DemoInstance, config: dict[str, object]) -> int:
@@ -74,20 +75,39 @@ def test_metrics_probe_follows_the_config(demo_instance: DemoInstance) -> None:
         assert first.no_data and "first scrape" in first.detail
         put(demo_instance, {"simulate": {"errorRate": 0.0, "latencyMs": 20, "rps": 2000}})
         probe.sample()
-        time.sleep(0.2)
+        time.sleep(0.3)
         good = probe.sample()
-        assert not good.no_data and good.error_rate == pytest.approx(0.0, abs=1e-6)
+        assert not good.no_data and good.errors == 0 and good.error_rate == 0.0
+        assert good.requests is not None and 300 < good.requests < 1200  # ~2000/s, Poisson noise
+        assert good.requests == good.buckets[-1][1] and good.buckets[-1][0] == float("inf")
         assert good.p99_ms is not None and 40 < good.p99_ms < 100
         put(demo_instance, {"simulate": {"errorRate": 0.25, "latencyMs": 200, "rps": 2000}})
         probe.sample()
-        time.sleep(0.2)
+        time.sleep(0.3)
         bad = probe.sample()
-        assert bad.error_rate == pytest.approx(0.25, abs=1e-3)
+        assert bad.requests is not None and bad.errors is not None and bad.error_rate is not None
+        assert bad.error_rate == pytest.approx(bad.errors / bad.requests)
+        assert bad.error_rate == pytest.approx(0.25, abs=0.08)
         assert bad.p99_ms is not None and bad.p99_ms > 5 * good.p99_ms
         put(demo_instance, {"simulate": {"rps": 0}})
         probe.sample()
         idle = probe.sample()
-        assert idle.no_data and "no requests" in idle.detail
+        assert idle.no_data and "no requests" in idle.detail and idle.requests is None
+    finally:
+        probe.close()
+
+
+def test_metrics_probe_counts_from_zero_after_a_counter_reset() -> None:
+    """Like Prometheus' rate(): a counter that went down restarted, its value is the count since."""
+    probe = MetricsProbe("web-1", {"url": "http://127.0.0.1:9/metrics"})
+    try:
+        before = probe.parse('http_requests_total{status="200"} 1000\nhttp_requests_total{status="500"} 10\n')
+        after = probe.parse('http_requests_total{status="200"} 90\nhttp_requests_total{status="500"} 30\n')
+        sample = probe._compare(0.0, before, after)
+        assert (sample.requests, sample.errors) == (120, 30) and "request counter reset" in sample.detail
+        steady = probe._compare(0.0, after, probe.parse('http_requests_total{status="200"} 190\n'
+                                                        'http_requests_total{status="500"} 30\n'))
+        assert (steady.requests, steady.errors, steady.error_rate) == (100, 0, 0.0)
     finally:
         probe.close()
 
@@ -97,6 +117,16 @@ def test_quantile_interpolates_like_prometheus() -> None:
     assert quantile(0.99, {0.1: 0.0, 0.2: 100.0, float("inf"): 100.0}) == pytest.approx(0.199)
     assert quantile(0.99, {0.1: 0.0, float("inf"): 10.0}) == 0.1
     assert quantile(0.99, {0.1: 0.0, float("inf"): 0.0}) is None
+    # the count above a latency, by the same interpolation: the inverse of quantile
+    buckets = {0.1: 50.0, 0.2: 100.0, float("inf"): 100.0}
+    assert count_above(0.15, buckets) == pytest.approx(25.0)
+    assert count_above(quantile(0.9, buckets) or 0, buckets) == pytest.approx(10.0)
+    assert count_above(0.05, buckets) == pytest.approx(75.0)
+    assert count_above(0.3, buckets) is None  # beyond the last finite bound: unknown
+    # the top of the bucket holding a quantile: what the quantile is at most, however interpolated
+    assert bucket_edge(0.99, {0.1: 9850.0, 0.25: 10_000.0, float("inf"): 10_000.0}) == 0.25
+    assert bucket_edge(0.99, {0.1: 9900.0, 0.25: 10_000.0, float("inf"): 10_000.0}) == 0.1
+    assert bucket_edge(0.99, {0.1: 9000.0, float("inf"): 10_000.0}) is None
 
 
 def test_command_probe_runs_locally_without_a_shell(tmp_path: Path) -> None:

@@ -126,23 +126,40 @@ class FakeTransport:
             self.fleet.closed.append(self.name)
 
 
+INF = float("inf")
+HEALTHY_LATENCY = ((0.05, 900.0), (0.1, 990.0), (0.15, 1000.0), (0.2, 1000.0), (0.4, 1000.0), (INF, 1000.0))
+SICK_LATENCY = ((0.05, 200.0), (0.1, 600.0), (0.15, 700.0), (0.2, 900.0), (0.4, 990.0), (INF, 1000.0))
+
+
 class FakeProbe:
-    """metrics: error rate 1% and p99 100ms (22% and 400ms when sick); http/command: ok (not when sick)."""
+    """metrics: 1000 requests a sample, 1% errors and p99 100ms (22% and 400ms when sick);
+    scrape: the same after a first scrape that measures nothing (as the metrics probe does);
+    trickle: 20 requests a sample, 1 failed: too few to tell; silent: never any data;
+    http/command: ok (not when sick)."""
 
     def __init__(self, fleet: Fleet, instance: str, kind: str) -> None:
         self.fleet = fleet
         self.instance = instance
         self.kind = kind
+        self.scrapes = 0
 
     def sample(self) -> HealthSample:
         bad = self.instance in self.fleet.sick and self.fleet.running_new(self.instance)
-        if self.kind == "metrics":
+        self.scrapes += 1
+        if self.kind == "scrape" and self.scrapes == 1:
+            return HealthSample(self.instance, "metrics", 0.0, no_data=True, detail="first scrape")
+        if self.kind == "trickle":
+            return HealthSample(self.instance, "metrics", 0.0, error_rate=0.05, requests=20.0, errors=1.0)
+        if self.kind in ("metrics", "scrape"):
             return HealthSample(
                 self.instance,
                 "metrics",
                 0.0,
                 error_rate=0.22 if bad else 0.01,
                 p99_ms=400.0 if bad else 100.0,
+                requests=1000.0,
+                errors=220.0 if bad else 10.0,
+                buckets=SICK_LATENCY if bad else HEALTHY_LATENCY,
             )
         if self.kind == "silent":
             return HealthSample(self.instance, "metrics", 0.0, no_data=True, detail="no traffic")

@@ -14,7 +14,7 @@ from hotswap_cli.core.plan import build_plan
 from hotswap_cli.errors import ExitCode
 from hotswap_cli.model import HealthPolicy, StrategySpec
 from hotswap_cli.runner import ListSink, run_plan
-from hotswap_cli.runner.events import InstanceState, RevertFinished, VerdictReached
+from hotswap_cli.runner.events import BakeExtended, GatePaused, InstanceState, RevertFinished, VerdictReached
 from hotswap_cli.runner.results import DeployResult
 
 HASH = "ab" * 32
@@ -80,7 +80,8 @@ CASES = [
         ExitCode.REVERTED,
         names(0, 1, 2),
         names(0, 1, 2),
-        "health gate failed after phase 2 (canary 30%): i2: error rate 22.0% vs baseline 1.0% (+21.0pp > 5pp)",
+        "health gate failed after phase 2 (canary 30%): i2: error rate 22.0% (220/1000 requests) vs baseline 1.0% "
+        "(120/12000): rise >= +14.2pp > 5pp",
         sick=("i2",),
     ),
     Case(
@@ -136,7 +137,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0, 1, 2, 3),
         names(0, 1, 2, 3),
-        "after phase 4 (batch 4/5): i3: 1/1 health checks failed",
+        "after phase 4 (batch 4/5): i3: 4/4 health checks failed (100%, >= 11% > 10%): HTTP 500",
         sick=("i3",),
         probes=("http",),
     ),
@@ -302,7 +303,8 @@ def test_canary_failure_in_phase_2_never_opens_later_instances() -> None:
     [v1, v2] = result.verdicts
     assert v1.ok and not v2.ok and v2.phase == 2
     assert [i.instance for i in v2.failures] == ["i2"]
-    assert v2.failures[0].error_rate == 0.22 and v2.failures[0].baseline_error_rate == 0.01
+    errors = v2.failures[0].finding("error_rate")
+    assert errors is not None and (errors.figures["rate"], errors.figures["baseline_rate"]) == (0.22, 0.01)
 
 
 def test_four_five_minute_bakes_run_on_the_fake_clock() -> None:
@@ -313,7 +315,9 @@ def test_four_five_minute_bakes_run_on_the_fake_clock() -> None:
     # every live instance sampled every interval: phase k gates the cumulative set
     verdicts = [e for e in sink.events if isinstance(e, VerdictReached)]
     assert [len(v.verdict.instances) for v in verdicts] == [1, 3, 5, 10]
-    assert all(i.samples == 20 for i in verdicts[-1].verdict.instances)  # 10 rounds x 2 probes
+    # each instance's window runs from its push to the end: i0 was sampled in 40 rounds, i9 in 10
+    requests = [i.finding("error_rate").figures["requests"] for i in verdicts[-1].verdict.instances]  # type: ignore[union-attr]
+    assert requests == [40_000, 30_000, 30_000, 20_000, 20_000] + [10_000] * 5
 
 
 def test_uneven_bake_sleeps_to_the_deadline() -> None:
@@ -435,3 +439,77 @@ def test_a_thousand_instances_direct_with_health_is_fast() -> None:
     result, _, _ = deploy(StrategySpec("direct", bake=0, concurrency=50), fleet)
     assert result.ok
     assert time.perf_counter() - start < 3.0
+
+
+def test_the_first_phase_waits_one_baseline_window_once_and_later_phases_not_at_all() -> None:
+    fleet = Fleet([f"i{i}" for i in range(10)], probes=("scrape",))
+    result, sink, clock = deploy(CANARY, fleet)
+    assert result.ok, result.reason
+    assert clock.slept == [60.0] + [30.0] * 40  # two intervals of baseline, then 4 bakes of 10 looks
+    first = [v for v in sink.of(VerdictReached)][0].verdict.instances[0].finding("error_rate")  # type: ignore[attr-defined]
+    assert first is not None and first.figures["baseline_requests"] == 1000  # one delta, over the 60 s
+
+
+def trickle(policy: HealthPolicy, ask=None) -> tuple[DeployResult, ListSink, FakeClock]:  # type: ignore[no-untyped-def]
+    plan = build_plan("svc", "1.1.0", StrategySpec("direct", bake=60, concurrency=1), targets(1), policy)
+    fleet, sink, clock = Fleet(["i0"], probes=("trickle",)), ListSink(), FakeClock()
+    result = run_plan(plan, payload_for, HASH, open_transport=fleet.open_transport, open_probes=fleet.open_probes,
+                      clock=clock, sink=sink, ask=ask)
+    return result, sink, clock
+
+
+def test_an_inconclusive_bake_is_extended_then_failed_by_default() -> None:
+    result, sink, clock = trickle(HealthPolicy(interval=30))
+    assert clock.slept == [30.0, 30.0, 30.0, 30.0]  # the 60 s bake, then up to twice as long
+    [extended] = sink.of(BakeExtended)
+    assert extended.seconds == 60
+    assert extended.reason.startswith("inconclusive: i0: error rate 5.0% (2/40 requests)")
+    assert result.status == "reverted" and result.exit_code == ExitCode.REVERTED
+    assert result.reason.endswith("undecided at 5pp [inconclusive after 2m: on_inconclusive: fail]")
+    [verdict] = result.verdicts
+    assert verdict.outcome == "inconclusive" and not verdict.ok
+
+
+def test_max_bake_bounds_the_extension() -> None:
+    _, _, clock = trickle(HealthPolicy(interval=30, max_bake=75))
+    assert clock.slept == [30.0, 30.0, 15.0]
+
+
+def test_on_inconclusive_pass_completes_and_says_so() -> None:
+    result, sink, _ = trickle(HealthPolicy(interval=30, on_inconclusive="pass"))
+    assert result.ok
+    [verdict] = result.verdicts
+    assert verdict.ok and verdict.outcome == "inconclusive"
+    assert verdict.decided_by == "inconclusive after 2m: passed by on_inconclusive: pass"
+
+
+@pytest.mark.parametrize(("answer", "status"), [(True, "completed"), (False, "reverted")])
+def test_on_inconclusive_pause_asks_and_follows_the_answer(answer: bool, status: str) -> None:
+    asked = []
+
+    def ask(verdict) -> bool:  # type: ignore[no-untyped-def]
+        asked.append(verdict)
+        return answer
+
+    result, sink, _ = trickle(HealthPolicy(interval=30, on_inconclusive="pause"), ask)
+    assert result.status == status and len(asked) == 1 and asked[0].outcome == "inconclusive"
+    [paused] = sink.of(GatePaused)
+    assert paused.phase == 1 and paused.reason.startswith("inconclusive: i0:")
+    assert result.verdicts[0].decided_by.endswith("paused, then " + ("promoted" if answer else "aborted"))
+
+
+def test_on_inconclusive_pause_with_nobody_to_ask_fails() -> None:
+    result, _, _ = trickle(HealthPolicy(interval=30, on_inconclusive="pause"))
+    assert result.status == "reverted"
+    assert result.reason.endswith("[inconclusive after 2m: on_inconclusive: pause, and nobody to ask: failed]")
+
+
+def test_no_bake_fails_only_on_conclusive_evidence() -> None:
+    plan = build_plan("svc", "1.1.0", StrategySpec("direct", bake=0, concurrency=1), targets(2),
+                      HealthPolicy(interval=30))
+    fleet = Fleet(["i0", "i1"], probes=("trickle", "http"), sick=("i1",))
+    result = run_plan(plan, payload_for, HASH, open_transport=fleet.open_transport, open_probes=fleet.open_probes,
+                      clock=FakeClock(), sink=ListSink())
+    assert result.ok  # one failed check and 20 requests prove nothing: no bake asks for no more
+    [verdict] = result.verdicts
+    assert verdict.decided_by == "no bake: only conclusive evidence fails"
