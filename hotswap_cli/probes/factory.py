@@ -6,7 +6,7 @@ from hotswap_cli.errors import ProbeError
 from hotswap_cli.model import Target
 from hotswap_cli.probes.base import Probe
 
-KINDS = ("http", "metrics", "command")
+KINDS = ("http", "metrics", "prometheus", "command")
 
 
 def open_probes(target: Target) -> list[Probe]:
@@ -22,6 +22,10 @@ def open_probes(target: Target) -> list[Probe]:
             from hotswap_cli.probes.metrics import MetricsProbe
 
             probes.append(MetricsProbe(target.name, spec))
+        elif kind == "prometheus":
+            from hotswap_cli.probes.prometheus import PrometheusProbe
+
+            probes.append(PrometheusProbe(target.name, spec))
         elif kind == "command":
             from hotswap_cli.probes.command import CommandProbe
 
