@@ -17,7 +17,7 @@ from hotswap_cli.errors import HotswapError
 
 STATE_FILE = "instances.json"
 MAX_PER_PROCESS_PROCESSES = 16  # large fleets share processes: 1000 instances fit a 2-core box
-INITIAL_CONFIG = {"simulate": {"errorRate": 0.0, "latencyMs": 20, "rps": 50}}
+INITIAL_CONFIG = {"simulate": {"errorRate": 0.005, "latencyMs": 35}}  # like a healthy payment-service
 
 
 @dataclass(frozen=True)

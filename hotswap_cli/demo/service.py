@@ -28,7 +28,7 @@ MAX_BODY = 2 * 1024 * 1024
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error",
            503: "Service Unavailable"}
-DEFAULTS = {"rps": 50.0, "errorRate": 0.0, "latencyMs": 20.0}
+DEFAULTS = {"rps": 2000.0, "errorRate": 0.0, "latencyMs": 20.0}
 
 
 def parse_config(raw: bytes) -> dict[str, Any]:

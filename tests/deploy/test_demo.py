@@ -14,8 +14,9 @@ def test_demo_runs_the_whole_story_and_stops_what_it_started(tmp_path) -> None: 
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "payment-service.production 1.0.0 is live on 5 instance(s)" in out
-    assert re.search(r"health gate failed after phase 1 \(canary 10%\): demo-1: error rate \d+\.\d% vs "
-                     r"baseline \d+\.\d% \(\+\d+\.\dpp > 5pp\)", out), out
+    # the bad version is caught in the first phase, with the counts and the bound the gate used
+    assert re.search(r"health gate failed after phase 1 \(canary 10%\): demo-1: error rate \d+\.\d% "
+                     r"\(\d+/\d+ requests\) vs baseline \d+\.\d% \(\d+/\d+\): rise >= \+\d+\.\dpp > 5pp", out), out
     assert "failed and was reverted" in out
     assert len(re.findall(r"demo-\d: running 1\.0\.0;", out)) == 5  # status after the revert
     assert "demo finished" in out
