@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from instance_support import http_get
-from support.prometheus import PrometheusServer, start_prometheus
+from support.prometheus import PrometheusServer, scraped_demo
 
-from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
+from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.model import Target
 from hotswap_cli.probes.factory import open_probes
@@ -22,15 +22,8 @@ from hotswap_cli.probes.prometheus import PrometheusProbe
 
 @pytest.fixture(scope="module")
 def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PrometheusServer, list[DemoInstance]]]:
-    directory = tmp_path_factory.mktemp("prometheus")
-    instances = start_instances(2, directory / "demo")
-    server = start_prometheus(directory / "server", {i.name: f"127.0.0.1:{i.port}" for i in instances})
-    try:
-        server.wait_for_scrapes([i.name for i in instances])
-        yield server, instances
-    finally:
-        server.stop()
-        stop_instances(directory / "demo")
+    with scraped_demo(tmp_path_factory.mktemp("prometheus"), 2) as running:
+        yield running
 
 
 def put(inst: DemoInstance, simulate: dict[str, object]) -> None:

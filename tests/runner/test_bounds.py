@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -89,36 +90,34 @@ def kl(q: float, p: float) -> float:
     return (q * math.log(q / p) if q > 0 else 0.0) + ((1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0)
 
 
-@pytest.mark.parametrize("rate", [0.005, 0.05, 0.3])
-def test_the_sequence_covers_the_rate_at_every_look_at_once(rate: float) -> None:
-    """400 runs of 200 looks of 50 trials each: the share of runs in which the sequence ever
-    excludes the true rate stays under alpha (here 5%, so the test has something to measure)."""
-    rng = random.Random(20261130)
-    alpha, runs, looks, per_look = 0.05, 400, 200, 50
+def share_of_runs_excluding(rate: float, excluded: Callable[[int, int], bool], *, seed: int, runs: int) -> float:
+    """Runs of 200 looks at 50 more trials each: the share of runs in which `excluded(k, n)` ever holds."""
+    rng = random.Random(seed)
     missed = 0
     for _ in range(runs):
         k = n = 0
-        for _ in range(looks):
-            n += per_look
-            k += sum(1 for _ in range(per_look) if rng.random() < rate)
-            if bounds.sequence_rejects_below(k, n, rate, alpha) or bounds.sequence_rejects_above(k, n, rate, alpha):
+        for _ in range(200):
+            n += 50
+            k += sum(1 for _ in range(50) if rng.random() < rate)
+            if excluded(k, n):
                 missed += 1
                 break
-    assert missed / runs <= alpha
+    return missed / runs
+
+
+@pytest.mark.parametrize("rate", [0.005, 0.05, 0.3])
+def test_the_sequence_covers_the_rate_at_every_look_at_once(rate: float) -> None:
+    """400 runs of 200 looks: the share of runs in which the sequence ever excludes the true rate
+    stays under alpha (here 5%, so the test has something to measure)."""
+    alpha = 0.05
+    share = share_of_runs_excluding(rate, lambda k, n: bounds.sequence_rejects_below(k, n, rate, alpha)
+                                    or bounds.sequence_rejects_above(k, n, rate, alpha), seed=20261130, runs=400)
+    assert share <= alpha
 
 
 def test_peeking_with_a_fixed_sample_bound_would_not_hold() -> None:
     """Why the window needs the sequence: the same runs judged at every look with a fixed-sample
     (Chernoff) bound exclude the true rate far more often than alpha."""
-    rng = random.Random(7)
-    alpha, runs, looks, per_look, rate = 0.05, 300, 200, 50, 0.05
-    missed = 0
-    for _ in range(runs):
-        k = n = 0
-        for _ in range(looks):
-            n += per_look
-            k += sum(1 for _ in range(per_look) if rng.random() < rate)
-            if n * kl(k / n, rate) >= math.log(1 / alpha):  # outside the fixed-sample (Chernoff) bounds
-                missed += 1
-                break
-    assert missed / runs > 2 * alpha
+    alpha, rate = 0.05, 0.05
+    share = share_of_runs_excluding(rate, lambda k, n: n * kl(k / n, rate) >= math.log(1 / alpha), seed=7, runs=300)
+    assert share > 2 * alpha

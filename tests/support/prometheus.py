@@ -1,5 +1,7 @@
 """A real Prometheus server on 127.0.0.1 for tests, scraping given targets every second.
 
+`scraped_demo(directory, n)` starts n demo instances and a Prometheus scraping them, waits until
+each has been scraped a few times, and stops everything it started on the way out.
 `start_prometheus(directory, targets)` starts Debian's `prometheus` (installed by .ci/run) with
 its own config and storage in `directory`; `targets` maps an `instance` label to host:port, so
 queries select `{instance="<target name>"}` as hotswap's default queries do. A missing binary
@@ -17,10 +19,14 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
 
 
 def free_port() -> int:
@@ -98,3 +104,17 @@ def start_prometheus(directory: Path, targets: dict[str, str], *, timeout: float
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"prometheus did not get ready in {timeout:g}s: {log.read_text()[-2000:]}")
+
+
+@contextmanager
+def scraped_demo(directory: Path, n: int) -> Iterator[tuple[PrometheusServer, list[DemoInstance]]]:
+    instances = start_instances(n, directory / "demo")
+    try:
+        server = start_prometheus(directory / "prometheus", {i.name: f"127.0.0.1:{i.port}" for i in instances})
+        try:
+            server.wait_for_scrapes([i.name for i in instances])
+            yield server, instances
+        finally:
+            server.stop()
+    finally:
+        stop_instances(directory / "demo")
