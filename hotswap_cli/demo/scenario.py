@@ -13,6 +13,7 @@ from hotswap_cli.demo.instances import DemoInstance
 
 EXAMPLE_REPO = Path(__file__).resolve().parent.parent / "data" / "example-config-repo"
 PROFILE = "payment-service.production"
+IDENTITY = ("hotswap demo", "demo@hotswap.local")
 
 
 def demo_targets(instances: list[DemoInstance]) -> list[dict[str, Any]]:
@@ -45,6 +46,10 @@ def make_repo(directory: Path, instances: list[DemoInstance], *, bake: str = "3s
         env["approvals"] = 0  # the demo has nobody to approve; see docs/approvals.md
     settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     git(directory, "init", "-q", "-b", "main")
+    # the demo's own identity, in its throwaway repo: releases and the ledger need one, and a fresh
+    # machine has none
+    git(directory, "config", "user.name", IDENTITY[0])
+    git(directory, "config", "user.email", IDENTITY[1])
     commit(directory, "demo: example config repo pointed at local instances")
     return directory
 
@@ -61,8 +66,7 @@ def set_error_rate(directory: Path, rate: float, latency_ms: float | None = None
 
 def commit(directory: Path, message: str) -> None:
     git(directory, "add", "-A")
-    git(directory, "-c", "user.name=hotswap demo", "-c", "user.email=demo@hotswap.local",
-        "commit", "-q", "--allow-empty", "-m", message)
+    git(directory, "commit", "-q", "--allow-empty", "-m", message)
 
 
 def git(directory: Path, *args: str) -> None:

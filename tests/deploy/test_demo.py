@@ -9,8 +9,12 @@ import urllib.request
 
 
 def test_demo_runs_the_whole_story_and_stops_what_it_started(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # as on a fresh machine: no git identity anywhere (the demo's throwaway repo brings its own)
+    (tmp_path / "empty-gitconfig").write_text("")
+    env = {**_env(), "HOME": str(tmp_path), "GIT_CONFIG_GLOBAL": str(tmp_path / "empty-gitconfig"),
+           "GIT_CONFIG_NOSYSTEM": "1"}
     proc = subprocess.run([sys.executable, "-m", "hotswap_cli", "demo", "--bake", "1s"], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path, env={**_env(), "HOME": str(tmp_path)})
+                          text=True, timeout=120, cwd=tmp_path, env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "payment-service.production 1.0.0 is live on 5 instance(s)" in out
@@ -33,4 +37,5 @@ def test_demo_runs_the_whole_story_and_stops_what_it_started(tmp_path) -> None: 
 def _env() -> dict[str, str]:
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("HOTSWAP_")}
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("HOTSWAP_", "GIT_")) and k not in ("EMAIL", "USER_EMAIL")}

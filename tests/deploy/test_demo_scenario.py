@@ -38,6 +38,7 @@ def test_make_repo_points_the_production_profile_at_the_instances(tmp_path: Path
     settings = yaml.safe_load((root / "hotswap.yaml").read_text())
     assert {env["approvals"] for env in settings["environments"].values()} == {0}
     assert git(root, "status", "--porcelain") == ""  # everything committed
+    assert git(root, "config", "user.email").strip() == "demo@hotswap.local"  # its own identity
     assert git(root, "log", "--format=%s").strip() == "demo: example config repo pointed at local instances"
     assert validate(repo, use_cache=False).ok
 
