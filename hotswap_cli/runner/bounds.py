@@ -103,7 +103,7 @@ def _term(const: float, k: float, n: float, p: float) -> tuple[float, float, flo
         value = value - k * math.log(p) if p > 0 else math.inf
     if m > 0:
         value = value - m * math.log1p(-p) if p < 1 else math.inf
-    q = min(1 - _EDGE, max(_EDGE, p))
+    q = p if _EDGE < p < 1 - _EDGE else min(1 - _EDGE, max(_EDGE, p))
     r = 1 - q
     return value, m / r - k / q, k / (q * q) + m / (r * r)
 
@@ -114,6 +114,7 @@ class Rise:
     def __init__(self, k0: float, n0: float, k1: float, n1: float) -> None:
         self.k0, self.n0, self.k1, self.n1 = k0, n0, k1, n1
         self.r1 = k1 / n1 if n1 > 0 else 0.0
+        self._start: dict[bool, float] = {}  # where the last search (per direction) found the least
         self._c0 = _log_beta(PRIOR_A + k0, PRIOR_B + n0 - k0) - _log_beta(PRIOR_A, PRIOR_B)
         self._c1 = _log_beta(PRIOR_A + k1, PRIOR_B + n1 - k1) - _log_beta(PRIOR_A, PRIOR_B)
 
@@ -161,7 +162,9 @@ class Rise:
         a, b = lo + _EDGE, hi - _EDGE
         if b <= a:
             return min(self._evidence(lo, margin, upward)[0], self._evidence(hi, margin, upward)[0])
-        x = min(b, max(a, self.k0 / self.n0))  # where the baseline's own evidence is least
+        # start where the last search ended (a bound's search asks about nearby margins), else where
+        # the baseline's own evidence is least
+        x = min(b, max(a, self._start.get(upward, self.k0 / self.n0)))
         value, slope, curve = self._evidence(x, margin, upward)
         best = value
         for _ in range(_NEWTON_STEPS):
@@ -176,6 +179,7 @@ class Rise:
             x = newton if a < newton < b and not creeping else (a + b) / 2
             value, slope, curve = self._evidence(x, margin, upward)
             best = min(best, value)
+        self._start[upward] = x
         for end in (lo, hi):  # the least may sit on an end of the range
             best = min(best, self._evidence(end, margin, upward)[0])
         return best
@@ -201,7 +205,7 @@ class Rise:
 
 
 def _edge(h: Callable[[float], float], inside: float, limit: float, guess: float) -> float:
-    """Where h (negative at `inside`, rising towards `limit`) crosses 0, to within 1e-6: a bracket
+    """Where h (negative at `inside`, rising towards `limit`) crosses 0, to within 1e-5: a bracket
     from `inside + guess`, widened until it holds, then regula falsi (Illinois) inside it."""
     outside = inside + guess
     while True:
@@ -215,7 +219,7 @@ def _edge(h: Callable[[float], float], inside: float, limit: float, guess: float
         return limit
     h_in, side = h(inside), 0
     for _ in range(_RISE_STEPS):
-        if abs(outside - inside) <= 1e-6:
+        if abs(outside - inside) <= 1e-5:  # a thousandth of a percentage point
             break
         if math.isfinite(h_out) and math.isfinite(h_in) and h_out - h_in > 0:
             mid = outside - h_out * (outside - inside) / (h_out - h_in)
