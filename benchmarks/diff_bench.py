@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli.core.diff import diff_configs
-from hotswap_cli.core.secrets import DEMO_SECRET_KEY, encrypt_value, parse_key
+from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, encrypt_value, parse_key
+from hotswap_cli.core.versions.diff import diff_configs
 
 SERVICES = 950
 KEYS = 20  # per service

@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hotswap_cli.clock import FakeClock  # noqa: E402
-from hotswap_cli.core.plan import build_plan  # noqa: E402
+from hotswap_cli.core.deploy.plan import build_plan  # noqa: E402
 from hotswap_cli.demo.traffic import binomial, poisson  # noqa: E402
 from hotswap_cli.model import HealthPolicy, StrategySpec, Target  # noqa: E402
 from hotswap_cli.probes.base import HealthSample  # noqa: E402

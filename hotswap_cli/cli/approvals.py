@@ -24,9 +24,9 @@ def approvals(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List the approvals of a version: signer, role, date, comment, status."""
-    from hotswap_cli.core.approvals import check_quorum, require_quorum, resolve_version
-    from hotswap_cli.core.approve import check_signed_commits, profile_at
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.approvals.approve import check_signed_commits, profile_at
+    from hotswap_cli.core.approvals.quorum import check_quorum, require_quorum, resolve_version
+    from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.errors import ApprovalError
 
     env = env_of(ctx, json=json_output)

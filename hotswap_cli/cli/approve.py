@@ -24,8 +24,8 @@ def approve(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Approve a version with a signed tag (git's own SSH or GPG signing); exit 4 when refused."""
-    from hotswap_cli.core.approve import approve as make_approval
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.approvals.approve import approve as make_approval
+    from hotswap_cli.core.versions.git import GitRepo
 
     env = env_of(ctx, json=json_output)
     repo = env.repo

@@ -15,10 +15,10 @@ from hotswap_cli.errors import ExitCode, HotswapError
 
 def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
     from hotswap_cli.cli.deploy import run_deployment
-    from hotswap_cli.core.deploy import DeployOptions, prepare
-    from hotswap_cli.core.repo import GitRepo
-    from hotswap_cli.core.secrets import DEMO_SECRET_KEY, KEY_ENV
-    from hotswap_cli.core.versions import release
+    from hotswap_cli.core.deploy.prepare import DeployOptions, prepare
+    from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.release import release
     from hotswap_cli.demo import scenario
     from hotswap_cli.demo.instances import start_instances, stop_instances
 

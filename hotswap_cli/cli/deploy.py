@@ -50,7 +50,7 @@ def deploy(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Deploy a version: plan, confirm, canary/rolling/blue-green/direct with health gates."""
-    from hotswap_cli.core.deploy import DeployOptions, prepare
+    from hotswap_cli.core.deploy.prepare import DeployOptions, prepare
 
     env = env_of(ctx, json=json_output)
     options = DeployOptions(
@@ -87,7 +87,7 @@ def run_deployment(env: Env, deployment: Any, *, dry_run: bool, yes: bool, lock_
 
 def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
     from hotswap_cli.cli.progress import JsonLines, Progress
-    from hotswap_cli.core.deploy import RunSettings, execute
+    from hotswap_cli.core.deploy.prepare import RunSettings, execute
     from hotswap_cli.runner import cancel_on_signals
 
     cancel = threading.Event()
@@ -202,7 +202,7 @@ def duration_option(text: str | None, option: str) -> float | None:
 
 def _strategy_options(canary: float | None, steps: str | None, rolling: bool, batch: str | None,
                       blue_green: bool, direct: bool) -> dict[str, Any]:
-    from hotswap_cli.core.strategies import canary_steps, parse_steps
+    from hotswap_cli.core.deploy.strategies import canary_steps, parse_steps
 
     chosen = [name for name, on in (("--canary", canary is not None), ("--steps", steps is not None),
                                     ("--rolling", rolling or batch is not None), ("--blue-green", blue_green),

@@ -17,8 +17,8 @@ def deployments(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List deployments and rollbacks: id, when, who, version, strategy, status, reason."""
-    from hotswap_cli.core.ledger import fetch_ledger, read_records
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.deploy.ledger import fetch_ledger, read_records
+    from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.errors import RepoError
 
     env = env_of(ctx, json=json_output)

@@ -24,11 +24,11 @@ def diff(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Added, removed and changed keys by JSONPath, with a breaking-change flag; secrets masked."""
-    from hotswap_cli.core.diff import diff_configs, unified_diff
-    from hotswap_cli.core.history import config_at
-    from hotswap_cli.core.repo import GitRepo
-    from hotswap_cli.core.secrets import load_key
-    from hotswap_cli.core.versions import latest_version
+    from hotswap_cli.core.secrets.crypto import load_key
+    from hotswap_cli.core.versions.diff import diff_configs, unified_diff
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.history import config_at
+    from hotswap_cli.core.versions.release import latest_version
     from hotswap_cli.errors import RepoError, UsageError
 
     if fmt not in ("text", "unified"):
@@ -66,7 +66,7 @@ def comparable(snap: Any, key: bytes) -> Any:
     """A stored config with its secrets decrypted in memory, so fingerprints match an instance's."""
     from dataclasses import replace
 
-    from hotswap_cli.core.secrets import decrypt_config
+    from hotswap_cli.core.secrets.crypto import decrypt_config
 
     return snap if snap.live else replace(snap, data=decrypt_config(snap.data, snap.schema, key))
 

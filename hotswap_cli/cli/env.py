@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Env:
 
     @cached_property
     def root(self) -> Path:
-        from hotswap_cli.core.configrepo import find_root
+        from hotswap_cli.core.config.configrepo import find_root
 
         if self.repo_option is not None:
             path = self.repo_option if self.repo_option.is_absolute() else self.cwd / self.repo_option
@@ -59,7 +59,7 @@ class Env:
 
     @cached_property
     def repo(self) -> ConfigRepo:
-        from hotswap_cli.core.configrepo import ConfigRepo
+        from hotswap_cli.core.config.configrepo import ConfigRepo
 
         return ConfigRepo.open(self.root)
 

@@ -52,8 +52,8 @@ def run_if_simple(argv: list[str]) -> None:
 def run(env: Env, items: list[str], *, no_cache: bool = False) -> int:
     """Validate what `items` name (profiles or changed files; all profiles when empty); print
     the report; return 0 valid or 3 invalid."""
-    from hotswap_cli.core.validate import affected_profiles
-    from hotswap_cli.core.validate import validate as run_validate
+    from hotswap_cli.core.config.validate import affected_profiles
+    from hotswap_cli.core.config.validate import validate as run_validate
 
     if items and env.repo_option is None:
         _root_from_paths(env, items)
@@ -85,7 +85,7 @@ def run(env: Env, items: list[str], *, no_cache: bool = False) -> int:
 
 def _root_from_paths(env: Env, items: list[str]) -> None:
     """pre-commit runs hooks from the git top: the config repo may be a sub-folder of it."""
-    from hotswap_cli.core.configrepo import find_root
+    from hotswap_cli.core.config.configrepo import find_root
 
     try:
         env.root  # noqa: B018 - found from the working directory

@@ -16,8 +16,8 @@ def history(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Every commit that changed the profile's rendered config (templates and schema included)."""
-    from hotswap_cli.core.history import profile_history
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.history import profile_history
 
     env = env_of(ctx, json=json_output)
     entries = profile_history(GitRepo(env.root), profile, rev)

@@ -11,7 +11,7 @@ from hotswap_cli.cli.context import env_of
 
 def init(ctx: typer.Context, directory: Path = typer.Argument(Path("."), help="Where to create it.")) -> None:
     """Create hotswap.yaml, a schema, a template and a profile that validate as created."""
-    from hotswap_cli.core.scaffold import init_repo
+    from hotswap_cli.core.config.scaffold import init_repo
 
     env = env_of(ctx)
     result = init_repo(directory if directory.is_absolute() else env.cwd / directory)

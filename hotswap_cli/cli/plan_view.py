@@ -21,9 +21,9 @@ class LiveGroup:
 
 
 def live_diffs(deployment: Any) -> list[LiveGroup]:
-    from hotswap_cli.core.diff import diff_configs
     from hotswap_cli.core.live import read_live
-    from hotswap_cli.core.secrets import load_key
+    from hotswap_cli.core.secrets.crypto import load_key
+    from hotswap_cli.core.versions.diff import diff_configs
     from hotswap_cli.transports.factory import open_transport
 
     live = read_live(deployment.targets, open_transport)

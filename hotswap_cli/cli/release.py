@@ -19,9 +19,9 @@ def release(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Name a validated commit as a version: the annotated tag <profile>/<X.Y.Z> (never moved)."""
-    from hotswap_cli.core.repo import GitRepo
-    from hotswap_cli.core.versions import check_version
-    from hotswap_cli.core.versions import release as make_release
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.release import check_version
+    from hotswap_cli.core.versions.release import release as make_release
 
     env = env_of(ctx, json=json_output)
     check_version(version)

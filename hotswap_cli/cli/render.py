@@ -16,9 +16,9 @@ def render(
     fmt: str = typer.Option("yaml", "--format", "-f", help="yaml or json."),
 ) -> None:
     """Print a profile's rendered config (templates merged under its own config); secrets masked."""
-    from hotswap_cli.core.render import render_profile
-    from hotswap_cli.core.secrets import mask_config
-    from hotswap_cli.core.yamlsrc import dump_yaml
+    from hotswap_cli.core.config.render import render_profile
+    from hotswap_cli.core.config.yamlsrc import dump_yaml
+    from hotswap_cli.core.secrets.crypto import mask_config
     from hotswap_cli.errors import UsageError
 
     if fmt not in ("yaml", "json"):

@@ -31,7 +31,7 @@ def rollback(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Push an earlier version to all instances in parallel, no bake; recorded in the ledger."""
-    from hotswap_cli.core.deploy import prepare_rollback
+    from hotswap_cli.core.deploy.prepare import prepare_rollback
 
     env = env_of(ctx, json=json_output)
     deployment = prepare_rollback(env.root, profile, to, targets=split_names(targets), approvers_path=approvers)

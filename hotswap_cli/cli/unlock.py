@@ -14,9 +14,9 @@ def unlock(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Show a profile's deploy lock holder (exit 5 while held); --force breaks a stale lock."""
-    from hotswap_cli.core.lock import read_holder
-    from hotswap_cli.core.lock import unlock as break_lock
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.deploy.lock import read_holder
+    from hotswap_cli.core.deploy.lock import unlock as break_lock
+    from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.errors import LockHeld
 
     env = env_of(ctx, json=json_output)

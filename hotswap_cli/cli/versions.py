@@ -16,8 +16,8 @@ def versions(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """A profile's versions, newest first: version, date, author, description, content hash."""
-    from hotswap_cli.core.repo import GitRepo
-    from hotswap_cli.core.versions import list_versions
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.release import list_versions
 
     env = env_of(ctx, json=json_output)
     found = list_versions(GitRepo(env.root), profile)
@@ -49,10 +49,10 @@ def show(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """The rendered config of a version; secrets masked unless --reveal and the key is set."""
-    from hotswap_cli.core.history import config_at
-    from hotswap_cli.core.repo import GitRepo
-    from hotswap_cli.core.secrets import decrypt_config, load_key, mask_config, require_key
-    from hotswap_cli.core.yamlsrc import dump_yaml
+    from hotswap_cli.core.config.yamlsrc import dump_yaml
+    from hotswap_cli.core.secrets.crypto import decrypt_config, load_key, mask_config, require_key
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.core.versions.history import config_at
     from hotswap_cli.errors import UsageError
 
     if fmt not in ("yaml", "json"):

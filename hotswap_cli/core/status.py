@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.model import Target
 
 
@@ -75,8 +75,8 @@ def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap:
 def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..., Any] | None = None,
                    open_probes: Callable[[Target], Sequence[Any]] | None = None,
                    metrics_gap: float = 1.0) -> ProfileStatus:
-    from hotswap_cli.core import ledger
-    from hotswap_cli.core.deploy import live_version_names, open_git
+    from hotswap_cli.core.deploy import ledger
+    from hotswap_cli.core.deploy.prepare import live_version_names, open_git
     from hotswap_cli.core.live import read_live
     from hotswap_cli.probes.factory import open_probes as default_probes
     from hotswap_cli.transports.factory import open_transport as default_transport

@@ -9,9 +9,10 @@ from typing import Any
 
 import yaml
 
+from hotswap_cli import DATA_DIR
 from hotswap_cli.demo.instances import DemoInstance
 
-EXAMPLE_REPO = Path(__file__).resolve().parent.parent / "data" / "example-config-repo"
+EXAMPLE_REPO = DATA_DIR / "example-config-repo"
 PROFILE = "payment-service.production"
 IDENTITY = ("hotswap demo", "demo@hotswap.local")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from approval_helpers import PROFILE, Signer, change, git
 
-from hotswap_cli.core.approvers import ssh_fingerprint
+from hotswap_cli.core.approvals.approvers import ssh_fingerprint
 
 Cli = Callable[..., Any]
 TAG = f"approvals/{PROFILE}/1.1.0"

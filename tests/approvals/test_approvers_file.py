@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotswap_cli.core.approvers import parse_approvers, ssh_fingerprint
+from hotswap_cli.core.approvals.approvers import parse_approvers, ssh_fingerprint
 from hotswap_cli.errors import ConfigError
 
 KEY = "AAAAC3NzaC1lZDI1NTE5AAAAIGqFbCz3FHmMHIhRHtN4sPOIZwzIErNjAp7RwJdomh1m"

@@ -9,7 +9,7 @@ from typing import Any
 from approval_helpers import PROFILE, Signer
 from test_quorum import approve
 
-from hotswap_cli.core.secrets import DEMO_SECRET_KEY, KEY_ENV
+from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
 
 Cli = Callable[..., Any]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from approval_helpers import PROFILE, Signer, git, signed_tag
 
-from hotswap_cli.core.approvals import check_quorum
-from hotswap_cli.core.configrepo import ConfigRepo
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.approvals.quorum import check_quorum
+from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.versions.git import GitRepo
 
 Cli = Callable[..., Any]
 TAG = f"approvals/{PROFILE}/1.1.0"

@@ -10,7 +10,7 @@ from typing import Any
 
 from approval_helpers import PROFILE, Signer, change, git, signed_tag
 
-from hotswap_cli.core.approvers import ssh_fingerprint
+from hotswap_cli.core.approvals.approvers import ssh_fingerprint
 
 Cli = Callable[..., Any]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from hotswap_cli.core.configrepo import ConfigRepo
-from hotswap_cli.core.render import render_profile
-from hotswap_cli.core.validate import validate
+from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.render import render_profile
+from hotswap_cli.core.config.validate import validate
 from hotswap_cli.demo import scenario
 from hotswap_cli.demo.instances import DemoInstance
 

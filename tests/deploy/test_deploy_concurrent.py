@@ -13,8 +13,8 @@ from typing import Any
 from deploy_fleet import Fleet, git
 from deploy_support import hotswap_cmd, parse_json_lines, subprocess_env
 
-from hotswap_cli.core.ledger import fetch_ledger, read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import fetch_ledger, read_records
+from hotswap_cli.core.versions.git import GitRepo
 
 N = 8
 

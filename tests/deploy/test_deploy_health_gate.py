@@ -21,8 +21,8 @@ from deploy_support import (
     subprocess_env,
 )
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
 
 
@@ -36,7 +36,7 @@ def demo(tmp_path: Path) -> Iterator[list[DemoInstance]]:
 
 
 def quiet_fleet(demo: list[DemoInstance], root: Path, cli: Callable[..., Any], **health: Any) -> DemoRepo:
-    """1.0.0 is deployed; 1.1.0 serves 5 requests/s: a few requests a look, never enough to show
+    """1.0.0 is deployed; 1.1.0 serves 20 requests/s: a few requests a look, never enough to show
     its error rate is within 5pp of the baseline's."""
     targets = [{"name": i.name,
                 "transport": {"type": "http", "url": f"{i.url}/config", "confirm_url": f"{i.url}/config"},
@@ -45,7 +45,7 @@ def quiet_fleet(demo: list[DemoInstance], root: Path, cli: Callable[..., Any], *
                            health={"interval": "0.2s", "max_bake": "1.2s", **health})
     fleet.release(cli, "1.0.0")
     assert cli("--repo", str(root), "deploy", fleet.profile, "--yes").exit_code == 0
-    fleet.set_simulate(rps=5)
+    fleet.set_simulate(rps=20)
     fleet.release(cli, "1.1.0", "a quiet config")
     return fleet
 

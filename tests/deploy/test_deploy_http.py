@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from deploy_support import DemoRepo, http_get, http_put, make_demo_repo, parse_json_lines, running_hash
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
 from hotswap_cli.model import config_hash
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from deploy_fleet import Fleet, git, local_target
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 
 
 def deploy(cli: Callable, fleet: Fleet, *args: str):  # type: ignore[no-untyped-def]
@@ -198,7 +198,7 @@ def test_status_names_versions_and_flags_drift(make_fleet: Callable, cli: Callab
 
 
 def test_a_held_lock_is_exit_5_naming_the_holder(make_fleet: Callable, cli: Callable) -> None:
-    from hotswap_cli.core.lock import acquire
+    from hotswap_cli.core.deploy.lock import acquire
 
     fleet = make_fleet(2)
     fleet.release(cli, "1.0.0")

@@ -11,8 +11,8 @@ import pytest
 from deploy_support import make_demo_repo, running_hash
 from support.prometheus import PrometheusServer, scraped_demo
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.model import config_hash
 

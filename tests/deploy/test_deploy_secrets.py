@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from hotswap_cli.core.secrets import DEMO_SECRET_KEY, KEY_ENV
+from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
 
 PLAINTEXT = "sk_test_demo_4242424242"  # templates/payment-service.yaml, encrypted under the demo key
 PROFILE = "payment-service.development"

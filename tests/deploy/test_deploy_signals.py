@@ -15,8 +15,8 @@ import pytest
 from deploy_fleet import Fleet
 from deploy_support import EventStream, hotswap_cmd, subprocess_env
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 
 SEED = b'{"queue": {"url": "amqps://old:5671", "name": "orders", "prefetch": 5, "visibilityTimeoutS": 9},\n' \
        b'    "concurrency": 3}\n'
@@ -72,7 +72,7 @@ def test_a_signal_mid_bake_reverts_records_and_exits_130(make_fleet: Callable[..
 
 def test_a_signal_while_waiting_for_the_lock_exits_130_having_changed_nothing(
         make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
-    from hotswap_cli.core.lock import acquire
+    from hotswap_cli.core.deploy.lock import acquire
 
     fleet = make_fleet(2, strategy={"type": "canary", "steps": [50, 100], "bake": "0.1s"})
     fleet.release(cli, "1.0.0")

@@ -11,8 +11,8 @@ from typing import Any
 
 from deploy_fleet import Fleet
 
-from hotswap_cli.core.ledger import read_records
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy.ledger import read_records
+from hotswap_cli.core.versions.git import GitRepo
 
 # valid JSON, but not as hotswap would write it: a revert must restore these exact bytes
 SEED = b'{"queue": {"url": "amqps://old:5671", "name": "orders", "prefetch": 5,  "visibilityTimeoutS": 9},' \

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hotswap_cli.core.merge import deep_merge
+from hotswap_cli.core.config.merge import deep_merge
 
 CASES: list[tuple[str, Any, Any, Any]] = [
     ("maps merge", {"a": 1, "b": {"x": 1}}, {"b": {"y": 2}}, {"a": 1, "b": {"x": 1, "y": 2}}),

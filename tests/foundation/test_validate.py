@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hotswap_cli.core.configrepo import ConfigRepo
-from hotswap_cli.core.validate import affected_profiles
+from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.validate import affected_profiles
 
 PROD = "profiles/payment-service.production"
 
@@ -208,7 +208,7 @@ def test_the_gate_settings_and_a_prometheus_probe_validate(config_repo: Path, cl
          "errors: 'sum(increase(errors_total{pod=\"{{name}}\"}[{{window}}]))'}")
     result = cli("--repo", str(config_repo), "validate", "payment-service.production")
     assert result.exit_code == 0, result
-    from hotswap_cli.core.configrepo import ConfigRepo as Repo
+    from hotswap_cli.core.config.configrepo import ConfigRepo as Repo
 
     profile = Repo.open(config_repo).load_profile("payment-service.production")
     h = profile.health

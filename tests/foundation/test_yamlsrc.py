@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotswap_cli.core.yamlsrc import DocumentError, parse_document
+from hotswap_cli.core.config.yamlsrc import DocumentError, parse_document
 
 
 def test_locations_point_at_keys_and_items() -> None:

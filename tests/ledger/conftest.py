@@ -9,7 +9,7 @@ import pytest
 from ledger_support import git
 
 from hotswap_cli import telemetry
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.versions.git import GitRepo
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from hotswap_cli.core import ledger, lock
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy import ledger, lock
+from hotswap_cli.core.versions.git import GitRepo
 
 
 def main(clone: str, out: str, index: str) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from ledger_support import PROFILE
 
-from hotswap_cli.core import ledger, lock
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy import ledger, lock
+from hotswap_cli.core.versions.git import GitRepo
 
 Cli = Callable[..., Any]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from ledger_support import PROFILE, git
 
-from hotswap_cli.core import ledger
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy import ledger
+from hotswap_cli.core.versions.git import GitRepo
 
 WORKER = Path(__file__).resolve().parent / "deploy_worker.py"
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ledger_support import PROFILE, git
 
-from hotswap_cli.core import ledger
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy import ledger
+from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.runner.results import DeployResult, InstanceOutcome
 
 

@@ -12,8 +12,8 @@ import pytest
 from ledger_support import PROFILE, git
 
 from hotswap_cli.clock import FakeClock
-from hotswap_cli.core import lock
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.deploy import lock
+from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.errors import ExitCode, LockHeld, UsageError
 
 HOLDER_RE = (rf"^{PROFILE} is locked by Test Author <author@example.com> on {socket.gethostname()} "

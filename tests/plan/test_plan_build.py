@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hotswap_cli.core.plan import build_plan, estimate
-from hotswap_cli.core.strategies import (
+from hotswap_cli.core.deploy.plan import build_plan, estimate
+from hotswap_cli.core.deploy.strategies import (
     batch_size,
     canary_counts,
     canary_steps,

@@ -10,7 +10,7 @@ import pytest
 from runner_fakes import OLD, CancellingClock, Fleet, payload_for, targets
 
 from hotswap_cli.clock import FakeClock
-from hotswap_cli.core.plan import build_plan
+from hotswap_cli.core.deploy.plan import build_plan
 from hotswap_cli.errors import ExitCode
 from hotswap_cli.model import HealthPolicy, StrategySpec
 from hotswap_cli.runner import ListSink, run_plan

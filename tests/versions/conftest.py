@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hotswap_cli.core.secrets import DEMO_SECRET_KEY  # noqa: E402
+from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from versions_helpers import PROFILE, commit, edit
 
-from hotswap_cli.core.diff import diff_configs
-from hotswap_cli.core.merge import deep_merge
+from hotswap_cli.core.config.merge import deep_merge
+from hotswap_cli.core.versions.diff import diff_configs
 
 ROUTES_SCHEMA = {"type": "object", "properties": {"routes": {"type": "array", "x-hotswap-key": "name"}}}
 

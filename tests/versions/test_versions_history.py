@@ -8,8 +8,8 @@ from pathlib import Path
 
 from versions_helpers import PROFILE, commit, edit
 
-from hotswap_cli.core.history import config_at, profile_history
-from hotswap_cli.core.repo import GitRepo
+from hotswap_cli.core.versions.git import GitRepo
+from hotswap_cli.core.versions.history import config_at, profile_history
 
 
 def test_history_follows_templates_and_schema_and_skips_unrelated_commits(config_repo: Path, hs: Callable) -> None:

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from versions_helpers import PROD_SECRET, PROFILE, commit, edit, git
 
-from hotswap_cli.core.repo import GitRepo
-from hotswap_cli.core.versions import latest_version, list_versions, parse_tag_message, resolve_version
+from hotswap_cli.core.versions.git import GitRepo
+from hotswap_cli.core.versions.release import latest_version, list_versions, parse_tag_message, resolve_version
 from hotswap_cli.errors import RepoError
 from hotswap_cli.model import config_hash
 
@@ -63,7 +63,7 @@ def test_existing_version_is_never_moved(config_repo: Path, hs: Callable) -> Non
     assert git(config_repo, "rev-parse", f"refs/tags/{PROFILE}/1.0.0") == before
     # the core refuses too, even when called directly
     with pytest.raises(RepoError, match="already exists"):
-        from hotswap_cli.core.versions import release
+        from hotswap_cli.core.versions.release import release
 
         release(GitRepo(config_repo), PROFILE, "1.0.0")
 
@@ -152,7 +152,7 @@ def test_push_without_remote_says_so(config_repo: Path, hs: Callable) -> None:
 def test_config_repo_in_a_subfolder(tmp_path: Path, cli: Callable) -> None:
     import shutil
 
-    from hotswap_cli.core.configrepo import find_root
+    from hotswap_cli.core.config.configrepo import find_root
 
     top = tmp_path / "ops"
     src = find_root(Path(__file__).resolve().parents[2] / "example-config-repo")

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotswap_cli.core.secrets import (
+from hotswap_cli.core.secrets.crypto import (
     KEY_MARKER,
     PathTrie,
     is_encrypted,
@@ -266,7 +266,7 @@ _CHECKERS: dict[str, Any] = {}
 
 def _violations(schema: dict[str, Any], data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]:
     """(path, keyword, instance) of each schema violation: compiled fast path, jsonschema for details."""
-    from hotswap_cli.core.schema import SchemaChecker
+    from hotswap_cli.core.config.schema import SchemaChecker
 
     cache_key = json.dumps(schema, sort_keys=True)
     checker = _CHECKERS.get(cache_key)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli.core.secrets import (
+from hotswap_cli.core.secrets.crypto import (
     SECRET_MARKER,
     decrypt_value,
     encrypt_value,
@@ -55,7 +55,7 @@ def is_secret_field(path: JsonPath, schema: Any) -> bool:
 def edit_config_text(text: str, file: str, path: JsonPath, token: str) -> tuple[str, bool]:
     """The file's text with `token` at `path`, and whether its comments and layout were kept
     (a one-line edit when the key already holds a scalar; else the file is rewritten)."""
-    from hotswap_cli.core.yamlsrc import dump_yaml, parse_document
+    from hotswap_cli.core.config.yamlsrc import dump_yaml, parse_document
 
     doc = parse_document(text, file)
     expected = set_in(doc.data or {}, path, token)
@@ -80,8 +80,8 @@ def edit_config_text(text: str, file: str, path: JsonPath, token: str) -> tuple[
 def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: bytes) -> tuple[str, bool]:
     """Encrypt `value` into the profile's own config file. Refuses (writing nothing) when the field
     is not secret or when `key` does not decrypt the profile's existing secrets."""
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.render import render_profile
 
     repo = ConfigRepo.open(root)
     loaded = repo.load_profile(profile)

@@ -7,9 +7,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotswap_cli import DATA_DIR
 from hotswap_cli.errors import ConfigError
 
-SCAFFOLD = Path(__file__).resolve().parent.parent / "data" / "scaffold"
+SCAFFOLD = DATA_DIR / "scaffold"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hotswap_cli.errors import ConfigError, RepoError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.repo import GitRepo, TagInfo
+    from hotswap_cli.core.versions.git import GitRepo, TagInfo
 
 # Semantic version core only: no leading zeros, no `v`, no pre-release or build suffix.
 SEMVER_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
@@ -124,9 +124,9 @@ def resolve_version(git_repo: GitRepo, profile: str, version: str) -> Version:
 def release(git_repo: GitRepo, profile: str, version: str, description: str = "", rev: str = "HEAD",
             push: bool = False) -> tuple[Version, bool]:
     """Validate `profile` at `rev` and tag it `<profile>/<version>`. Returns (version, pushed)."""
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.render import render_profile
-    from hotswap_cli.core.validate import validate_profile
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.render import render_profile
+    from hotswap_cli.core.config.validate import validate_profile
 
     check_version(version)
     tag = tag_name(profile, version)
@@ -160,8 +160,8 @@ def release(git_repo: GitRepo, profile: str, version: str, description: str = ""
 
 def _refuse_uncommitted(git_repo: GitRepo, directory: str, layer_files: list[str], schema_file: str | None) -> None:
     """Uncommitted edits to what the release renders from would make the tag lie about the tree."""
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.render import render_profile
 
     paths = {directory, *layer_files, *([schema_file] if schema_file else [])}
     try:  # the working tree may extend other templates now: those count too

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hotswap_cli.core.strategies import batch_size, canary_counts
+from hotswap_cli.core.deploy.strategies import batch_size, canary_counts
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import STRATEGIES, HealthPolicy, Phase, Plan, StrategySpec, Target
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hotswap_cli.core.configrepo import ConfigRepo
-from hotswap_cli.core.merge import deep_merge
-from hotswap_cli.core.yamlsrc import Document
+from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.merge import deep_merge
+from hotswap_cli.core.config.yamlsrc import Document
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import MAX_CONFIG_BYTES, JsonPath, Location, Profile, canonical_json, config_hash
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hotswap_cli.errors import RepoError
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.versions.git import GitRepo
 
 LEDGER_REF = "refs/hotswap/deployments"
 REMOTE_LEDGER_REF = "refs/hotswap/remote/deployments"  # origin's ledger as last fetched

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.errors import ApprovalError, Interrupted, RepoError, UsageError, ValidationFailed
 from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, Target, config_hash
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.approvals import QuorumReport
-    from hotswap_cli.core.plan import Estimate
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.approvals.quorum import QuorumReport
+    from hotswap_cli.core.deploy.plan import Estimate
+    from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.runner.events import EventSink
     from hotswap_cli.runner.results import DeployResult
 
@@ -63,14 +63,14 @@ class Deployment:
 
 
 def open_git(root: Path) -> GitRepo:
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.versions.git import GitRepo
 
     return GitRepo(root)
 
 
 def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tuple[str, str, bool]:
     """(version label, commit, released) for what is to be deployed."""
-    from hotswap_cli.core.versions import latest_version, resolve_version
+    from hotswap_cli.core.versions.release import latest_version, resolve_version
 
     if options.rev is not None:
         if options.version is not None:
@@ -88,10 +88,10 @@ def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tup
 
 def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: GitRepo | None = None) -> Deployment:
     """Resolve, render, validate, decrypt, check approvals and build the plan. No instance I/O."""
-    from hotswap_cli.core.plan import build_plan, estimate
-    from hotswap_cli.core.render import render_profile
-    from hotswap_cli.core.secrets import decrypt_config
-    from hotswap_cli.core.validate import check_profile_meta, check_rendered
+    from hotswap_cli.core.config.render import render_profile
+    from hotswap_cli.core.config.validate import check_profile_meta, check_rendered
+    from hotswap_cli.core.deploy.plan import build_plan, estimate
+    from hotswap_cli.core.secrets.crypto import decrypt_config
 
     git_repo = git_repo or open_git(root)
     version, commit, released = resolve(git_repo, profile_name, options)
@@ -125,7 +125,7 @@ def check_approvals(git_repo: GitRepo, root: Path, profile: Profile, version: st
                     approvers_path: Path | None, require_signed: bool = False) -> QuorumReport | None:
     """The deploy gate: ApprovalError (exit 4) when the environment's quorum is not met, or when
     signed commits are required and a commit since the last deployed version is not."""
-    from hotswap_cli.core.approvals import check_quorum, require_quorum
+    from hotswap_cli.core.approvals.quorum import check_quorum, require_quorum
 
     working = ConfigRepo.open(root)
     policy = working.settings.environments[profile.environment]
@@ -134,8 +134,8 @@ def check_approvals(git_repo: GitRepo, root: Path, profile: Profile, version: st
     report = check_quorum(git_repo, working, profile, version, approvers_path=approvers_path)
     require_quorum(report)
     if require_signed or report.require_signed_commits:
-        from hotswap_cli.core import ledger
-        from hotswap_cli.core.approve import check_signed_commits
+        from hotswap_cli.core.approvals.approve import check_signed_commits
+        from hotswap_cli.core.deploy import ledger
 
         last = ledger.last_successful(git_repo, profile.name)
         since = str(last["commit"]) if last and last.get("commit") else None
@@ -224,7 +224,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     """Take the profile's lock, run the plan, record the run in the ledger, release the lock."""
     from hotswap_cli import telemetry
     from hotswap_cli.clock import SystemClock
-    from hotswap_cli.core import ledger, lock
+    from hotswap_cli.core.deploy import ledger, lock
     from hotswap_cli.probes.factory import open_probes
     from hotswap_cli.runner import rollback, run_plan
     from hotswap_cli.transports.factory import open_transport
@@ -289,7 +289,7 @@ class _LockWaitClock:
 
 def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> tuple[str, bool]:
     """(version, deployed_before) to roll back to: --to, else the ledger's previous good version."""
-    from hotswap_cli.core import ledger
+    from hotswap_cli.core.deploy import ledger
 
     if git_repo.has_remote():
         ledger.fetch_ledger(git_repo)
@@ -323,8 +323,8 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
 
 def live_version_names(git_repo: GitRepo, profile: str) -> dict[str, str]:
     """sha256 -> version name, from the ledger (what was pushed) and from the version tags."""
-    from hotswap_cli.core import ledger
-    from hotswap_cli.core.versions import list_versions
+    from hotswap_cli.core.deploy import ledger
+    from hotswap_cli.core.versions.release import list_versions
 
     names: dict[str, str] = {}
     for v in reversed(list_versions(git_repo, profile)):

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.approvers import REMOTE, TrustRoot, load_trust_root
-from hotswap_cli.core.signing import SignatureCheck, TagRef, list_tags, verify_tag
+from hotswap_cli.core.approvals.approvers import REMOTE, TrustRoot, load_trust_root
+from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, list_tags, verify_tag
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
 from hotswap_cli.model import VERSION_PATTERN, Profile
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.configrepo import ConfigRepo, EnvironmentPolicy
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo, EnvironmentPolicy
+    from hotswap_cli.core.versions.git import GitRepo
 
 VALID = "valid"
 _VERSION_RE = re.compile(VERSION_PATTERN)
@@ -128,7 +128,7 @@ def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
 def environment_policy(git_repo: GitRepo, trust: TrustRoot, profile: Profile) -> EnvironmentPolicy:
     """The stricter of the profile's environment as given and as on the protected branch: a change
     cannot lower its own quorum by moving the profile to Development."""
-    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
 
     envs = {profile.environment}
     if trust.rev is not None:
@@ -154,8 +154,8 @@ def approval_context(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profil
 
 def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | None:
     """Git paths the profile's rendered config is made of at `commit`; None when unknown."""
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.render import template_chain
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.render import template_chain
 
     try:
         repo = ConfigRepo(git_repo.source_at(commit))

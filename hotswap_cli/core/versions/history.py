@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.versions import SEMVER_RE, list_versions, resolve_version, semver_key
+from hotswap_cli.core.versions.release import SEMVER_RE, list_versions, resolve_version, semver_key
 from hotswap_cli.errors import HotswapError, RepoError, UsageError
 from hotswap_cli.model import config_hash
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.versions.git import GitRepo
 
 WORKTREE = "worktree"
 WORKTREE_NAMES = (WORKTREE, "working-tree", "WORKTREE")
@@ -46,7 +46,7 @@ class ConfigAt:
 
 def render_in(repo: ConfigRepo, profile: str) -> tuple[Any, dict[str, Any], str]:
     """(rendered data, schema, schema ref) of `profile` in `repo`."""
-    from hotswap_cli.core.render import render_profile
+    from hotswap_cli.core.config.render import render_profile
 
     loaded = repo.load_profile(profile)
     schema, _ = repo.load_schema(loaded.schema)
@@ -55,7 +55,7 @@ def render_in(repo: ConfigRepo, profile: str) -> tuple[Any, dict[str, Any], str]
 
 def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
     """`ref`: a version (X.Y.Z), any git revision, or `worktree`."""
-    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
 
     if ref.startswith("live:"):
         return live_config(git_repo, profile, ref.removeprefix("live:"))
@@ -75,7 +75,7 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
 
 def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     """What `instance` (a target of the working tree's profile) runs now, read through its transport."""
-    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
     from hotswap_cli.core.live import read_one
     from hotswap_cli.transports.factory import open_transport
 
@@ -130,7 +130,7 @@ class _State:
 def profile_history(git_repo: GitRepo, profile: str, rev: str = "HEAD") -> list[HistoryEntry]:
     """Newest first: every commit reachable from `rev` after which the profile renders differently
     (or its schema differs) than before it."""
-    from hotswap_cli.core.diff import diff_configs
+    from hotswap_cli.core.versions.diff import diff_configs
 
     versions: dict[str, list[str]] = {}
     for v in list_versions(git_repo, profile):
@@ -164,7 +164,7 @@ def profile_history(git_repo: GitRepo, profile: str, rev: str = "HEAD") -> list[
 
 def _state_at(git_repo: GitRepo, profile: str, sha: str, cache: dict[str, _State]) -> _State:
     if sha not in cache:
-        from hotswap_cli.core.configrepo import ConfigRepo
+        from hotswap_cli.core.config.configrepo import ConfigRepo
 
         repo = ConfigRepo(git_repo.source_at(sha), root=git_repo.config_root)
         if profile not in repo.profile_names():

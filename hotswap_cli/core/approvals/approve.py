@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.approvals import (
+from hotswap_cli.core.approvals.approvers import REMOTE, load_trust_root
+from hotswap_cli.core.approvals.quorum import (
     Approval,
     approval_context,
     evaluate,
@@ -15,8 +16,7 @@ from hotswap_cli.core.approvals import (
     previous_version,
     resolve_version,
 )
-from hotswap_cli.core.approvers import REMOTE, load_trust_root
-from hotswap_cli.core.signing import (
+from hotswap_cli.core.approvals.signing import (
     CommitSignature,
     commit_signatures,
     delete_tag,
@@ -28,14 +28,14 @@ from hotswap_cli.core.signing import (
 from hotswap_cli.errors import ApprovalError
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.configrepo import ConfigRepo
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.model import Profile
 
 
 def profile_at(git_repo: GitRepo, config_repo: ConfigRepo, name: str, commit: str) -> Profile:
     """The profile as the version defines it (falls back to the working tree's)."""
-    from hotswap_cli.core.configrepo import ConfigRepo as Repo
+    from hotswap_cli.core.config.configrepo import ConfigRepo as Repo
 
     try:
         repo = Repo(git_repo.source_at(commit))

@@ -8,16 +8,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
-from hotswap_cli.core.render import Rendered, render_profile, template_chain
-from hotswap_cli.core.schema import SchemaChecker, SchemaViolation
-from hotswap_cli.core.secrets import is_secret_path, secret_problems, secret_trie, secret_values, touches_secret
-from hotswap_cli.core.yamlsrc import DocumentError
+from hotswap_cli.core.config.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
+from hotswap_cli.core.config.render import Rendered, render_profile, template_chain
+from hotswap_cli.core.config.schema import SchemaChecker, SchemaViolation
+from hotswap_cli.core.config.yamlsrc import DocumentError
+from hotswap_cli.core.secrets.crypto import is_secret_path, secret_problems, secret_trie, secret_values, touches_secret
 from hotswap_cli.errors import ConfigError, SecretError
 from hotswap_cli.model import Issue, JsonPath, Location, Profile, format_path
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.vcache import ValidationCache
+    from hotswap_cli.core.config.vcache import ValidationCache
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _decrypted(data: Any, secrets: list[tuple[JsonPath, Any]], issues: list[Issu
                rendered: Rendered) -> tuple[Any, list[JsonPath]]:
     """`data` with its ENC[...] secrets decrypted when a key is set (cryptography loads only then),
     and the paths still holding ciphertext."""
-    from hotswap_cli.core.secrets import decrypt_value, is_well_formed, load_key, set_in
+    from hotswap_cli.core.secrets.crypto import decrypt_value, is_well_formed, load_key, set_in
 
     encrypted = [(p, v) for p, v in secrets if is_well_formed(v)]
     key = load_key() if encrypted else None
@@ -261,8 +261,8 @@ def _validate_chunk(names: list[str]) -> list[ProfileResult]:
 
 
 def _open_cache(repo: ConfigRepo) -> ValidationCache | None:
-    from hotswap_cli.core.source import DirSource
-    from hotswap_cli.core.vcache import ValidationCache, cache_dir
+    from hotswap_cli.core.config.source import DirSource
+    from hotswap_cli.core.config.vcache import ValidationCache, cache_dir
 
     directory = cache_dir()
     if directory is None or repo.root is None or not isinstance(repo.source, DirSource):

@@ -9,9 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli.core.source import DirSource, Source
-from hotswap_cli.core.strategies import canary_steps
-from hotswap_cli.core.yamlsrc import Document, DocumentError, parse_document
+from hotswap_cli import DATA_DIR
+from hotswap_cli.core.config.source import DirSource, Source
+from hotswap_cli.core.config.yamlsrc import Document, DocumentError, parse_document
+from hotswap_cli.core.deploy.strategies import canary_steps
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import (
     DEFAULT_QUORUM,
@@ -32,7 +33,7 @@ from hotswap_cli.model import (
 SETTINGS_FILE = "hotswap.yaml"
 DATA_EXTENSIONS = (".yaml", ".yml", ".json")
 _NAME_RE = re.compile(PROFILE_NAME_PATTERN)
-_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_DATA_DIR = DATA_DIR
 
 
 def find_root(start: Path) -> Path:
@@ -221,7 +222,7 @@ class ConfigRepo:
 
     def load_profile(self, name: str) -> Profile:
         """Read and check profile.yaml; raises ValidationFailed listing its problems."""
-        from hotswap_cli.core.validate import check_profile_meta
+        from hotswap_cli.core.config.validate import check_profile_meta
 
         src = self.read_profile(name)
         issues = check_profile_meta(self, src)

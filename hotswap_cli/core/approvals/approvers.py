@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from hotswap_cli.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.configrepo import Settings
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.config.configrepo import Settings
+    from hotswap_cli.core.versions.git import GitRepo
 
 APPROVERS_ENV = "HOTSWAP_APPROVERS"
 REMOTE = "origin"
@@ -180,7 +180,7 @@ def protected_rev(git_repo: GitRepo, settings: Settings, *, fetch: bool = True) 
 def load_trust_root(git_repo: GitRepo, settings: Settings, approvers_path: Path | None = None, *,
                     fetch: bool = True) -> TrustRoot:
     """Read approvers (and hotswap.yaml policy) from the protected revision or the operator's file."""
-    from hotswap_cli.core.configrepo import ConfigRepo
+    from hotswap_cli.core.config.configrepo import ConfigRepo
 
     rev = protected_rev(git_repo, settings, fetch=fetch)
     trusted_settings = settings

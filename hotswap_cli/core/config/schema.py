@@ -93,7 +93,7 @@ def _fast_code(schema: dict[str, Any]) -> Any:
 
     import fastjsonschema
 
-    from hotswap_cli.core.vcache import cache_dir
+    from hotswap_cli.core.config.vcache import cache_dir
 
     schema = {k: v for k, v in schema.items() if k != "$schema"}
     key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version], sort_keys=True,

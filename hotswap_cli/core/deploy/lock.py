@@ -14,13 +14,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.clock import Clock, SystemClock
-from hotswap_cli.core.ledger import REMOTE, git_error, identity, rejected, utc_iso
+from hotswap_cli.core.deploy.ledger import REMOTE, git_error, identity, rejected, utc_iso
 from hotswap_cli.errors import LockHeld, RepoError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.versions.git import GitRepo
 
 LOCK_PREFIX = "refs/hotswap/locks/"
 SEEN_PREFIX = "refs/hotswap/remote/locks/"  # a fetched copy of someone else's lock, to read its holder

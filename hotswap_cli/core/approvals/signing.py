@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from hotswap_cli.errors import ApprovalError
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.approvers import Approver, Approvers
-    from hotswap_cli.core.repo import GitRepo
+    from hotswap_cli.core.approvals.approvers import Approver, Approvers
+    from hotswap_cli.core.versions.git import GitRepo
 
 _SSH_GOOD = re.compile(r'Good "git" signature for (\S+) with \S+ key (SHA256:\S+)')
 _SSH_GOOD_UNKNOWN = re.compile(r'Good "git" signature with \S+ key (SHA256:\S+)')
@@ -172,7 +172,7 @@ def signing_fingerprint(git_repo: GitRepo) -> tuple[str, list[str]]:
 
 
 def _ssh_key_fingerprint(key: str) -> str:
-    from hotswap_cli.core.approvers import ssh_fingerprint
+    from hotswap_cli.core.approvals.approvers import ssh_fingerprint
 
     literal = key.removeprefix("key::").strip()
     if re.match(r"^(ssh-|ecdsa-|sk-)", literal):

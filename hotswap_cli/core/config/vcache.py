@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from hotswap_cli import __version__
-from hotswap_cli.core.configrepo import ConfigRepo
+from hotswap_cli.core.config.configrepo import ConfigRepo
 
 ENV_DIR = "HOTSWAP_CACHE_DIR"
 ENV_OFF = "HOTSWAP_NO_CACHE"
