@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.sshd import SshServer, start_sshd  # noqa: E402
 
 from hotswap_cli.model import Target  # noqa: E402
-from hotswap_cli.transports.factory import open_transport  # noqa: E402
+from hotswap_cli.ops.backends import open_transport  # noqa: E402
 
 CHECK = "test -s {path}"
 RELOAD = "true"

@@ -54,7 +54,7 @@ def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
             raise HotswapError(f"the bad deploy was expected to be reverted (exit 6), got exit {second}")
 
         _step(env, "status: every instance is back on 1.0.0")
-        from hotswap_cli.core.status import profile_status
+        from hotswap_cli.ops.status import profile_status
 
         report = profile_status(root, profile, metrics_gap=0.5)
         for row in report.instances:

@@ -87,7 +87,7 @@ def run_deployment(env: Env, deployment: Any, *, dry_run: bool, yes: bool, lock_
 
 def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
     from hotswap_cli.cli.progress import JsonLines, Progress
-    from hotswap_cli.core.deploy.prepare import RunSettings, execute
+    from hotswap_cli.ops.run import RunSettings, execute
     from hotswap_cli.runner import cancel_on_signals
 
     cancel = threading.Event()

@@ -27,9 +27,9 @@ def diff(
     from hotswap_cli.core.secrets.crypto import load_key
     from hotswap_cli.core.versions.diff import diff_configs, unified_diff
     from hotswap_cli.core.versions.git import GitRepo
-    from hotswap_cli.core.versions.history import config_at
     from hotswap_cli.core.versions.release import latest_version
     from hotswap_cli.errors import RepoError, UsageError
+    from hotswap_cli.ops.live import config_at
 
     if fmt not in ("text", "unified"):
         raise UsageError(f"--format must be text or unified, not {fmt!r}")

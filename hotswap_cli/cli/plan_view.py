@@ -21,10 +21,10 @@ class LiveGroup:
 
 
 def live_diffs(deployment: Any) -> list[LiveGroup]:
-    from hotswap_cli.core.live import read_live
     from hotswap_cli.core.secrets.crypto import load_key
     from hotswap_cli.core.versions.diff import diff_configs
-    from hotswap_cli.transports.factory import open_transport
+    from hotswap_cli.ops.backends import open_transport
+    from hotswap_cli.ops.live import read_live
 
     live = read_live(deployment.targets, open_transport)
     names = deployment.version_names

@@ -13,7 +13,7 @@ def status(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """What each instance runs now (a version, or drift), its health, and the last deployment."""
-    from hotswap_cli.core.status import profile_status
+    from hotswap_cli.ops.status import profile_status
 
     env = env_of(ctx, json=json_output)
     report = profile_status(env.root, profile)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import time
 from typing import Any
 
 from hotswap_cli.errors import ProbeError, TransportError
+from hotswap_cli.io.process import argv_of, run_command, tail
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
-from hotswap_cli.transports.local import argv_of, tail
 
 
 class CommandProbe:
@@ -26,7 +24,7 @@ class CommandProbe:
         if self.where == "target":
             if not transport or transport.get("type") != "ssh":
                 raise ProbeError(f"target {instance}: a command probe with `where: target` needs an ssh transport")
-            from hotswap_cli.transports.sshconn import SshConnection
+            from hotswap_cli.io.ssh import SshConnection
 
             self._conn = SshConnection(instance, {**transport, "command_timeout": self.timeout})
 
@@ -44,15 +42,7 @@ class CommandProbe:
         if self._conn is not None:
             command = self.command if isinstance(self.command, str) else shlex.join(self.command)
             return self._conn.run(command)
-        argv = argv_of(self.command)
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL, env=dict(os.environ))
-        except subprocess.TimeoutExpired:
-            raise TransportError(self.instance, f"command timed out after {self.timeout:g}s") from None
-        except OSError as exc:
-            raise TransportError(self.instance, f"command could not run: {argv[0]}: {exc.strerror}") from None
-        return proc.returncode, proc.stderr + proc.stdout
+        return run_command(self.instance, "health", argv_of(self.command), timeout=self.timeout)
 
     def close(self) -> None:
         if self._conn is not None:

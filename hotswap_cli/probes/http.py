@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from hotswap_cli.errors import ProbeError, TransportError
+from hotswap_cli.io.http import describe_error, expand_headers, new_client
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
-from hotswap_cli.transports.http import describe_error, expand_headers, new_client
 
 
 def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:

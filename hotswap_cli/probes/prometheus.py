@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from hotswap_cli.errors import ProbeError
+from hotswap_cli.io.http import describe_error, new_client
 from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.histogram import quantile
 from hotswap_cli.probes.http import probe_headers
-from hotswap_cli.transports.http import describe_error, new_client
 
 QUERIES = {
     "requests": 'sum(increase(http_requests_total{instance="{{name}}"}[{{window}}]))',

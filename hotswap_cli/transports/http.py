@@ -1,167 +1,24 @@
-"""The `http` transport (httpx): PUT/POST the config to a URL; also the HTTP helpers other backends use."""
+"""The `http` transport (httpx): PUT/POST the config to a URL; the server swaps and applies it."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import ssl
-import threading
 import time
 from typing import Any
 
 import httpx
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.model import config_hash, parse_duration
-
-HASH_HEADER = "X-Config-Sha256"
-CONTENT_TYPES = {"json": "application/json", "yaml": "application/yaml"}
-RETRY_STATUSES = {502, 503, 504}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand_headers(instance: str, headers: dict[str, str] | None) -> dict[str, str]:
-    """`${NAME}` in header values comes from the environment; a missing variable is an error."""
-    out = {}
-    for key, value in (headers or {}).items():
-        def sub(m: re.Match[str], key: str = key) -> str:
-            if m.group(1) not in os.environ:
-                raise TransportError(instance, f"header {key} needs environment variable {m.group(1)}",
-                                     hint=f"export {m.group(1)}=...")
-            return os.environ[m.group(1)]
-
-        out[key] = _ENV_REF.sub(sub, value)
-    return out
-
-
-def verify_of(spec: dict[str, Any]) -> ssl.SSLContext | bool:
-    """TLS verification on by default; `ca:` adds a CA bundle; `verify: false` turns it off."""
-    if spec.get("verify") is False:
-        return False
-    if spec.get("ca"):
-        return ssl.create_default_context(cafile=os.path.expanduser(spec["ca"]))
-    return True
-
-
-_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
-_contexts_lock = threading.Lock()
-
-
-def new_client(spec: dict[str, Any], **kwargs: Any) -> httpx.Client:
-    """An httpx client for one target, on the TLS context shared by every client with the same
-    TLS settings: building a context costs ~40 ms of CPU and ~1 MB, which a 1000-instance deploy
-    would otherwise pay several times per instance. (One pool for all instances is no cure:
-    httpcore scans every pooled connection on each request.)"""
-    key = (spec.get("verify") is False, os.path.expanduser(spec["ca"]) if spec.get("ca") else None)
-    with _contexts_lock:
-        context = _contexts.get(key)
-        if context is None:
-            verify = verify_of(spec)
-            context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
-            _contexts[key] = context
-    return httpx.Client(verify=context, **kwargs)
-
-
-def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:
-    """One line (and a hint) for an httpx failure; never includes header values."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"{url} timed out after {timeout:g}s", "check that the instance is up, or raise `timeout`"
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc.__context__, ssl.SSLError) or "SSL" in text:
-        return f"TLS verification failed for {url}: {text}", "set `ca:` to the CA bundle that signed it"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect to {url}: {text}", "check that the instance is up and the URL is right"
-    return f"{url}: {type(exc).__name__}: {text}", None
-
-
-def running_hash(response: httpx.Response) -> str | None:
-    """The config hash an instance reports: X-Config-Sha256, a JSON `sha256` field, or the body's hash."""
-    explicit = reported_hash(response)
-    if explicit is not None:
-        return explicit
-    try:
-        body: Any = json.loads(response.content)
-    except ValueError:
-        import yaml
-
-        try:
-            body = yaml.safe_load(response.content)
-        except yaml.YAMLError:
-            return None
-    return config_hash(body)
-
-
-def reported_hash(response: httpx.Response) -> str | None:
-    """A hash the response states explicitly (X-Config-Sha256, or a JSON `sha256` field), else None."""
-    if response.headers.get(HASH_HEADER):
-        return response.headers[HASH_HEADER].strip().lower()
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None
-    return str(body["sha256"]).lower() if isinstance(body, dict) and isinstance(body.get("sha256"), str) else None
-
-
-def confirm_running(instance: str, url: str, expected: str, *, timeout: float, spec: dict[str, Any],
-                    headers: dict[str, str] | None = None, traceparent: str | None = None,
-                    client: httpx.Client | None = None) -> bool:
-    """Poll `url` until it reports `expected` (a reload may apply asynchronously) or `timeout` passes.
-    `spec` is the target's transport settings (its TLS options); `client` one to reuse."""
-    hdrs = dict(headers or {})
-    if traceparent:
-        hdrs["traceparent"] = traceparent
-    own = client is None
-    client = client or new_client(spec)
-    try:
-        return _poll(instance, client, url, expected, timeout, hdrs)
-    finally:
-        if own:
-            client.close()
-
-
-def _poll(instance: str, client: httpx.Client, url: str, expected: str, timeout: float,
-          hdrs: dict[str, str]) -> bool:
-    deadline = time.monotonic() + timeout
-    last_error = ""
-    while True:
-        try:
-            response = client.get(url, headers=hdrs, timeout=min(timeout, 5.0))
-            if response.status_code == 200:
-                if running_hash(response) == expected:
-                    return True
-                last_error = ""
-            else:
-                last_error = f"{url} answered {response.status_code}"
-        except httpx.HTTPError as exc:
-            last_error = describe_error(exc, url, timeout)[0]
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
-    if last_error:
-        raise TransportError(instance, f"confirm: {last_error}")
-    return False
-
-
-def post_reload(instance: str, url: str, *, headers: dict[str, str], spec: dict[str, Any],
-                timeout: float, traceparent: str | None) -> None:
-    """Reload-trigger mode: one POST (not retried: POST is not idempotent); 2xx = reloaded."""
-    hdrs = dict(headers)
-    if traceparent:
-        hdrs["traceparent"] = traceparent
-    try:
-        with new_client(spec) as client:
-            response = client.post(url, headers=hdrs, timeout=timeout)
-    except httpx.HTTPError as exc:
-        message, hint = describe_error(exc, url, timeout)
-        raise TransportError(instance, f"reload: {message}", hint=hint) from None
-    if response.status_code >= 300:
-        raise TransportError(instance, f"reload: {url} answered {response.status_code}: {_snippet(response)}")
-
-
-def _snippet(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:200] or response.reason_phrase
+from hotswap_cli.formats import CONTENT_TYPES
+from hotswap_cli.io.http import (
+    RETRY_STATUSES,
+    confirm_running,
+    describe_error,
+    expand_headers,
+    new_client,
+    reported_hash,
+    snippet,
+)
+from hotswap_cli.model import parse_duration
 
 
 class HttpTransport:
@@ -275,4 +132,4 @@ class HttpTransport:
         raise AssertionError("unreachable")
 
     def _status_error(self, step: str, url: str, response: httpx.Response) -> TransportError:
-        return TransportError(self.name, f"{step}: {url} answered {response.status_code}: {_snippet(response)}")
+        return TransportError(self.name, f"{step}: {url} answered {response.status_code}: {snippet(response)}")

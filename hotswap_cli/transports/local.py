@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import tempfile
 from typing import Any
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.io.process import argv_of, run_command, tail
 from hotswap_cli.model import parse_duration
 
 PREV_SUFFIX = ".hotswap-prev"
 COMMAND_TIMEOUT = 60.0
-
-
-def argv_of(command: str | list[str], staged: str | None = None) -> list[str]:
-    """A command as argv (a string is split like a shell would, never run by one); {path} -> staged."""
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
-    return [a.replace("{path}", staged) for a in argv] if staged is not None else argv
-
-
-def tail(text: str, lines: int = 5) -> str:
-    """The last lines of a command's output, joined on one line for an error message."""
-    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " | ".join(kept) or "no output"
 
 
 class LocalTransport:
@@ -114,7 +101,7 @@ class LocalTransport:
     def confirm(self, expected_sha256: str) -> bool | None:
         if not self.confirm_url:
             return None
-        from hotswap_cli.transports.http import confirm_running
+        from hotswap_cli.io.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
                                spec={}, traceparent=self.traceparent)
@@ -193,23 +180,10 @@ class LocalTransport:
             os.close(fd)
 
     def _run(self, step: str, argv: list[str]) -> None:
-        env = dict(os.environ)
-        if self.traceparent:
-            env["TRACEPARENT"] = self.traceparent
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=self.timeout,
-                                  stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise TransportError(self.name, f"{step} command not found: {argv[0]}") from None
-        except subprocess.TimeoutExpired:
-            raise TransportError(self.name, f"{step} command timed out after {self.timeout:g}s") from None
-        except OSError as exc:
-            raise TransportError(self.name, f"{step} command could not run: {exc.strerror}") from None
-        if proc.returncode != 0:
-            raise TransportError(
-                self.name,
-                f"{step} failed (exit {proc.returncode}): {tail(proc.stderr + proc.stdout)}",
-            )
+        env = {"TRACEPARENT": self.traceparent} if self.traceparent else None
+        code, output = run_command(self.name, step, argv, timeout=self.timeout, env=env)
+        if code != 0:
+            raise TransportError(self.name, f"{step} failed (exit {code}): {tail(output)}")
 
     def _os_error(self, step: str, exc: OSError) -> TransportError:
         where = exc.filename or self.path

@@ -14,9 +14,10 @@ import paramiko
 from paramiko.sftp import CMD_EXTENDED
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.io.process import tail
+from hotswap_cli.io.ssh import SshConnection
 from hotswap_cli.model import parse_duration
-from hotswap_cli.transports.local import PREV_SUFFIX, tail
-from hotswap_cli.transports.sshconn import SshConnection
+from hotswap_cli.transports.local import PREV_SUFFIX
 
 
 class SshTransport:
@@ -109,7 +110,7 @@ class SshTransport:
             if code != 0:
                 raise TransportError(self.name, f"reload failed (exit {code}): {tail(output)}")
         if self.reload_url:
-            from hotswap_cli.transports.http import expand_headers, post_reload
+            from hotswap_cli.io.http import expand_headers, post_reload
 
             post_reload(self.name, self.reload_url, headers=expand_headers(self.name, self.reload_headers),
                         spec=self._spec, timeout=self.conn.timeout, traceparent=self.traceparent)
@@ -117,7 +118,7 @@ class SshTransport:
     def confirm(self, expected_sha256: str) -> bool | None:
         if not self.confirm_url:
             return None
-        from hotswap_cli.transports.http import confirm_running
+        from hotswap_cli.io.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
                                spec=self._spec, traceparent=self.traceparent)

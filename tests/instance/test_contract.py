@@ -11,7 +11,7 @@ from instance_support import INITIAL, Case
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.model import config_hash
-from hotswap_cli.transports.factory import open_transport
+from hotswap_cli.ops.backends import open_transport
 
 
 def push(transport, data: bytes) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ import pytest
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.model import Target
+from hotswap_cli.ops.backends import open_transport
 from hotswap_cli.probes.metrics import MetricsProbe
-from hotswap_cli.transports.factory import open_transport
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -15,7 +15,7 @@ import pytest
 from support.sshd import SshServer, free_port
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.transports.factory import open_transport
+from hotswap_cli.ops.backends import open_transport
 
 CONF = """\
 user root;

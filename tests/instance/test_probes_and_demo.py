@@ -14,7 +14,7 @@ from support.sshd import SshServer
 from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.model import Target, config_hash
-from hotswap_cli.probes.factory import open_probes
+from hotswap_cli.ops.backends import open_probes
 from hotswap_cli.probes.histogram import bucket_edge, count_above, quantile
 from hotswap_cli.probes.metrics import MetricsProbe
 

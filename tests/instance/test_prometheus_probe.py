@@ -16,7 +16,7 @@ from support.prometheus import PrometheusServer, scraped_demo
 from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.model import Target
-from hotswap_cli.probes.factory import open_probes
+from hotswap_cli.ops.backends import open_probes
 from hotswap_cli.probes.prometheus import PrometheusProbe
 
 

@@ -9,7 +9,7 @@ from support.sshd import SshServer
 
 from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.model import config_hash
-from hotswap_cli.transports.factory import open_transport
+from hotswap_cli.ops.backends import open_transport
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -13,7 +13,7 @@ import pytest
 from support.sshd import SshServer, free_port, keygen
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.transports.factory import open_transport
+from hotswap_cli.ops.backends import open_transport
 
 OLD = b"old config\n"
 

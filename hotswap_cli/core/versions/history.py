@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.versions.release import SEMVER_RE, list_versions, resolve_version, semver_key
-from hotswap_cli.errors import HotswapError, RepoError, UsageError
+from hotswap_cli.errors import HotswapError, UsageError
 from hotswap_cli.model import config_hash
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
     from hotswap_cli.core.config.configrepo import ConfigRepo
 
     if ref.startswith("live:"):
-        return live_config(git_repo, profile, ref.removeprefix("live:"))
+        raise UsageError(f"{ref}: what an instance runs is read by hotswap_cli.ops.live.config_at")
     if ref in WORKTREE_NAMES:
         data, schema, sref = render_in(ConfigRepo.open(git_repo.config_root), profile)
         return ConfigAt(profile, "working tree", None, data, schema, sref)
@@ -71,26 +71,6 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
         commit = git_repo.resolve(ref)
     data, schema, sref = render_in(ConfigRepo(git_repo.source_at(commit), root=git_repo.config_root), profile)
     return ConfigAt(profile, ref, commit, data, schema, sref, version)
-
-
-def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
-    """What `instance` (a target of the working tree's profile) runs now, read through its transport."""
-    from hotswap_cli.core.config.configrepo import ConfigRepo
-    from hotswap_cli.core.live import read_one
-    from hotswap_cli.transports.factory import open_transport
-
-    repo = ConfigRepo.open(git_repo.config_root)
-    loaded = repo.load_profile(profile)
-    target = next((t for t in loaded.targets if t.name == instance), None)
-    if target is None:
-        names = ", ".join(t.name for t in loaded.targets) or "none"
-        raise UsageError(f"{profile} has no target {instance!r} (targets: {names})")
-    live = read_one(target, open_transport)
-    if live.error:
-        raise RepoError(f"cannot read what {instance} runs: {live.error}")
-    schema, _ = repo.load_schema(loaded.schema)
-    return ConfigAt(profile, f"live:{instance}", None, live.data if live.present else {}, schema,
-                    str(loaded.schema), live=True)
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.versions.history import ConfigAt
+from hotswap_cli.errors import RepoError, UsageError
+from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import Target, config_hash
 from hotswap_cli.transports.base import Transport
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.versions.git import GitRepo
 
 
 @dataclass(frozen=True)
@@ -21,16 +26,6 @@ class LiveConfig:
     data: Any = None
     sha256: str | None = None  # config_hash of the parsed config: comparable with versions
     error: str | None = None
-
-
-def parse_config_bytes(raw: bytes) -> Any:
-    """JSON or YAML bytes as data (what a transport reads back)."""
-    try:
-        return json.loads(raw)
-    except ValueError:
-        import yaml
-
-        return yaml.safe_load(raw)
 
 
 def read_one(target: Target, open_transport: Callable[[Target], Transport]) -> LiveConfig:
@@ -59,3 +54,32 @@ def read_live(targets: Sequence[Target], open_transport: Callable[[Target], Tran
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
         return list(pool.map(lambda t: read_one(t, open_transport), targets))
+
+
+def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
+    """`ref` as `hotswap diff` takes it: `live:INSTANCE` (read through its transport now), else a
+    version, revision or the working tree (core.versions.history.config_at)."""
+    from hotswap_cli.core.versions.history import config_at as stored_config
+
+    if ref.startswith("live:"):
+        return live_config(git_repo, profile, ref.removeprefix("live:"))
+    return stored_config(git_repo, profile, ref)
+
+
+def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
+    """What `instance` (a target of the working tree's profile) runs now, read through its transport."""
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.ops.backends import open_transport
+
+    repo = ConfigRepo.open(git_repo.config_root)
+    loaded = repo.load_profile(profile)
+    target = next((t for t in loaded.targets if t.name == instance), None)
+    if target is None:
+        names = ", ".join(t.name for t in loaded.targets) or "none"
+        raise UsageError(f"{profile} has no target {instance!r} (targets: {names})")
+    live = read_one(target, open_transport)
+    if live.error:
+        raise RepoError(f"cannot read what {instance} runs: {live.error}")
+    schema, _ = repo.load_schema(loaded.schema)
+    return ConfigAt(profile, f"live:{instance}", None, live.data if live.present else {}, schema,
+                    str(loaded.schema), live=True)

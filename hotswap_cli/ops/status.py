@@ -77,9 +77,9 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
                    metrics_gap: float = 1.0) -> ProfileStatus:
     from hotswap_cli.core.deploy import ledger
     from hotswap_cli.core.deploy.prepare import live_version_names, open_git
-    from hotswap_cli.core.live import read_live
-    from hotswap_cli.probes.factory import open_probes as default_probes
-    from hotswap_cli.transports.factory import open_transport as default_transport
+    from hotswap_cli.ops.backends import open_probes as default_probes
+    from hotswap_cli.ops.backends import open_transport as default_transport
+    from hotswap_cli.ops.live import read_live
 
     profile = ConfigRepo.open(root).load_profile(profile_name)
     git_repo = open_git(root)

@@ -1,0 +1,37 @@
+"""Local commands for checks, reloads and command probes: argv only (never a shell), with a deadline."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+from hotswap_cli.errors import TransportError
+
+
+def argv_of(command: str | list[str], staged: str | None = None) -> list[str]:
+    """A command as argv (a string is split like a shell would, never run by one); {path} -> staged."""
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    return [a.replace("{path}", staged) for a in argv] if staged is not None else argv
+
+
+def tail(text: str, lines: int = 5) -> str:
+    """The last lines of a command's output, joined on one line for an error message."""
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) or "no output"
+
+
+def run_command(instance: str, what: str, argv: list[str], *, timeout: float,
+                env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run `argv` with stdin closed; (exit status, stderr then stdout). A command that cannot run
+    or overruns `timeout` raises TransportError naming `what` (check, reload, command)."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {})})
+    except FileNotFoundError:
+        raise TransportError(instance, f"{what} command not found: {argv[0]}") from None
+    except subprocess.TimeoutExpired:
+        raise TransportError(instance, f"{what} command timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise TransportError(instance, f"{what} command could not run: {argv[0]}: {exc.strerror}") from None
+    return proc.returncode, proc.stderr + proc.stdout

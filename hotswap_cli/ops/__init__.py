@@ -1,0 +1,1 @@
+"""Operations that touch instances: where core's decisions meet the runner and the backends."""
