@@ -47,10 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hotswap_cli.clock import FakeClock  # noqa: E402
 from hotswap_cli.core.deploy.plan import build_plan  # noqa: E402
 from hotswap_cli.demo.traffic import binomial, poisson  # noqa: E402
-from hotswap_cli.model import HealthPolicy, StrategySpec, Target  # noqa: E402
+from hotswap_cli.model import HealthPolicy, StrategySpec  # noqa: E402
 from hotswap_cli.probes.base import HealthSample  # noqa: E402
 from hotswap_cli.runner import run_plan  # noqa: E402
 from hotswap_cli.runner.events import BakeStarted, Event, VerdictReached  # noqa: E402
+from hotswap_cli.specs import LocalSpec, Target  # noqa: E402
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # the client's defaults
 FINE = tuple(round(0.005 * 1.25**i, 6) for i in range(35))  # 5 ms to 12 s, each bucket 1.25x the last
@@ -201,7 +202,7 @@ class Outcome:
 def one_deploy(scenario: Scenario, rps: float, instances: int, seed: int) -> Outcome:
     rng, clock = random.Random(seed), FakeClock()
     fleet = {f"i{k}": Instance(f"i{k}", rng, rps, scenario, clock) for k in range(instances)}
-    targets = [Target(name, {"type": "sim"}) for name in fleet]
+    targets = [Target(name, LocalSpec(path=f"/sim/{name}")) for name in fleet]
     plan = build_plan("bench", "2.0.0", STRATEGY, targets, POLICY)
     sink = Sink()
     result = run_plan(plan, lambda _t: b"new", "0" * 64,

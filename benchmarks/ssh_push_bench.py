@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.sshd import SshServer, start_sshd  # noqa: E402
 
-from hotswap_cli.model import Target  # noqa: E402
 from hotswap_cli.ops.backends import open_transport  # noqa: E402
+from hotswap_cli.specs import target as make_target  # noqa: E402
 
 CHECK = "test -s {path}"
 RELOAD = "true"
 
 
 def hotswap_push(server: SshServer, path: Path, data: bytes) -> None:
-    target = Target(path.parent.name, server.spec(path, check=CHECK, reload=RELOAD))
+    target = make_target(path.parent.name, server.spec(path, check=CHECK, reload=RELOAD))
     transport = open_transport(target)
     try:
         transport.read_current()

@@ -1,9 +1,11 @@
-"""Model types shared by every layer: frozen dataclasses, no project imports."""
+"""Model types shared by every layer: frozen dataclasses; imports only the other shared modules (specs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from hotswap_cli.specs import Target
 
 ENVIRONMENTS = ("Development", "Staging", "Production")
 SERVICE_TYPES = ("Microservice", "Gateway", "Worker", "Database", "MessageBroker")
@@ -105,15 +107,6 @@ class HealthPolicy:
 
 
 @dataclass(frozen=True)
-class Target:
-    """One instance: its transport settings and its health probes, as written in profile.yaml."""
-
-    name: str
-    transport: dict[str, Any]
-    probes: tuple[dict[str, Any], ...] = ()
-
-
-@dataclass(frozen=True)
 class Profile:
     name: str
     environment: str
@@ -145,31 +138,6 @@ def config_hash(data: Any) -> str:
     import hashlib
 
     return hashlib.sha256(canonical_json(data)).hexdigest()
-
-
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
-
-
-def parse_duration(value: str | float | int) -> float:
-    """'30s', '5m', '250ms', '7d', 12 -> seconds. Raises ValueError with the bad text."""
-    import re
-
-    if isinstance(value, int | float):
-        return float(value)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 250ms)")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2) or ""]
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 120:
-        return f"{seconds:g}s"
-    if seconds < 7200:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"
 
 
 # -- plans: pure data built by core.plan, executed by runner ------------------------------

@@ -192,7 +192,7 @@ def duration_option(text: str | None, option: str) -> float | None:
     """`--bake 30s` and friends as seconds; a bad value is a usage error naming the option."""
     if text is None:
         return None
-    from hotswap_cli.model import parse_duration
+    from hotswap_cli.durations import parse_duration
 
     try:
         return parse_duration(text)

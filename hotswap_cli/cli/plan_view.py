@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hotswap_cli.cli.env import Env
-from hotswap_cli.model import format_duration
+from hotswap_cli.durations import format_duration
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from hotswap_cli.model import format_duration
+from hotswap_cli.durations import format_duration
 from hotswap_cli.runner.events import (
     BakeExtended,
     BakeStarted,

@@ -9,6 +9,7 @@ import re
 import ssl
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -16,13 +17,14 @@ import httpx
 from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
+from hotswap_cli.specs import Tls
 
 HASH_HEADER = "X-Config-Sha256"
 RETRY_STATUSES = {502, 503, 504}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def expand_headers(instance: str, headers: dict[str, str] | None) -> dict[str, str]:
+def expand_headers(instance: str, headers: Mapping[str, str] | None) -> dict[str, str]:
     """`${NAME}` in header values comes from the environment; a missing variable is an error."""
     out = {}
     for key, value in (headers or {}).items():
@@ -36,31 +38,30 @@ def expand_headers(instance: str, headers: dict[str, str] | None) -> dict[str, s
     return out
 
 
-def verify_of(spec: dict[str, Any]) -> ssl.SSLContext | bool:
+def verify_of(tls: Tls) -> ssl.SSLContext | bool:
     """TLS verification on by default; `ca:` adds a CA bundle; `verify: false` turns it off."""
-    if spec.get("verify") is False:
+    if not tls.verify:
         return False
-    if spec.get("ca"):
-        return ssl.create_default_context(cafile=os.path.expanduser(spec["ca"]))
+    if tls.ca:
+        return ssl.create_default_context(cafile=tls.ca)
     return True
 
 
-_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+_contexts: dict[Tls, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
 
 
-def new_client(spec: dict[str, Any], **kwargs: Any) -> httpx.Client:
+def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
     """An httpx client for one target, on the TLS context shared by every client with the same
     TLS settings: building a context costs ~40 ms of CPU and ~1 MB, which a 1000-instance deploy
     would otherwise pay several times per instance. (One pool for all instances is no cure:
     httpcore scans every pooled connection on each request.)"""
-    key = (spec.get("verify") is False, os.path.expanduser(spec["ca"]) if spec.get("ca") else None)
     with _contexts_lock:
-        context = _contexts.get(key)
+        context = _contexts.get(tls)
         if context is None:
-            verify = verify_of(spec)
+            verify = verify_of(tls)
             context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
-            _contexts[key] = context
+            _contexts[tls] = context
     return httpx.Client(verify=context, **kwargs)
 
 
@@ -99,16 +100,16 @@ def reported_hash(response: httpx.Response) -> str | None:
     return str(body["sha256"]).lower() if isinstance(body, dict) and isinstance(body.get("sha256"), str) else None
 
 
-def confirm_running(instance: str, url: str, expected: str, *, timeout: float, spec: dict[str, Any],
-                    headers: dict[str, str] | None = None, traceparent: str | None = None,
+def confirm_running(instance: str, url: str, expected: str, *, timeout: float, tls: Tls,
+                    headers: Mapping[str, str] | None = None, traceparent: str | None = None,
                     client: httpx.Client | None = None) -> bool:
     """Poll `url` until it reports `expected` (a reload may apply asynchronously) or `timeout` passes.
-    `spec` is the target's transport settings (its TLS options); `client` one to reuse."""
+    `tls` is the target's TLS settings; `client` one to reuse."""
     hdrs = dict(headers or {})
     if traceparent:
         hdrs["traceparent"] = traceparent
     own = client is None
-    client = client or new_client(spec)
+    client = client or new_client(tls)
     try:
         return _poll(instance, client, url, expected, timeout, hdrs)
     finally:
@@ -139,14 +140,14 @@ def _poll(instance: str, client: httpx.Client, url: str, expected: str, timeout:
     return False
 
 
-def post_reload(instance: str, url: str, *, headers: dict[str, str], spec: dict[str, Any],
+def post_reload(instance: str, url: str, *, headers: Mapping[str, str], tls: Tls,
                 timeout: float, traceparent: str | None) -> None:
     """Reload-trigger mode: one POST (not retried: POST is not idempotent); 2xx = reloaded."""
     hdrs = dict(headers)
     if traceparent:
         hdrs["traceparent"] = traceparent
     try:
-        with new_client(spec) as client:
+        with new_client(tls) as client:
             response = client.post(url, headers=hdrs, timeout=timeout)
     except httpx.HTTPError as exc:
         message, hint = describe_error(exc, url, timeout)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Sequence
 
 from hotswap_cli.errors import TransportError
 
 
-def argv_of(command: str | list[str], staged: str | None = None) -> list[str]:
+def argv_of(command: str | Sequence[str], staged: str | None = None) -> list[str]:
     """A command as argv (a string is split like a shell would, never run by one); {path} -> staged."""
     argv = shlex.split(command) if isinstance(command, str) else list(command)
     return [a.replace("{path}", staged) for a in argv] if staged is not None else argv

@@ -9,14 +9,11 @@ import random
 import shlex
 import socket
 import time
-from typing import Any
 
 import paramiko
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.model import parse_duration
-
-DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+from hotswap_cli.specs import SshSpec
 
 
 class UnknownHostKey(Exception):
@@ -45,16 +42,16 @@ def _transient(exc: BaseException) -> bool:
 class SshConnection:
     """Connects lazily on first use and reconnects if the connection died (e.g. before a revert)."""
 
-    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+    def __init__(self, instance: str, spec: SshSpec) -> None:
         self.instance = instance
-        self.host: str = spec["host"]
-        self.port = int(spec.get("port", 22))
-        self.user: str = spec.get("user") or getpass.getuser()
-        self.key: str | None = os.path.expanduser(spec["key"]) if spec.get("key") else None
-        self.known_hosts = os.path.expanduser(spec.get("known_hosts") or DEFAULT_KNOWN_HOSTS)
-        self.timeout = parse_duration(spec.get("timeout", 10))
-        self.command_timeout = parse_duration(spec.get("command_timeout", 60))
-        self.retries = int(spec.get("retries", 3))
+        self.host = spec.host
+        self.port = spec.port
+        self.user: str = spec.user or getpass.getuser()
+        self.key = spec.key
+        self.known_hosts = spec.known_hosts
+        self.timeout = spec.timeout
+        self.command_timeout = spec.command_timeout
+        self.retries = spec.retries
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
 

@@ -4,54 +4,59 @@ library) is imported only when used; adding a transport or a probe adds a branch
 from __future__ import annotations
 
 from hotswap_cli.errors import ConfigError, ProbeError
-from hotswap_cli.model import Target
 from hotswap_cli.probes.base import Probe
+from hotswap_cli.specs import (
+    CommandProbeSpec,
+    HttpProbeSpec,
+    HttpSpec,
+    LocalSpec,
+    MetricsProbeSpec,
+    ProbeSpec,
+    PrometheusProbeSpec,
+    SshSpec,
+    Target,
+)
 from hotswap_cli.transports.base import Transport
-
-TRANSPORTS = ("local", "ssh", "http")
-PROBES = ("http", "metrics", "prometheus", "command")
 
 
 def open_transport(target: Target, *, traceparent: str | None = None) -> Transport:
     """A Transport for `target`; nothing connects until its first step."""
     spec = target.transport
-    kind = spec.get("type")
-    if kind == "local":
+    if isinstance(spec, LocalSpec):
         from hotswap_cli.transports.local import LocalTransport
 
         return LocalTransport(target.name, spec, traceparent=traceparent)
-    if kind == "ssh":
+    if isinstance(spec, SshSpec):
         from hotswap_cli.transports.ssh import SshTransport
 
         return SshTransport(target.name, spec, traceparent=traceparent)
-    if kind == "http":
+    if isinstance(spec, HttpSpec):
         from hotswap_cli.transports.http import HttpTransport
 
         return HttpTransport(target.name, spec, traceparent=traceparent)
-    raise ConfigError(f"target {target.name}: unknown transport type {kind!r} (use one of {', '.join(TRANSPORTS)})")
+    raise ConfigError(f"target {target.name}: no transport for {spec!r}")
 
 
 def open_probes(target: Target) -> list[Probe]:
     """One Probe per entry of the target's `health:` list, in order."""
-    probes: list[Probe] = []
-    for spec in target.probes:
-        kind = spec.get("type")
-        if kind == "http":
-            from hotswap_cli.probes.http import HttpProbe
+    return [_probe(target, spec) for spec in target.probes]
 
-            probes.append(HttpProbe(target.name, spec))
-        elif kind == "metrics":
-            from hotswap_cli.probes.metrics import MetricsProbe
 
-            probes.append(MetricsProbe(target.name, spec))
-        elif kind == "prometheus":
-            from hotswap_cli.probes.prometheus import PrometheusProbe
+def _probe(target: Target, spec: ProbeSpec) -> Probe:
+    if isinstance(spec, HttpProbeSpec):
+        from hotswap_cli.probes.http import HttpProbe
 
-            probes.append(PrometheusProbe(target.name, spec))
-        elif kind == "command":
-            from hotswap_cli.probes.command import CommandProbe
+        return HttpProbe(target.name, spec)
+    if isinstance(spec, MetricsProbeSpec):
+        from hotswap_cli.probes.metrics import MetricsProbe
 
-            probes.append(CommandProbe(target.name, spec, target.transport))
-        else:
-            raise ProbeError(f"target {target.name}: unknown probe type {kind!r} (use one of {', '.join(PROBES)})")
-    return probes
+        return MetricsProbe(target.name, spec)
+    if isinstance(spec, PrometheusProbeSpec):
+        from hotswap_cli.probes.prometheus import PrometheusProbe
+
+        return PrometheusProbe(target.name, spec)
+    if isinstance(spec, CommandProbeSpec):
+        from hotswap_cli.probes.command import CommandProbe
+
+        return CommandProbe(target.name, spec, target.transport)
+    raise ProbeError(f"target {target.name}: no probe for {spec!r}")

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, UsageError
 from hotswap_cli.formats import parse_config_bytes
-from hotswap_cli.model import Target, config_hash
+from hotswap_cli.model import config_hash
+from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.deploy.prepare import Deployment, open_git, payload_for
 from hotswap_cli.errors import Interrupted
-from hotswap_cli.model import Target
+from hotswap_cli.specs import Target
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo

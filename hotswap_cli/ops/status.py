@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
-from hotswap_cli.model import Target
+from hotswap_cli.specs import Target
 
 
 @dataclass(frozen=True)

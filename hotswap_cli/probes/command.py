@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import shlex
 import time
-from typing import Any
+from dataclasses import replace
 
 from hotswap_cli.errors import ProbeError, TransportError
 from hotswap_cli.io.process import argv_of, run_command, tail
-from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.specs import CommandProbeSpec, SshSpec, TransportSpec
 
 
 class CommandProbe:
     kind = "command"
 
-    def __init__(self, instance: str, spec: dict[str, Any], transport: dict[str, Any] | None = None) -> None:
+    def __init__(self, instance: str, spec: CommandProbeSpec, transport: TransportSpec | None = None) -> None:
         self.instance = instance
-        self.command: str | list[str] = spec["command"]
-        self.where: str = spec.get("where", "local")
-        self.timeout = parse_duration(spec.get("timeout", 10))
+        self.command = spec.command
+        self.where = spec.where
+        self.timeout = spec.timeout
         self._conn = None
         if self.where == "target":
-            if not transport or transport.get("type") != "ssh":
+            if not isinstance(transport, SshSpec):
                 raise ProbeError(f"target {instance}: a command probe with `where: target` needs an ssh transport")
             from hotswap_cli.io.ssh import SshConnection
 
-            self._conn = SshConnection(instance, {**transport, "command_timeout": self.timeout})
+            self._conn = SshConnection(instance, replace(transport, command_timeout=self.timeout))
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
 
 import httpx
 
 from hotswap_cli.errors import ProbeError, TransportError
 from hotswap_cli.io.http import describe_error, expand_headers, new_client
-from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.specs import HttpProbeSpec
 
 
-def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:
+def probe_headers(instance: str, headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with `${ENV}` expanded; a missing variable is a misconfigured probe."""
     try:
-        return expand_headers(instance, spec.get("headers"))
+        return expand_headers(instance, headers)
     except TransportError as exc:
         raise ProbeError(exc.message, hint=exc.hint) from None
 
@@ -24,13 +24,13 @@ def probe_headers(instance: str, spec: dict[str, Any]) -> dict[str, str]:
 class HttpProbe:
     kind = "http"
 
-    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+    def __init__(self, instance: str, spec: HttpProbeSpec) -> None:
         self.instance = instance
-        self.url: str = spec["url"]
-        self.expect_status = int(spec.get("expect_status", 200))
-        self.timeout = parse_duration(spec.get("timeout", 5))
-        self._headers = probe_headers(instance, spec)
-        self._client = new_client(spec)
+        self.url = spec.url
+        self.expect_status = spec.expect_status
+        self.timeout = spec.timeout
+        self._headers = probe_headers(instance, spec.headers)
+        self._client = new_client(spec.tls)
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()

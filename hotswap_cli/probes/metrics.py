@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotswap_cli.io.http import describe_error, new_client
-from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.histogram import difference, quantile
 from hotswap_cli.probes.http import probe_headers
+from hotswap_cli.specs import MetricsProbeSpec
 
 
 @dataclass(frozen=True)
@@ -29,16 +28,16 @@ class Scrape:
 class MetricsProbe:
     kind = "metrics"
 
-    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+    def __init__(self, instance: str, spec: MetricsProbeSpec) -> None:
         self.instance = instance
-        self.url: str = spec["url"]
-        self.requests_metric: str = spec.get("requests_metric", "http_requests_total")
-        self.status_label: str = spec.get("status_label", "status")
-        self.error_pattern = re.compile(spec.get("error_status_pattern", r"5\d\d"))
-        self.latency_metric: str = spec.get("latency_metric", "http_request_duration_seconds")
-        self.timeout = parse_duration(spec.get("timeout", 5))
-        self._headers = probe_headers(instance, spec)
-        self._client = new_client(spec)
+        self.url = spec.url
+        self.requests_metric = spec.requests_metric
+        self.status_label = spec.status_label
+        self.error_pattern = re.compile(spec.error_status_pattern)
+        self.latency_metric = spec.latency_metric
+        self.timeout = spec.timeout
+        self._headers = probe_headers(instance, spec.headers)
+        self._client = new_client(spec.tls)
         self._previous: Scrape | None = None
 
     def sample(self) -> HealthSample:

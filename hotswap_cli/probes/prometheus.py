@@ -19,16 +19,11 @@ import httpx
 
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.io.http import describe_error, new_client
-from hotswap_cli.model import parse_duration
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.histogram import quantile
 from hotswap_cli.probes.http import probe_headers
+from hotswap_cli.specs import PrometheusProbeSpec
 
-QUERIES = {
-    "requests": 'sum(increase(http_requests_total{instance="{{name}}"}[{{window}}]))',
-    "errors": 'sum(increase(http_requests_total{instance="{{name}}",status=~"5.."}[{{window}}]))',
-    "latency_buckets": 'sum by (le) (increase(http_request_duration_seconds_bucket{instance="{{name}}"}[{{window}}]))',
-}
 MAX_ANSWER = 1024 * 1024  # bytes: a query for one instance's counts answers in far less
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
@@ -40,12 +35,12 @@ class NoAnswer(Exception):
 class PrometheusProbe:
     kind = "prometheus"
 
-    def __init__(self, instance: str, spec: dict[str, Any]) -> None:
+    def __init__(self, instance: str, spec: PrometheusProbeSpec) -> None:
         self.instance = instance
-        self.url = spec["url"].rstrip("/") + "/api/v1/query"
+        self.url = spec.url.rstrip("/") + "/api/v1/query"
         self.queries: dict[str, str] = {}
-        for key, default in QUERIES.items():
-            query = spec.get(key, default)
+        for key in ("requests", "errors", "latency_buckets"):
+            query = getattr(spec, key)
             if query is None:
                 continue  # a query turned off (e.g. no latency histogram)
             unknown = sorted({m.group(1) for m in _PLACEHOLDER.finditer(query)} - {"name", "window"})
@@ -55,10 +50,10 @@ class PrometheusProbe:
             self.queries[key] = query
         if "requests" not in self.queries:
             raise ProbeError(f"target {instance}: the prometheus probe needs a `requests` query")
-        self.lookback = parse_duration(spec.get("lookback", "5m"))
-        self.timeout = parse_duration(spec.get("timeout", 5))
-        self._headers = probe_headers(instance, spec)
-        self._client = new_client(spec)
+        self.lookback = spec.lookback
+        self.timeout = spec.timeout
+        self._headers = probe_headers(instance, spec.headers)
+        self._client = new_client(spec.tls)
         self._since: float | None = None  # when the counts so far end
 
     def sample(self) -> HealthSample:

@@ -11,7 +11,8 @@ from typing import TypeVar
 
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
-from hotswap_cli.model import Phase, Plan, Target, format_duration
+from hotswap_cli.durations import format_duration
+from hotswap_cli.model import Phase, Plan
 from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
     BakeExtended,
@@ -31,6 +32,7 @@ from hotswap_cli.runner.events import (
 from hotswap_cli.runner.gate import Verdict, evaluate
 from hotswap_cli.runner.results import DeployResult
 from hotswap_cli.runner.slot import Slot, describe
+from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
 # every touched instance goes back at once: revert is not bounded by the push concurrency

@@ -6,11 +6,12 @@ import threading
 from collections.abc import Callable, Sequence
 
 from hotswap_cli.clock import Clock
-from hotswap_cli.model import HealthPolicy, Phase, Plan, Target
+from hotswap_cli.model import HealthPolicy, Phase, Plan
 from hotswap_cli.probes.base import Probe
 from hotswap_cli.runner.engine import run_plan
 from hotswap_cli.runner.events import EventSink
 from hotswap_cli.runner.results import DeployResult
+from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hotswap_cli.errors import HotswapError
-from hotswap_cli.model import Target
 from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.gate import Tally
 from hotswap_cli.runner.results import InstanceOutcome
+from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
 

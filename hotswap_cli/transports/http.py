@@ -18,26 +18,26 @@ from hotswap_cli.io.http import (
     reported_hash,
     snippet,
 )
-from hotswap_cli.model import parse_duration
+from hotswap_cli.specs import HttpSpec
 
 
 class HttpTransport:
     """Sends the whole config in one request; the server swaps it atomically and applies it."""
 
-    def __init__(self, name: str, spec: dict[str, Any], *, traceparent: str | None = None) -> None:
+    def __init__(self, name: str, spec: HttpSpec, *, traceparent: str | None = None) -> None:
         self.name = name
-        self.url: str = spec["url"]
-        self.method: str = spec.get("method", "PUT").upper()
-        self.format: str = spec.get("format", "yaml" if self.url.endswith((".yaml", ".yml")) else "json")
-        self.current_url: str | None = spec.get("current_url") or (self.url if self.method == "PUT" else None)
-        self.confirm_url: str | None = spec.get("confirm_url")
-        self.timeout = parse_duration(spec.get("timeout", 10))
-        self.retries = int(spec.get("retries", 2))
-        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
+        self.url = spec.url
+        self.method = spec.method
+        self.format = spec.format
+        self.current_url = spec.current_url
+        self.confirm_url = spec.confirm_url
+        self.timeout = spec.timeout
+        self.retries = spec.retries
+        self.confirm_timeout = spec.confirm_timeout
         self.traceparent = traceparent
-        self.spec = spec
-        self.headers = expand_headers(name, spec.get("headers"))
-        self._client = new_client(spec)
+        self.tls = spec.tls
+        self.headers = expand_headers(name, spec.headers)
+        self._client = new_client(spec.tls)
         self._previous: bytes | None = None
         self._staged: bytes | None = None
         self._swapped = False
@@ -78,7 +78,7 @@ class HttpTransport:
         if not self.confirm_url:
             return None
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               spec=self.spec, headers=self.headers, traceparent=self.traceparent,
+                               tls=self.tls, headers=self.headers, traceparent=self.traceparent,
                                client=self._client)
 
     def discard(self) -> None:

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.process import argv_of, run_command, tail
-from hotswap_cli.model import parse_duration
+from hotswap_cli.specs import LocalSpec, Tls
 
 PREV_SUFFIX = ".hotswap-prev"
-COMMAND_TIMEOUT = 60.0
 
 
 class LocalTransport:
     """Swaps `path` on this machine; the previous file is kept as `<path>.hotswap-prev` (a hard link)."""
 
-    def __init__(self, name: str, spec: dict[str, Any], *, traceparent: str | None = None) -> None:
+    def __init__(self, name: str, spec: LocalSpec, *, traceparent: str | None = None) -> None:
         self.name = name
-        self.path = os.path.abspath(os.path.expanduser(spec["path"]))
+        self.path = spec.path
         self.prev_path = self.path + PREV_SUFFIX
-        self.check_cmd = spec.get("check")
-        self.reload_cmd = spec.get("reload")
-        self.confirm_url = spec.get("confirm_url")
-        self.mode = int(spec["mode"], 8) if spec.get("mode") else None
-        self.timeout = parse_duration(spec.get("timeout", COMMAND_TIMEOUT))
-        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
+        self.check_cmd = spec.check
+        self.reload_cmd = spec.reload
+        self.confirm_url = spec.confirm_url
+        self.mode = spec.mode
+        self.timeout = spec.timeout
+        self.confirm_timeout = spec.confirm_timeout
         self.traceparent = traceparent
         self._previous: bytes | None = None
         self._read = False
@@ -104,7 +102,7 @@ class LocalTransport:
         from hotswap_cli.io.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               spec={}, traceparent=self.traceparent)
+                               tls=Tls(), traceparent=self.traceparent)
 
     def discard(self) -> None:
         if self._staged is not None:

@@ -8,7 +8,6 @@ import shlex
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import paramiko
 from paramiko.sftp import CMD_EXTENDED
@@ -16,28 +15,28 @@ from paramiko.sftp import CMD_EXTENDED
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.process import tail
 from hotswap_cli.io.ssh import SshConnection
-from hotswap_cli.model import parse_duration
+from hotswap_cli.specs import SshSpec
 from hotswap_cli.transports.local import PREV_SUFFIX
 
 
 class SshTransport:
     """Swaps a remote file; the previous one stays as `<path>.hotswap-prev` (a hard link) for revert."""
 
-    def __init__(self, name: str, spec: dict[str, Any], *, traceparent: str | None = None) -> None:
+    def __init__(self, name: str, spec: SshSpec, *, traceparent: str | None = None) -> None:
         self.name = name
         self.conn = SshConnection(name, spec)
-        self.path: str = spec["path"]
+        self.path = spec.path
         self.directory = posixpath.dirname(self.path) or "."
         self.prev_path = self.path + PREV_SUFFIX
-        self.check_cmd: str | None = spec.get("check")
-        self.reload_cmd: str | None = spec.get("reload")
-        self.reload_url: str | None = spec.get("reload_url")
-        self.reload_headers: dict[str, str] = spec.get("reload_headers") or {}
-        self.confirm_url: str | None = spec.get("confirm_url")
-        self.mode = int(spec["mode"], 8) if spec.get("mode") else None
-        self.confirm_timeout = parse_duration(spec.get("confirm_timeout", 10))
+        self.check_cmd = spec.check
+        self.reload_cmd = spec.reload
+        self.reload_url = spec.reload_url
+        self.reload_headers = spec.reload_headers
+        self.confirm_url = spec.confirm_url
+        self.mode = spec.mode
+        self.confirm_timeout = spec.confirm_timeout
         self.traceparent = traceparent
-        self._spec = spec
+        self.tls = spec.tls
         self._read = False
         self._previous: bytes | None = None
         self._attrs: paramiko.SFTPAttributes | None = None
@@ -113,7 +112,7 @@ class SshTransport:
             from hotswap_cli.io.http import expand_headers, post_reload
 
             post_reload(self.name, self.reload_url, headers=expand_headers(self.name, self.reload_headers),
-                        spec=self._spec, timeout=self.conn.timeout, traceparent=self.traceparent)
+                        tls=self.tls, timeout=self.conn.timeout, traceparent=self.traceparent)
 
     def confirm(self, expected_sha256: str) -> bool | None:
         if not self.confirm_url:
@@ -121,7 +120,7 @@ class SshTransport:
         from hotswap_cli.io.http import confirm_running
 
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,
-                               spec=self._spec, traceparent=self.traceparent)
+                               tls=self.tls, traceparent=self.traceparent)
 
     def discard(self) -> None:
         if self._staged is None:

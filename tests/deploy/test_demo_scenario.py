@@ -12,6 +12,7 @@ from hotswap_cli.core.config.render import render_profile
 from hotswap_cli.core.config.validate import validate
 from hotswap_cli.demo import scenario
 from hotswap_cli.demo.instances import DemoInstance
+from hotswap_cli.specs import HttpSpec, MetricsProbeSpec
 
 
 def instances(n: int) -> list[DemoInstance]:
@@ -29,10 +30,10 @@ def test_make_repo_points_the_production_profile_at_the_instances(tmp_path: Path
     profile = repo.load_profile(scenario.PROFILE)
     assert [t.name for t in profile.targets] == ["demo-1", "demo-2", "demo-3"]
     t = profile.targets[1]
-    assert t.transport == {"type": "http", "url": "http://127.0.0.1:18202/config",
-                           "confirm_url": "http://127.0.0.1:18202/config"}
-    assert [p["type"] for p in t.probes] == ["http", "metrics"]
-    assert t.probes[1]["url"] == "http://127.0.0.1:18202/metrics"
+    assert t.transport == HttpSpec(url="http://127.0.0.1:18202/config", current_url="http://127.0.0.1:18202/config",
+                                   confirm_url="http://127.0.0.1:18202/config")
+    assert [p.kind for p in t.probes] == ["http", "metrics"]
+    assert t.probes[1] == MetricsProbeSpec(url="http://127.0.0.1:18202/metrics")
     assert (profile.strategy.type, profile.strategy.steps, profile.strategy.bake) == ("canary", (10, 30, 50, 100), 2.0)
     assert profile.health.interval == 0.5
     settings = yaml.safe_load((root / "hotswap.yaml").read_text())

@@ -209,12 +209,14 @@ def test_the_gate_settings_and_a_prometheus_probe_validate(config_repo: Path, cl
     result = cli("--repo", str(config_repo), "validate", "payment-service.production")
     assert result.exit_code == 0, result
     from hotswap_cli.core.config.configrepo import ConfigRepo as Repo
+    from hotswap_cli.specs import PrometheusProbeSpec
 
     profile = Repo.open(config_repo).load_profile("payment-service.production")
     h = profile.health
     assert (h.confidence, h.baseline, h.max_bake, h.on_inconclusive) == (0.999, 60.0, 1200.0, "pause")
     assert (h.min_checks, h.failure_limit, h.consecutive) == (5, 2, 3)
-    assert profile.targets[3].probes[0]["latency_buckets"] is None
+    probe = profile.targets[3].probes[0]
+    assert isinstance(probe, PrometheusProbeSpec) and probe.latency_buckets is None and probe.lookback == 600
 
 
 def test_a_bad_gate_default_in_hotswap_yaml_is_named(config_repo: Path, cli: Callable) -> None:

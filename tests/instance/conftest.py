@@ -10,7 +10,7 @@ import support.sshd as sshd_plugin
 from instance_support import INITIAL, REJECT_CHECK, REJECT_RELOAD, Case
 
 from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
-from hotswap_cli.model import Target
+from hotswap_cli.specs import Target, target
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +45,7 @@ def case(request: pytest.FixtureRequest, demo_instance: DemoInstance) -> Case:
                 spec["check"] = ["sh", "-c", REJECT_CHECK.replace("{path}", '"$1"'), "check", "{path}"]
             if reload:
                 spec["reload"] = ["sh", "-c", REJECT_RELOAD.replace("{live}", '"$1"'), "reload", path]
-            return Target(name, spec)
+            return target(name, spec)
         if kind == "ssh":
             server = request.getfixturevalue("sshd")
             extra: dict[str, object] = {"confirm_url": confirm, "confirm_timeout": "1s"}
@@ -54,7 +54,7 @@ def case(request: pytest.FixtureRequest, demo_instance: DemoInstance) -> Case:
             if reload:
                 extra["reload"] = REJECT_RELOAD.replace("{live}", path)
             return server.target(name, path, **extra)
-        return Target(name, {"type": "http", "url": demo_instance.url + "/config", "confirm_url": confirm,
+        return target(name, {"type": "http", "url": demo_instance.url + "/config", "confirm_url": confirm,
                              "timeout": "3s", "confirm_timeout": "1s"})
 
     return Case(kind, demo_instance, make)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotswap_cli.demo.instances import DemoInstance
-from hotswap_cli.model import Target
+from hotswap_cli.specs import Target
 
 INITIAL = b'{"service": "demo",   "simulate": {"latencyMs": 1}}\n'  # odd spacing: revert must keep it
 REJECT_CHECK = "! grep -q rejectCheck {path}"

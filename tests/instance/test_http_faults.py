@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.model import Target
 from hotswap_cli.ops.backends import open_transport
 from hotswap_cli.probes.metrics import MetricsProbe
+from hotswap_cli.specs import MetricsProbeSpec, target
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -106,7 +106,7 @@ def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def push(spec: dict[str, object], data: bytes = b'{"new": true}') -> None:
-    transport = open_transport(Target("web-1", {"type": "http", **spec}))
+    transport = open_transport(target("web-1", {"type": "http", **spec}))
     try:
         transport.read_current()
         transport.stage(data)
@@ -155,11 +155,11 @@ def test_secret_headers_come_from_the_environment_and_never_show(
 
 
 def test_metrics_endpoint_missing_or_unparsable_is_no_data(http_server: str) -> None:
-    refused = MetricsProbe("web-1", {"url": "http://127.0.0.1:9/metrics", "timeout": "1s"}).sample()
+    refused = MetricsProbe("web-1", MetricsProbeSpec(url="http://127.0.0.1:9/metrics", timeout=1.0)).sample()
     assert refused.no_data and "cannot scrape" in refused.detail
-    missing = MetricsProbe("web-1", {"url": http_server + "/broken/metrics"}).sample()
+    missing = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/broken/metrics")).sample()
     assert missing.no_data and "answered 503" in missing.detail
-    garbage = MetricsProbe("web-1", {"url": http_server + "/metrics-garbage"}).sample()
+    garbage = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/metrics-garbage")).sample()
     assert garbage.no_data and "unparsable metrics" in garbage.detail
-    absent = MetricsProbe("web-1", {"url": http_server + "/plain"}).sample()  # body "old": no metric
+    absent = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/plain")).sample()  # body "old": no metric
     assert absent.no_data and absent.error_rate is None

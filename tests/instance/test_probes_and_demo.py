@@ -12,12 +12,15 @@ from instance_support import INITIAL, http_get
 from support.sshd import SshServer
 
 from hotswap_cli.demo.instances import DemoInstance
-from hotswap_cli.errors import ProbeError
-from hotswap_cli.model import Target, config_hash
+from hotswap_cli.errors import ConfigError, ProbeError
+from hotswap_cli.model import config_hash
 from hotswap_cli.ops.backends import open_probes
 from hotswap_cli.probes.histogram import bucket_edge, count_above, quantile
 from hotswap_cli.probes.metrics import MetricsProbe
+from hotswap_cli.specs import MetricsProbeSpec
+from hotswap_cli.specs import target as make_target
 
+NOWHERE = {"type": "local", "path": "/nowhere/config.json"}  # the probes are what is tested
 
 def put(inst: DemoInstance, config: dict[str, object]) -> int:
     request = urllib.request.Request(inst.url + "/config", data=json.dumps(config).encode(), method="PUT")
@@ -55,7 +58,7 @@ def test_demo_refuses_a_bad_config_and_keeps_running_the_old_one(demo_instance: 
 
 
 def test_http_probe_reads_status_and_latency(demo_instance: DemoInstance) -> None:
-    target = Target("demo-1", {}, ({"type": "http", "url": demo_instance.url + "/health"},))
+    target = make_target("demo-1", NOWHERE, [{"type": "http", "url": demo_instance.url + "/health"}])
     [probe] = open_probes(target)
     try:
         first = probe.sample()
@@ -68,7 +71,7 @@ def test_http_probe_reads_status_and_latency(demo_instance: DemoInstance) -> Non
 
 
 def test_metrics_probe_follows_the_config(demo_instance: DemoInstance) -> None:
-    target = Target("demo-1", {}, ({"type": "metrics", "url": demo_instance.url + "/metrics"},))
+    target = make_target("demo-1", NOWHERE, [{"type": "metrics", "url": demo_instance.url + "/metrics"}])
     [probe] = open_probes(target)
     try:
         first = probe.sample()
@@ -99,7 +102,7 @@ def test_metrics_probe_follows_the_config(demo_instance: DemoInstance) -> None:
 
 def test_metrics_probe_counts_from_zero_after_a_counter_reset() -> None:
     """Like Prometheus' rate(): a counter that went down restarted, its value is the count since."""
-    probe = MetricsProbe("web-1", {"url": "http://127.0.0.1:9/metrics"})
+    probe = MetricsProbe("web-1", MetricsProbeSpec(url="http://127.0.0.1:9/metrics"))
     try:
         before = probe.parse('http_requests_total{status="200"} 1000\nhttp_requests_total{status="500"} 10\n')
         after = probe.parse('http_requests_total{status="200"} 90\nhttp_requests_total{status="500"} 30\n')
@@ -131,7 +134,7 @@ def test_quantile_interpolates_like_prometheus() -> None:
 
 def test_command_probe_runs_locally_without_a_shell(tmp_path: Path) -> None:
     flag = tmp_path / "healthy"
-    target = Target("a", {"type": "local", "path": str(tmp_path / "c")},
+    target = make_target("a", {"type": "local", "path": str(tmp_path / "c")},
                     ({"type": "command", "command": ["test", "-e", str(flag)]},
                      {"type": "command", "command": "echo $HOME; false"}))
     exists, shell = open_probes(target)
@@ -157,7 +160,7 @@ def test_command_probe_over_ssh(sshd: SshServer, ssh_workdir: Path) -> None:
 
 def test_misconfigured_probes_are_refused() -> None:
     with pytest.raises(ProbeError, match="needs an ssh transport"):
-        open_probes(Target("a", {"type": "local", "path": "/x"}, ({"type": "command", "command": "true",
+        open_probes(make_target("a", {"type": "local", "path": "/x"}, ({"type": "command", "command": "true",
                                                                     "where": "target"},)))
-    with pytest.raises(ProbeError, match="unknown probe type 'tcp'"):
-        open_probes(Target("a", {}, ({"type": "tcp"},)))
+    with pytest.raises(ConfigError, match="target a: unknown probe type 'tcp'"):  # refused as it is read
+        make_target("a", NOWHERE, ({"type": "tcp"},))

@@ -15,9 +15,9 @@ from support.prometheus import PrometheusServer, scraped_demo
 
 from hotswap_cli.demo.instances import DemoInstance
 from hotswap_cli.errors import ProbeError
-from hotswap_cli.model import Target
 from hotswap_cli.ops.backends import open_probes
 from hotswap_cli.probes.prometheus import PrometheusProbe
+from hotswap_cli.specs import target
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,11 @@ def put(inst: DemoInstance, simulate: dict[str, object]) -> None:
         assert response.status == 200
 
 
+NOWHERE = {"type": "local", "path": "/nowhere/config.json"}  # the probe is what is tested
+
+
 def probe_for(name: str, url: str, **extra: object) -> PrometheusProbe:
-    [probe] = open_probes(Target(name, {}, ({"type": "prometheus", "url": url, **extra},)))
+    [probe] = open_probes(target(name, NOWHERE, [{"type": "prometheus", "url": url, **extra}]))
     assert isinstance(probe, PrometheusProbe)
     return probe
 

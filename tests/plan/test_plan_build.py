@@ -13,11 +13,12 @@ from hotswap_cli.core.deploy.strategies import (
     parse_steps,
 )
 from hotswap_cli.errors import ConfigError, UsageError
-from hotswap_cli.model import HealthPolicy, StrategySpec, Target
+from hotswap_cli.model import HealthPolicy, StrategySpec
+from hotswap_cli.specs import LocalSpec, Target
 
 
 def fleet(n: int) -> tuple[Target, ...]:
-    return tuple(Target(name=f"i{i}", transport={}) for i in range(n))
+    return tuple(Target(f"i{i}", LocalSpec(path=f"/fake/i{i}")) for i in range(n))
 
 
 def sizes(spec: StrategySpec, n: int) -> list[int]:

@@ -7,14 +7,14 @@ from collections.abc import Iterable
 
 from hotswap_cli.clock import FakeClock
 from hotswap_cli.errors import TransportError
-from hotswap_cli.model import Target
 from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.specs import LocalSpec, Target
 
 OLD = b"old-config"
 
 
 def targets(n: int, prefix: str = "i") -> tuple[Target, ...]:
-    return tuple(Target(name=f"{prefix}{i}", transport={"type": "fake"}) for i in range(n))
+    return tuple(Target(f"{prefix}{i}", LocalSpec(path=f"/fake/{prefix}{i}")) for i in range(n))
 
 
 def payload_for(target: Target) -> bytes:

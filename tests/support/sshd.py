@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from hotswap_cli.model import Target
+from hotswap_cli.specs import Target, target
 
 SSHD_CONFIG = """\
 Port {port}
@@ -91,7 +91,7 @@ class SshServer:
 
     def target(self, name: str, path: str | Path, *, probes: tuple[dict[str, Any], ...] = (),
                **extra: Any) -> Target:
-        return Target(name=name, transport=self.spec(path, **extra), probes=probes)
+        return target(name, self.spec(path, **extra), probes)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -9,10 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli import DATA_DIR
+from hotswap_cli import DATA_DIR, specs
 from hotswap_cli.core.config.source import DirSource, Source
 from hotswap_cli.core.config.yamlsrc import Document, DocumentError, parse_document
 from hotswap_cli.core.deploy.strategies import canary_steps
+from hotswap_cli.durations import parse_duration
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import (
     DEFAULT_QUORUM,
@@ -25,9 +26,7 @@ from hotswap_cli.model import (
     Profile,
     SchemaRef,
     StrategySpec,
-    Target,
     format_path,
-    parse_duration,
 )
 
 SETTINGS_FILE = "hotswap.yaml"
@@ -197,14 +196,8 @@ class ConfigRepo:
         if strategy_raw.get("type", policy.strategy) == "direct" and "bake" not in (meta.get("strategy") or {}):
             strategy_raw["bake"] = 0  # spec: direct has no bake unless the profile asks for one
         health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
-        targets = tuple(
-            Target(
-                name=t["name"],
-                transport=dict(t["transport"]),
-                probes=tuple(t.get("health") or ()),
-            )
-            for t in meta.get("targets") or []
-        )
+        targets = tuple(specs.target(t["name"], t["transport"], t.get("health") or ())
+                        for t in meta.get("targets") or [])
         return Profile(
             name=src.name,
             environment=env,

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
-from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, Target, config_hash
+from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, config_hash
+from hotswap_cli.specs import Target
 
 if TYPE_CHECKING:
     from hotswap_cli.core.approvals.quorum import QuorumReport
@@ -186,8 +187,7 @@ def payload_for(config: Any) -> Callable[[Target], bytes]:
     lock = threading.Lock()
 
     def encode(target: Target) -> bytes:
-        spec = target.transport
-        fmt = formats.format_for(str(spec.get("path") or spec.get("url") or ""), spec.get("format"))
+        fmt = target.transport.format
         with lock:
             if fmt not in cache:
                 cache[fmt] = formats.encode(config, fmt)

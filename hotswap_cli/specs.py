@@ -1,0 +1,244 @@
+"""Targets as profile.yaml describes them, parsed once into typed, frozen specs: one type per
+transport and probe kind, defaults applied, durations in seconds, paths expanded. Each backend
+and probe receives its own spec type; nothing below reads a target as a dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from hotswap_cli import formats
+from hotswap_cli.durations import parse_duration
+from hotswap_cli.errors import ConfigError
+
+Command = str | tuple[str, ...]  # a string is split like a shell would (never run by one)
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS verification is on by default; `ca` adds a CA bundle; `verify: false` turns it off."""
+
+    verify: bool = True
+    ca: str | None = None  # an expanded path
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """A config file on this machine."""
+
+    kind: ClassVar[str] = "local"
+    path: str
+    format: str = "json"
+    check: Command | None = None
+    reload: Command | None = None
+    confirm_url: str | None = None
+    confirm_timeout: float = 10.0
+    mode: int | None = None
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class SshSpec:
+    """A config file on a host reached over SSH (SFTP for files, the remote shell for commands)."""
+
+    kind: ClassVar[str] = "ssh"
+    host: str
+    path: str
+    format: str = "json"
+    port: int = 22
+    user: str | None = None
+    key: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    timeout: float = 10.0
+    command_timeout: float = 60.0
+    retries: int = 3
+    check: str | None = None
+    reload: str | None = None
+    reload_url: str | None = None
+    reload_headers: Mapping[str, str] = field(default_factory=dict)
+    confirm_url: str | None = None
+    confirm_timeout: float = 10.0
+    mode: int | None = None
+    tls: Tls = field(default_factory=Tls)
+
+
+@dataclass(frozen=True)
+class HttpSpec:
+    """An endpoint that receives the whole config in one request and applies it."""
+
+    kind: ClassVar[str] = "http"
+    url: str
+    format: str = "json"
+    method: str = "PUT"
+    current_url: str | None = None
+    confirm_url: str | None = None
+    timeout: float = 10.0
+    retries: int = 2
+    confirm_timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+
+
+TransportSpec = LocalSpec | SshSpec | HttpSpec
+
+
+@dataclass(frozen=True)
+class HttpProbeSpec:
+    kind: ClassVar[str] = "http"
+    url: str
+    expect_status: int = 200
+    timeout: float = 5.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+
+
+@dataclass(frozen=True)
+class MetricsProbeSpec:
+    kind: ClassVar[str] = "metrics"
+    url: str
+    requests_metric: str = "http_requests_total"
+    status_label: str = "status"
+    error_status_pattern: str = r"5\d\d"
+    latency_metric: str = "http_request_duration_seconds"
+    timeout: float = 5.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+
+
+PROMETHEUS_QUERIES = {
+    "requests": 'sum(increase(http_requests_total{instance="{{name}}"}[{{window}}]))',
+    "errors": 'sum(increase(http_requests_total{instance="{{name}}",status=~"5.."}[{{window}}]))',
+    "latency_buckets": 'sum by (le) (increase(http_request_duration_seconds_bucket{instance="{{name}}"}[{{window}}]))',
+}
+
+
+@dataclass(frozen=True)
+class PrometheusProbeSpec:
+    kind: ClassVar[str] = "prometheus"
+    url: str  # the server
+    requests: str | None = PROMETHEUS_QUERIES["requests"]
+    errors: str | None = PROMETHEUS_QUERIES["errors"]
+    latency_buckets: str | None = PROMETHEUS_QUERIES["latency_buckets"]
+    lookback: float = 300.0
+    timeout: float = 5.0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tls: Tls = field(default_factory=Tls)
+
+
+@dataclass(frozen=True)
+class CommandProbeSpec:
+    kind: ClassVar[str] = "command"
+    command: Command
+    where: str = "local"  # local | target (over the target's ssh connection)
+    timeout: float = 10.0
+
+
+ProbeSpec = HttpProbeSpec | MetricsProbeSpec | PrometheusProbeSpec | CommandProbeSpec
+
+
+@dataclass(frozen=True)
+class Target:
+    """One instance: its transport and its health probes."""
+
+    name: str
+    transport: TransportSpec
+    probes: tuple[ProbeSpec, ...] = ()
+
+
+# -- parsing: from profile.yaml's (schema-checked) mappings ------------------------------------
+
+
+def target(name: str, transport: Mapping[str, Any], probes: Iterable[Mapping[str, Any]] = ()) -> Target:
+    """A Target from profile.yaml's `transport:` and `health:` entries."""
+    return Target(name, parse_transport(name, transport), tuple(parse_probe(name, p) for p in probes))
+
+
+def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
+    kind = raw.get("type")
+    try:
+        if kind == "local":
+            path = os.path.abspath(os.path.expanduser(raw["path"]))
+            return LocalSpec(path=path, format=formats.format_for(path, raw.get("format")),
+                             check=_command(raw.get("check")), reload=_command(raw.get("reload")),
+                             confirm_url=raw.get("confirm_url"),
+                             confirm_timeout=_seconds(raw, "confirm_timeout", 10), mode=_mode(raw),
+                             timeout=_seconds(raw, "timeout", 60))
+        if kind == "ssh":
+            return SshSpec(host=str(raw["host"]), path=str(raw["path"]),
+                           format=formats.format_for(str(raw["path"]), raw.get("format")),
+                           port=int(raw.get("port", 22)), user=raw.get("user") or None,
+                           key=os.path.expanduser(raw["key"]) if raw.get("key") else None,
+                           known_hosts=os.path.expanduser(raw.get("known_hosts") or "~/.ssh/known_hosts"),
+                           timeout=_seconds(raw, "timeout", 10), command_timeout=_seconds(raw, "command_timeout", 60),
+                           retries=int(raw.get("retries", 3)), check=raw.get("check"), reload=raw.get("reload"),
+                           reload_url=raw.get("reload_url"), reload_headers=_headers(raw.get("reload_headers")),
+                           confirm_url=raw.get("confirm_url"), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
+                           mode=_mode(raw), tls=_tls(raw))
+        if kind == "http":
+            url, method = str(raw["url"]), str(raw.get("method", "PUT")).upper()
+            return HttpSpec(url=url, format=formats.format_for(url, raw.get("format")), method=method,
+                            current_url=raw.get("current_url") or (url if method == "PUT" else None),
+                            confirm_url=raw.get("confirm_url"), timeout=_seconds(raw, "timeout", 10),
+                            retries=int(raw.get("retries", 2)), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
+                            headers=_headers(raw.get("headers")), tls=_tls(raw))
+    except KeyError as exc:
+        raise ConfigError(f"target {name}: the {kind} transport needs `{exc.args[0]}`") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"target {name}: transport: {exc}") from None
+    raise ConfigError(f"target {name}: unknown transport type {kind!r} (use one of local, ssh, http)")
+
+
+def parse_probe(name: str, raw: Mapping[str, Any]) -> ProbeSpec:
+    kind = raw.get("type")
+    try:
+        if kind == "http":
+            return HttpProbeSpec(url=str(raw["url"]), expect_status=int(raw.get("expect_status", 200)),
+                                 timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
+                                 tls=_tls(raw))
+        if kind == "metrics":
+            d = MetricsProbeSpec
+            return MetricsProbeSpec(url=str(raw["url"]), requests_metric=raw.get("requests_metric", d.requests_metric),
+                                    status_label=raw.get("status_label", d.status_label),
+                                    error_status_pattern=raw.get("error_status_pattern", d.error_status_pattern),
+                                    latency_metric=raw.get("latency_metric", d.latency_metric),
+                                    timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
+                                    tls=_tls(raw))
+        if kind == "prometheus":
+            queries = {key: raw.get(key, default) for key, default in PROMETHEUS_QUERIES.items()}
+            return PrometheusProbeSpec(url=str(raw["url"]), **queries, lookback=_seconds(raw, "lookback", 300),
+                                       timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
+                                       tls=_tls(raw))
+        if kind == "command":
+            command = _command(raw["command"])
+            assert command is not None
+            return CommandProbeSpec(command=command, where=str(raw.get("where", "local")),
+                                    timeout=_seconds(raw, "timeout", 10))
+    except KeyError as exc:
+        raise ConfigError(f"target {name}: the {kind} probe needs `{exc.args[0]}`") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"target {name}: health: {exc}") from None
+    raise ConfigError(f"target {name}: unknown probe type {kind!r} (use one of http, metrics, prometheus, command)")
+
+
+def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:
+    return parse_duration(raw.get(key, default))
+
+
+def _command(value: Any) -> Command | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _mode(raw: Mapping[str, Any]) -> int | None:
+    return int(raw["mode"], 8) if raw.get("mode") else None
+
+
+def _headers(value: Mapping[str, Any] | None) -> Mapping[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def _tls(raw: Mapping[str, Any]) -> Tls:
+    return Tls(verify=raw.get("verify") is not False, ca=os.path.expanduser(raw["ca"]) if raw.get("ca") else None)
