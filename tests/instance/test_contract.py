@@ -78,6 +78,24 @@ def test_revert_restores_exact_previous_bytes(case: Case) -> None:
         transport.close()
 
 
+def test_revert_ignores_a_tampered_kept_copy(case: Case) -> None:
+    """The file transports keep the previous file beside the live one; if someone changes that copy
+    while the new config runs, revert still puts back the bytes read before the push."""
+    if case.kind == "http":
+        return  # the endpoint keeps no copy: revert always sends the remembered bytes
+    data, _ = payload()
+    transport = open_transport(case.make())
+    try:
+        push(transport, data)
+        kept = Path(case.instance.config_path + ".hotswap-prev")
+        assert kept.read_bytes() == INITIAL
+        kept.write_bytes(b'{"tampered": true}\n')
+        transport.revert()
+        assert case.live() == INITIAL
+    finally:
+        transport.close()
+
+
 def test_swap_is_atomic_for_readers(case: Case) -> None:
     big = [payload(pad="x" * 300_000)[0], payload(pad="y" * 200_000)[0]]
     seen: set[bytes] = set()
