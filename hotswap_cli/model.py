@@ -13,6 +13,7 @@ STRATEGIES = ("canary", "rolling", "blue-green", "direct")
 DEFAULT_STRATEGY = {"Development": "direct", "Staging": "rolling", "Production": "canary"}
 DEFAULT_QUORUM = {"Development": 0, "Staging": 1, "Production": 2}
 MAX_CONFIG_BYTES = 1024 * 1024
+REVERT_CONCURRENCY = 100  # every touched instance goes back at once: revert is not bounded by the push
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+$"
 
@@ -65,6 +66,12 @@ class Issue:
 class SchemaRef:
     id: str
     version: str
+
+    @classmethod
+    def parse(cls, text: str) -> SchemaRef:
+        """`payment-config/1.0` as written in profile.yaml's `schema:`."""
+        sid, _, version = text.partition("/")
+        return cls(sid, version)
 
     def __str__(self) -> str:
         return f"{self.id}/{self.version}"

@@ -202,7 +202,7 @@ def duration_option(text: str | None, option: str) -> float | None:
 
 def _strategy_options(canary: float | None, steps: str | None, rolling: bool, batch: str | None,
                       blue_green: bool, direct: bool) -> dict[str, Any]:
-    from hotswap_cli.core.deploy.strategies import canary_steps, parse_steps
+    from hotswap_cli.core.config.strategies import canary_steps, parse_steps
 
     chosen = [name for name, on in (("--canary", canary is not None), ("--steps", steps is not None),
                                     ("--rolling", rolling or batch is not None), ("--blue-green", blue_green),

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
+from hotswap_cli.core.config.profile import read_profile
 
 _VALUE_WIDTH = 100
 
@@ -38,7 +39,7 @@ def diff(
     if a is None:
         latest = latest_version(git_repo, profile)
         if latest is None:
-            env.repo.read_profile(profile)
+            read_profile(env.repo, profile)
             raise RepoError(f"{profile} has no versions yet: name the old side",
                             hint=f"e.g. `hotswap diff {profile} HEAD`")
         a = latest.version

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
+from hotswap_cli.core.config.profile import read_profile
 
 _MAX_KEYS_SHOWN = 8
 
@@ -22,7 +23,7 @@ def history(
     env = env_of(ctx, json=json_output)
     entries = profile_history(GitRepo(env.root), profile, rev)
     if not entries:
-        env.repo.read_profile(profile)  # an unknown profile is an error, not an empty history
+        read_profile(env.repo, profile)  # an unknown profile is an error, not an empty history
     if env.json:
         env.print_json([e.to_dict() for e in entries])
         return

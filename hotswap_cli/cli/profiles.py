@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
+from hotswap_cli.core.config.profile import load_profile
 
 
 def profiles(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     """List profiles: name, environment, serviceType, schema, strategy, targets."""
     env = env_of(ctx, json=json_output)
     repo = env.repo
-    rows = [repo.load_profile(name) for name in repo.profile_names()]
+    rows = [load_profile(repo, name) for name in repo.profile_names()]
     if env.json:
         env.print_json([
             {"name": p.name, "environment": p.environment, "serviceType": p.service_type,

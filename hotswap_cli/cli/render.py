@@ -8,6 +8,7 @@ import sys
 import typer
 
 from hotswap_cli.cli.context import env_of
+from hotswap_cli.core.config.profile import load_profile
 
 
 def render(
@@ -25,7 +26,7 @@ def render(
         raise UsageError(f"--format must be yaml or json, not {fmt!r}")
     env = env_of(ctx)
     repo = env.repo
-    loaded = repo.load_profile(profile)
+    loaded = load_profile(repo, profile)
     data = mask_config(render_profile(repo, loaded).data, repo.load_schema(loaded.schema)[0])
     if fmt == "json" or env.json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

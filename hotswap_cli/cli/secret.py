@@ -7,6 +7,7 @@ import sys
 import typer
 
 from hotswap_cli.cli.context import env_of
+from hotswap_cli.core.config.profile import load_profile
 
 secret_app = typer.Typer(help="Encrypted secret fields (AES-256-GCM; key from HOTSWAP_SECRET_KEY).",
                          no_args_is_help=True)
@@ -30,7 +31,7 @@ def set_secret(
     env = env_of(ctx)
     path = parse_jsonpath(jsonpath)
     key = require_key()
-    env.repo.load_profile(profile)
+    load_profile(env.repo, profile)
     if sys.stdin.isatty():
         import getpass
 

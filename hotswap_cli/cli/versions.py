@@ -8,6 +8,7 @@ import sys
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
+from hotswap_cli.core.config.profile import read_profile
 
 
 def versions(
@@ -22,7 +23,7 @@ def versions(
     env = env_of(ctx, json=json_output)
     found = list_versions(GitRepo(env.root), profile)
     if not found:
-        env.repo.read_profile(profile)  # an unknown profile is an error, not an empty list
+        read_profile(env.repo, profile)  # an unknown profile is an error, not an empty list
     if env.json:
         env.print_json([v.to_dict() for v in found])
         return

@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from hotswap_cli.demo.traffic import Traffic
+from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
 
 MAX_BODY = 2 * 1024 * 1024
@@ -33,13 +32,7 @@ DEFAULTS = {"rps": 2000.0, "errorRate": 0.0, "latencyMs": 20.0}
 
 def parse_config(raw: bytes) -> dict[str, Any]:
     """JSON or YAML; the config must be a mapping. Raises ValueError with the reason."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        try:
-            data = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not JSON or YAML: {str(exc).splitlines()[0]}") from None
+    data = parse_config_bytes(raw)
     if not isinstance(data, dict):
         raise ValueError("config must be a mapping")
     return data

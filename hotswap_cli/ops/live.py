@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, UsageError
 from hotswap_cli.formats import parse_config_bytes
@@ -73,7 +74,7 @@ def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     from hotswap_cli.ops.backends import open_transport
 
     repo = ConfigRepo.open(git_repo.config_root)
-    loaded = repo.load_profile(profile)
+    loaded = load_profile(repo, profile)
     target = next((t for t in loaded.targets if t.name == instance), None)
     if target is None:
         names = ", ".join(t.name for t in loaded.targets) or "none"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.specs import Target
 
 
@@ -81,7 +82,7 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     from hotswap_cli.ops.backends import open_transport as default_transport
     from hotswap_cli.ops.live import read_live
 
-    profile = ConfigRepo.open(root).load_profile(profile_name)
+    profile = load_profile(ConfigRepo.open(root), profile_name)
     git_repo = open_git(root)
     if git_repo.has_remote():
         try:

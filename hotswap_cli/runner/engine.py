@@ -12,7 +12,7 @@ from typing import TypeVar
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
 from hotswap_cli.durations import format_duration
-from hotswap_cli.model import Phase, Plan
+from hotswap_cli.model import REVERT_CONCURRENCY, Phase, Plan
 from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
     BakeExtended,
@@ -35,8 +35,6 @@ from hotswap_cli.runner.slot import Slot, describe
 from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
-# every touched instance goes back at once: revert is not bounded by the push concurrency
-REVERT_CONCURRENCY = 100
 QUICK_BASELINE = 2.0  # seconds between a metrics probe's two baseline scrapes when nothing bakes
 EPSILON = 1e-3  # a clock reading this close to a deadline has reached it
 STEPS = {

@@ -12,6 +12,7 @@ from approval_helpers import PROFILE, Signer, git, signed_tag
 
 from hotswap_cli.core.approvals.quorum import check_quorum
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.git import GitRepo
 
 Cli = Callable[..., Any]
@@ -35,7 +36,7 @@ def statuses(cli: Cli, repo: Path, version: str = "1.1.0") -> dict[str, str]:
 
 def report(repo: Path, version: str = "1.1.0", **kw: Any) -> Any:
     config = ConfigRepo.open(repo)
-    return check_quorum(GitRepo(repo), config, config.load_profile(PROFILE), version, **kw)
+    return check_quorum(GitRepo(repo), config, load_profile(config, PROFILE), version, **kw)
 
 
 def test_ssh_and_gpg_approvers_meet_the_production_quorum(cli: Cli, repo: Path,

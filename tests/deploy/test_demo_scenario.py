@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.config.render import render_profile
 from hotswap_cli.core.config.validate import validate
 from hotswap_cli.demo import scenario
@@ -27,7 +28,7 @@ def git(root: Path, *args: str) -> str:
 def test_make_repo_points_the_production_profile_at_the_instances(tmp_path: Path) -> None:
     root = scenario.make_repo(tmp_path / "repo", instances(3), bake="2s", interval="500ms")
     repo = ConfigRepo.open(root)
-    profile = repo.load_profile(scenario.PROFILE)
+    profile = load_profile(repo, scenario.PROFILE)
     assert [t.name for t in profile.targets] == ["demo-1", "demo-2", "demo-3"]
     t = profile.targets[1]
     assert t.transport == HttpSpec(url="http://127.0.0.1:18202/config", current_url="http://127.0.0.1:18202/config",
@@ -47,11 +48,11 @@ def test_make_repo_points_the_production_profile_at_the_instances(tmp_path: Path
 def test_set_error_rate_changes_only_the_simulation(tmp_path: Path) -> None:
     root = scenario.make_repo(tmp_path / "repo", instances(1))
     repo = ConfigRepo.open(root)
-    before = render_profile(repo, repo.load_profile(scenario.PROFILE)).data
+    before = render_profile(repo, load_profile(repo, scenario.PROFILE)).data
     scenario.set_error_rate(root, 0.4, latency_ms=90)
     scenario.commit(root, "demo: raise the error rate")
     repo = ConfigRepo.open(root)
-    after = render_profile(repo, repo.load_profile(scenario.PROFILE)).data
+    after = render_profile(repo, load_profile(repo, scenario.PROFILE)).data
     assert after["simulate"] == {"errorRate": 0.4, "latencyMs": 90}
     assert {k: v for k, v in after.items() if k != "simulate"} == {k: v for k, v in before.items() if k != "simulate"}
     assert git(root, "status", "--porcelain") == ""

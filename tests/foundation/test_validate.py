@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.config.validate import affected_profiles
 
 PROD = "profiles/payment-service.production"
@@ -211,7 +212,7 @@ def test_the_gate_settings_and_a_prometheus_probe_validate(config_repo: Path, cl
     from hotswap_cli.core.config.configrepo import ConfigRepo as Repo
     from hotswap_cli.specs import PrometheusProbeSpec
 
-    profile = Repo.open(config_repo).load_profile("payment-service.production")
+    profile = load_profile(Repo.open(config_repo), "payment-service.production")
     h = profile.health
     assert (h.confidence, h.baseline, h.max_bake, h.on_inconclusive) == (0.999, 60.0, 1200.0, "pause")
     assert (h.min_checks, h.failure_limit, h.consecutive) == (5, 2, 3)

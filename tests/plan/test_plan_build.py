@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hotswap_cli.core.deploy.plan import build_plan, estimate
-from hotswap_cli.core.deploy.strategies import (
+from hotswap_cli.core.config.strategies import (
     batch_size,
     canary_counts,
     canary_steps,
     cumulative_count,
     parse_steps,
 )
+from hotswap_cli.core.deploy.plan import build_plan, estimate
 from hotswap_cli.errors import ConfigError, UsageError
 from hotswap_cli.model import HealthPolicy, StrategySpec
 from hotswap_cli.specs import LocalSpec, Target

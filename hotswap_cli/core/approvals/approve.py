@@ -25,6 +25,7 @@ from hotswap_cli.core.approvals.signing import (
     signing_fingerprint,
     verify_tag,
 )
+from hotswap_cli.core.config.profile import build_profile, load_profile, read_profile
 from hotswap_cli.errors import ApprovalError
 
 if TYPE_CHECKING:
@@ -39,9 +40,9 @@ def profile_at(git_repo: GitRepo, config_repo: ConfigRepo, name: str, commit: st
 
     try:
         repo = Repo(git_repo.source_at(commit))
-        return repo.build_profile(repo.read_profile(name))
+        return build_profile(repo, read_profile(repo, name))
     except Exception:  # noqa: BLE001 - a version whose profile no longer parses: use today's
-        return config_repo.load_profile(name)
+        return load_profile(config_repo, name)
 
 
 def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, version: str, *,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.approvals.approvers import REMOTE, TrustRoot, load_trust_root
 from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, list_tags, verify_tag
+from hotswap_cli.core.config.profile import build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
 from hotswap_cli.model import VERSION_PATTERN, Profile
 
@@ -133,7 +134,7 @@ def environment_policy(git_repo: GitRepo, trust: TrustRoot, profile: Profile) ->
     envs = {profile.environment}
     if trust.rev is not None:
         try:
-            src = ConfigRepo(git_repo.source_at(trust.rev)).read_profile(profile.name)
+            src = read_profile(ConfigRepo(git_repo.source_at(trust.rev)), profile.name)
             envs.add(str((src.meta.data or {}).get("environment")))
         except Exception:  # noqa: BLE001 - a new or unreadable profile there: the given one stands
             pass
@@ -159,7 +160,7 @@ def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | Non
 
     try:
         repo = ConfigRepo(git_repo.source_at(commit))
-        built = repo.build_profile(repo.read_profile(profile))
+        built = build_profile(repo, read_profile(repo, profile))
         files = [built.directory, *(d.file for d in template_chain(repo, built.extends, (profile,)))]
         schema = repo.schema_file(built.schema)
     except Exception:  # noqa: BLE001 - falling back to every commit is the stricter choice

@@ -9,10 +9,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli import DATA_DIR, specs
+from hotswap_cli import DATA_DIR
 from hotswap_cli.core.config.source import DirSource, Source
 from hotswap_cli.core.config.yamlsrc import Document, DocumentError, parse_document
-from hotswap_cli.core.deploy.strategies import canary_steps
 from hotswap_cli.durations import parse_duration
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import (
@@ -20,12 +19,9 @@ from hotswap_cli.model import (
     DEFAULT_STRATEGY,
     ENVIRONMENTS,
     PROFILE_NAME_PATTERN,
-    HealthPolicy,
     Issue,
     Location,
-    Profile,
     SchemaRef,
-    StrategySpec,
     format_path,
 )
 
@@ -71,16 +67,6 @@ class Settings:
     approvers_file: str = "approvers"
     default_branch: str | None = None
     name: str = ""
-
-
-@dataclass(frozen=True)
-class ProfileSource:
-    """A profile as read from disk: the parsed profile.yaml and config documents."""
-
-    name: str
-    meta: Document
-    config: Document | None
-    config_file: str
 
 
 def _approval_roles(value: Any) -> tuple[str, ...]:
@@ -173,58 +159,6 @@ class ConfigRepo:
     def profile_names(self) -> list[str]:
         return sorted(n for n in self.listdir("profiles") if "profile.yaml" in self.listdir(f"profiles/{n}"))
 
-    def read_profile(self, name: str) -> ProfileSource:
-        """Parse profiles/<name>/profile.yaml and its config file. Raises ConfigError."""
-        if not _NAME_RE.match(name):
-            raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '.', '_' and '-'")
-        meta = self.document(f"profiles/{name}/profile.yaml")
-        if meta is None:
-            known = ", ".join(self.profile_names()) or "none"
-            raise ConfigError(f"profile {name!r} not found (profiles: {known})")
-        config_file = self.find_data_file(f"profiles/{name}/config") or f"profiles/{name}/config.yaml"
-        return ProfileSource(name, meta, self.document(config_file), config_file)
-
-    def build_profile(self, src: ProfileSource) -> Profile:
-        """Typed Profile from an already schema-checked profile.yaml, with defaults applied."""
-        meta: dict[str, Any] = src.meta.data or {}
-        env = meta["environment"]
-        policy = self.settings.environments[env]
-        defaults = self.settings.defaults
-        sid, _, sver = str(meta["schema"]).partition("/")
-        extends = meta.get("extends") or []
-        strategy_raw = {**(defaults.get("strategy") or {}), **(meta.get("strategy") or {})}
-        if strategy_raw.get("type", policy.strategy) == "direct" and "bake" not in (meta.get("strategy") or {}):
-            strategy_raw["bake"] = 0  # spec: direct has no bake unless the profile asks for one
-        health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
-        targets = tuple(specs.target(t["name"], t["transport"], t.get("health") or ())
-                        for t in meta.get("targets") or [])
-        return Profile(
-            name=src.name,
-            environment=env,
-            service_type=meta.get("serviceType", "Microservice"),
-            schema=SchemaRef(sid, sver),
-            extends=tuple([extends] if isinstance(extends, str) else extends),
-            strategy=strategy_spec(strategy_raw, policy.strategy),
-            health=health_policy(health_raw),
-            targets=targets,
-            description=str(meta.get("description", "")),
-            settings=dict(meta.get("settings") or {}),
-            directory=f"profiles/{src.name}",
-            config_file=src.config_file,
-        )
-
-    def load_profile(self, name: str) -> Profile:
-        """Read and check profile.yaml; raises ValidationFailed listing its problems."""
-        from hotswap_cli.core.config.validate import check_profile_meta
-
-        src = self.read_profile(name)
-        issues = check_profile_meta(self, src)
-        if issues:
-            from hotswap_cli.errors import ValidationFailed
-
-            raise ValidationFailed(f"{issues[0]}" + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""))
-        return self.build_profile(src)
-
     # -- schemas -----------------------------------------------------------------------------
 
     def schema_file(self, ref: SchemaRef) -> str | None:
@@ -243,65 +177,6 @@ class ConfigRepo:
             self._schemas[key] = (doc.data, path)
         return self._schemas[key]
 
-
-
-def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
-    steps: tuple[float, ...] = StrategySpec.steps
-    if "steps" in raw:
-        steps = tuple(float(s) for s in raw["steps"])
-    elif "canary" in raw:
-        steps = canary_steps(float(raw["canary"]))
-    spec = StrategySpec(type=str(raw.get("type", default_type)), steps=steps)
-    return StrategySpec(
-        type=spec.type,
-        steps=spec.steps,
-        batch=str(raw.get("batch", spec.batch)),
-        concurrency=int(raw.get("concurrency", spec.concurrency)),
-        bake=parse_duration(raw.get("bake", spec.bake)),
-    )
-
-
-def health_policy(raw: dict[str, Any]) -> HealthPolicy:
-    """The gate policy from `health:` (hotswap.yaml defaults under the profile's own keys).
-    profile.yaml is schema-checked; hotswap.yaml's defaults are checked here."""
-    base = HealthPolicy()
-
-    def duration(key: str) -> float | None:
-        return parse_duration(raw[key]) if raw.get(key) is not None else None
-
-    def count(key: str) -> int | None:
-        return int(raw[key]) if raw.get(key) is not None else None
-
-    try:
-        policy = HealthPolicy(
-            interval=parse_duration(raw.get("interval", base.interval)),
-            error_rate_pp=float(raw.get("error_rate_pp", base.error_rate_pp)),
-            p99_increase_pct=float(raw.get("p99_increase_pct", base.p99_increase_pct)),
-            failed_checks_pct=float(raw.get("failed_checks_pct", base.failed_checks_pct)),
-            on_no_data=str(raw.get("on_no_data", base.on_no_data)),
-            confidence=float(raw.get("confidence", base.confidence)),
-            baseline=duration("baseline"),
-            max_bake=duration("max_bake"),
-            on_inconclusive=str(raw.get("on_inconclusive", base.on_inconclusive)),
-            min_checks=int(raw.get("min_checks", base.min_checks)),
-            failure_limit=count("failure_limit"),
-            consecutive=count("consecutive"),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"health: {exc}", hint="see docs/deploy.md, the health gate") from None
-    problems = [
-        f"on_no_data: {policy.on_no_data!r} is not one of fail, pass" if policy.on_no_data not in ("fail", "pass")
-        else "",
-        f"on_inconclusive: {policy.on_inconclusive!r} is not one of fail, pause, pass"
-        if policy.on_inconclusive not in ("fail", "pause", "pass") else "",
-        f"confidence: {policy.confidence:g} must be above 0.5 and below 1" if not 0.5 < policy.confidence < 1 else "",
-        f"min_checks: {policy.min_checks} must be at least 1" if policy.min_checks < 1 else "",
-    ]
-    problems = [p for p in problems if p]
-    if problems:
-        raise ConfigError(f"health: {problems[0]}",
-                          hint="fix hotswap.yaml `defaults.health` or the profile's `health:`")
-    return policy
 
 
 def issue_at(doc: Document, path: tuple[str | int, ...], message: str) -> Issue:

@@ -7,6 +7,7 @@ from typing import Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.merge import deep_merge
+from hotswap_cli.core.config.profile import read_profile
 from hotswap_cli.core.config.yamlsrc import Document
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import MAX_CONFIG_BYTES, JsonPath, Location, Profile, canonical_json, config_hash
@@ -68,7 +69,7 @@ def template_chain(repo: ConfigRepo, names: tuple[str, ...], trail: tuple[str, .
 
 def render_profile(repo: ConfigRepo, profile: Profile) -> Rendered:
     """The merged config for `profile`; raises ConfigError on a broken chain or an oversize result."""
-    src = repo.read_profile(profile.name)
+    src = read_profile(repo, profile.name)
     layers = template_chain(repo, profile.extends, (profile.name,))
     if src.config is not None:
         if src.config.data is not None and not isinstance(src.config.data, dict):

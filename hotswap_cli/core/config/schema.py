@@ -116,3 +116,11 @@ def _fast_code(schema: dict[str, Any]) -> Any:
         except OSError:
             pass
     return code
+
+
+def describe(error: SchemaViolation) -> str:
+    """jsonschema's message, shortened: never echo a whole object back at the user."""
+    msg = str(error.message)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        return msg.replace("Additional properties are not allowed", "unknown key").replace(" were unexpected", "")
+    return msg if len(msg) <= 200 else msg[:197] + "..."

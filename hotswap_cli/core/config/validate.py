@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.config.configrepo import ConfigRepo, ProfileSource, document_issue, issue_at, load_meta_schema
+from hotswap_cli.core.config.configrepo import ConfigRepo, document_issue
+from hotswap_cli.core.config.profile import build_profile, check_profile_meta, read_profile
 from hotswap_cli.core.config.render import Rendered, render_profile, template_chain
-from hotswap_cli.core.config.schema import SchemaChecker, SchemaViolation
+from hotswap_cli.core.config.schema import SchemaChecker, describe
 from hotswap_cli.core.config.yamlsrc import DocumentError
 from hotswap_cli.core.secrets.crypto import is_secret_path, secret_problems, secret_trie, secret_values, touches_secret
-from hotswap_cli.errors import ConfigError, SecretError
+from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import Issue, JsonPath, Location, Profile, format_path
 
 if TYPE_CHECKING:
@@ -64,52 +64,6 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
             "message": issue.message, "profile": issue.profile}
 
 
-@lru_cache(maxsize=1)
-def _meta_checker() -> SchemaChecker:
-    return SchemaChecker(load_meta_schema("profile.schema.json"), "profile.schema.json")
-
-
-def _message(error: SchemaViolation) -> str:
-    """jsonschema's message, shortened: never echo a whole object back at the user."""
-    msg = str(error.message)
-    if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        return msg.replace("Additional properties are not allowed", "unknown key").replace(" were unexpected", "")
-    return msg if len(msg) <= 200 else msg[:197] + "..."
-
-
-def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
-    """profile.yaml problems: shape, unknown keys, name, duplicate targets, schema existence."""
-    doc = src.meta
-    issues = []
-    if not isinstance(doc.data, dict):
-        return [Issue(Location(doc.file, 1, 1), "$", "profile.yaml must be a mapping")]
-    for error in _meta_checker().violations(doc.data):
-        path = error.path
-        if error.validator in ("additionalProperties",):
-            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
-            for key in extra:
-                issues.append(issue_at(doc, (*path, key), f"unknown key {key!r}"))
-            continue
-        issues.append(issue_at(doc, path, _message(error)))
-    if issues:
-        return issues
-    data = doc.data
-    if data.get("name", src.name) != src.name:
-        issues.append(issue_at(doc, ("name",), f"name {data['name']!r} does not match its folder {src.name!r}"))
-    seen: set[str] = set()
-    for i, target in enumerate(data.get("targets") or []):
-        if target["name"] in seen:
-            issues.append(issue_at(doc, ("targets", i, "name"), f"duplicate target name {target['name']!r}"))
-        seen.add(target["name"])
-    sid, _, sver = str(data["schema"]).partition("/")
-    from hotswap_cli.model import SchemaRef
-
-    if repo.schema_file(SchemaRef(sid, sver)) is None:
-        issues.append(issue_at(doc, ("schema",), f"schema {data['schema']!r} not found "
-                               f"(expected schemas/{sid}/{sver}.json)"))
-    return issues
-
-
 def schema_checker(repo: ConfigRepo, profile: Profile) -> SchemaChecker:
     """The profile's schema, compiled once per repo."""
     cache = repo.__dict__.setdefault("_checkers", {})
@@ -126,7 +80,7 @@ def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> li
     checker = schema_checker(repo, profile)
     secrets = list(secret_values(rendered.data, checker.schema))
     if not secrets:
-        return [Issue(rendered.locate(e.path), format_path(e.path), _message(e))
+        return [Issue(rendered.locate(e.path), format_path(e.path), describe(e))
                 for e in checker.violations(rendered.data)]
     problems = secret_problems(rendered.data, checker.schema, profile.name)
     issues = [Issue(rendered.locate(p), format_path(p), m) for p, m in problems]
@@ -134,7 +88,7 @@ def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> li
     trie = secret_trie(checker.schema)
     for error in checker.violations(data):
         path = error.path
-        message = _message(error)
+        message = describe(error)
         if touches_secret(path, trie):
             if any(path[:len(p)] == p for p in undecrypted):
                 continue  # a ciphertext: its plaintext is checked when the key is set
@@ -153,30 +107,26 @@ def _decrypted(data: Any, secrets: list[tuple[JsonPath, Any]], issues: list[Issu
                rendered: Rendered) -> tuple[Any, list[JsonPath]]:
     """`data` with its ENC[...] secrets decrypted when a key is set (cryptography loads only then),
     and the paths still holding ciphertext."""
-    from hotswap_cli.core.secrets.crypto import decrypt_value, is_well_formed, load_key, set_in
+    from hotswap_cli.core.secrets.crypto import decrypt_found, is_well_formed, load_key
 
     encrypted = [(p, v) for p, v in secrets if is_well_formed(v)]
     key = load_key() if encrypted else None
     if key is None:
         return data, [p for p, _ in encrypted]
-    left = []
-    for path, value in encrypted:
-        try:
-            data = set_in(data, path, decrypt_value(value, key, "this secret"))
-        except SecretError as exc:
-            issues.append(Issue(rendered.locate(path), format_path(path), exc.message))
-            left.append(path)
-    return data, left
+    data, failures = decrypt_found(data, encrypted, key, label="this secret")
+    for path, exc in failures:
+        issues.append(Issue(rendered.locate(path), format_path(path), exc.message))
+    return data, [p for p, _ in failures]
 
 
 def validate_profile(repo: ConfigRepo, name: str) -> ProfileResult:
     """Every problem of one profile, not only the first."""
     try:
-        src = repo.read_profile(name)
+        src = read_profile(repo, name)
         issues = check_profile_meta(repo, src)
         if issues:
             return ProfileResult(name, _tag(issues, name))
-        profile = repo.build_profile(src)
+        profile = build_profile(repo, src)
         rendered = render_profile(repo, profile)
         issues = check_rendered(repo, profile, rendered)
     except DocumentError as exc:
@@ -297,7 +247,7 @@ def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> lis
             if name in hit:
                 continue
             try:
-                src = repo.read_profile(name)
+                src = read_profile(repo, name)
                 meta = src.meta.data or {}
                 if str(meta.get("schema")) in schemas:
                     hit.add(name)

@@ -6,13 +6,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hotswap_cli.core.deploy.strategies import batch_size, canary_counts
+from hotswap_cli.core.config.strategies import batch_size, canary_counts
 from hotswap_cli.errors import ConfigError
-from hotswap_cli.model import STRATEGIES, HealthPolicy, Phase, Plan, StrategySpec
+from hotswap_cli.model import REVERT_CONCURRENCY, STRATEGIES, HealthPolicy, Phase, Plan, StrategySpec
 from hotswap_cli.specs import Target
-
-# revert runs wider than the push: every touched instance goes back at once (runner does the same)
-REVERT_CONCURRENCY = 100
 
 
 def build_plan(

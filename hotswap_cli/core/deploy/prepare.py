@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.core.config.profile import bake_for, build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
 from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, config_hash
 from hotswap_cli.specs import Target
@@ -94,9 +95,9 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     git_repo = git_repo or open_git(root)
     version, commit, released = resolve(git_repo, profile_name, options)
     at = ConfigRepo(git_repo.source_at(commit), root=None)
-    src = at.read_profile(profile_name)
+    src = read_profile(at, profile_name)
     problems = check_profile_meta(at, src)
-    profile = at.build_profile(src) if not problems else None
+    profile = build_profile(at, src) if not problems else None
     rendered = render_profile(at, profile) if profile else None
     if profile and rendered:
         problems = check_rendered(at, profile, rendered)
@@ -161,9 +162,8 @@ def strategy_for(spec: StrategySpec, options: DeployOptions) -> StrategySpec:
     out = spec
     if options.strategy is not None and options.strategy != spec.type:
         # a strategy chosen on the command line starts from its own defaults, not the profile's
-        out = replace(out, type=options.strategy, steps=StrategySpec.steps, batch=StrategySpec.batch)
-        if options.strategy == "direct" and options.bake is None:
-            out = replace(out, bake=0.0)
+        out = replace(out, type=options.strategy, steps=StrategySpec.steps, batch=StrategySpec.batch,
+                      bake=float(bake_for(options.strategy, options.bake, out.bake)))
     if options.steps is not None:
         out = replace(out, steps=options.steps)
     if options.batch is not None:

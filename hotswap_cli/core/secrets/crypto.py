@@ -9,7 +9,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,18 +308,31 @@ def mask_config(data: Any, *schemas: Any, key: bytes | None = None) -> Any:
     return _replace(data, [secret_trie(*schemas)], (), lambda _p, v: masked(v, key))
 
 
+def decrypt_found(data: Any, found: Iterable[tuple[JsonPath, Any]], key: bytes,
+                  label: str | None = None) -> tuple[Any, list[tuple[JsonPath, SecretError]]]:
+    """`data` with each ENC[...] value of `found` (path, value) decrypted in memory, and the ones
+    that would not decrypt. The one decryption step: deploys need all, validation reports each."""
+    failures = []
+    for path, value in found:
+        if not is_encrypted(value):
+            continue
+        try:
+            data = set_in(data, path, decrypt_value(value, key, label or format_path(path)))
+        except SecretError as exc:
+            failures.append((path, exc))
+    return data, failures
+
+
 def decrypt_config(data: Any, schema: Any, key: bytes | None = None) -> Any:
     """`data` with every ENC[...] secret decrypted (in memory only); plaintext left as is.
     The key defaults to the environment's; SecretError when missing or wrong (no value shown)."""
-    trie = secret_trie(schema)
-    if not any(True for _ in _find(data, [trie], ())):
+    found = list(secret_values(data, schema))
+    if not any(is_encrypted(v) for _, v in found):
         return data
-    use = key if key is not None else require_key()
-
-    def dec(path: JsonPath, value: Any) -> Any:
-        return decrypt_value(value, use, format_path(path)) if is_encrypted(value) else value
-
-    return _replace(data, [trie], (), dec)
+    data, failures = decrypt_found(data, found, key if key is not None else require_key())
+    if failures:
+        raise failures[0][1]
+    return data
 
 
 def secret_problems(data: Any, schema: Any, profile: str = "PROFILE") -> list[tuple[JsonPath, str]]:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from hotswap_cli.core.config.profile import load_profile, read_profile
 from hotswap_cli.core.secrets.crypto import (
     SECRET_MARKER,
     decrypt_value,
@@ -84,7 +85,7 @@ def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: byte
     from hotswap_cli.core.config.render import render_profile
 
     repo = ConfigRepo.open(root)
-    loaded = repo.load_profile(profile)
+    loaded = load_profile(repo, profile)
     schema, schema_file = repo.load_schema(loaded.schema)
     if not is_secret_field(path, schema):
         raise ConfigError(f"{format_path(path)} is not a secret field of {loaded.schema}",
@@ -96,7 +97,7 @@ def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: byte
             except SecretError as exc:
                 raise SecretError(f"{exc.message}: this key did not encrypt {profile}'s secrets; "
                                   "nothing written") from None
-    src = repo.read_profile(profile)
+    src = read_profile(repo, profile)
     raw = repo.source.read(src.config_file)
     text = raw.decode("utf-8") if raw is not None else ""
     try:

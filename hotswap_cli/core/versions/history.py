@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.release import SEMVER_RE, list_versions, resolve_version, semver_key
 from hotswap_cli.errors import HotswapError, UsageError
 from hotswap_cli.model import config_hash
@@ -48,7 +49,7 @@ def render_in(repo: ConfigRepo, profile: str) -> tuple[Any, dict[str, Any], str]
     """(rendered data, schema, schema ref) of `profile` in `repo`."""
     from hotswap_cli.core.config.render import render_profile
 
-    loaded = repo.load_profile(profile)
+    loaded = load_profile(repo, profile)
     schema, _ = repo.load_schema(loaded.schema)
     return render_profile(repo, loaded).data, schema, str(loaded.schema)
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.errors import ConfigError, RepoError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ def release(git_repo: GitRepo, profile: str, version: str, description: str = ""
     if not result.ok:
         more = f" (and {len(result.issues) - 1} more)" if len(result.issues) > 1 else ""
         raise ValidationFailed(f"{profile} at {rev} is not valid, not released: {result.issues[0]}{more}")
-    loaded = repo.load_profile(profile)
+    loaded = load_profile(repo, profile)
     rendered = render_profile(repo, loaded)
     if commit == git_repo.head():
         _refuse_uncommitted(git_repo, loaded.directory, [d.file for d in rendered.layers],
@@ -166,7 +167,7 @@ def _refuse_uncommitted(git_repo: GitRepo, directory: str, layer_files: list[str
     paths = {directory, *layer_files, *([schema_file] if schema_file else [])}
     try:  # the working tree may extend other templates now: those count too
         work = ConfigRepo.open(git_repo.config_root)
-        prof = work.load_profile(directory.rsplit("/", 1)[-1])
+        prof = load_profile(work, directory.rsplit("/", 1)[-1])
         paths.update(d.file for d in render_profile(work, prof).layers)
         if (schema := work.schema_file(prof.schema)) is not None:
             paths.add(schema)

@@ -1,0 +1,181 @@
+"""The profile model, decided in one place: reading profile.yaml, checking it against hotswap's own
+schema, and building the typed Profile (extends, schema reference, strategy and health with the
+repo's defaults, typed target specs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from hotswap_cli import specs
+from hotswap_cli.core.config.configrepo import _NAME_RE, ConfigRepo, issue_at, load_meta_schema
+from hotswap_cli.core.config.schema import SchemaChecker, describe
+from hotswap_cli.core.config.strategies import canary_steps
+from hotswap_cli.core.config.yamlsrc import Document
+from hotswap_cli.durations import parse_duration
+from hotswap_cli.errors import ConfigError, ValidationFailed
+from hotswap_cli.model import HealthPolicy, Issue, Location, Profile, SchemaRef, StrategySpec
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """A profile as read from disk: the parsed profile.yaml and config documents."""
+
+    name: str
+    meta: Document
+    config: Document | None
+    config_file: str
+
+
+def read_profile(repo: ConfigRepo, name: str) -> ProfileSource:
+    """Parse profiles/<name>/profile.yaml and its config file. Raises ConfigError."""
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '.', '_' and '-'")
+    meta = repo.document(f"profiles/{name}/profile.yaml")
+    if meta is None:
+        known = ", ".join(repo.profile_names()) or "none"
+        raise ConfigError(f"profile {name!r} not found (profiles: {known})")
+    config_file = repo.find_data_file(f"profiles/{name}/config") or f"profiles/{name}/config.yaml"
+    return ProfileSource(name, meta, repo.document(config_file), config_file)
+
+def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
+    """Typed Profile from an already schema-checked profile.yaml, with defaults applied."""
+    meta: dict[str, Any] = src.meta.data or {}
+    env = meta["environment"]
+    policy = repo.settings.environments[env]
+    defaults = repo.settings.defaults
+    extends = meta.get("extends") or []
+    strategy_raw = {**(defaults.get("strategy") or {}), **(meta.get("strategy") or {})}
+    bake = bake_for(strategy_raw.get("type", policy.strategy), (meta.get("strategy") or {}).get("bake"),
+                    strategy_raw.get("bake"))
+    if bake is not None:
+        strategy_raw["bake"] = bake
+    health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
+    targets = tuple(specs.target(t["name"], t["transport"], t.get("health") or ())
+                    for t in meta.get("targets") or [])
+    return Profile(
+        name=src.name,
+        environment=env,
+        service_type=meta.get("serviceType", "Microservice"),
+        schema=SchemaRef.parse(str(meta["schema"])),
+        extends=tuple([extends] if isinstance(extends, str) else extends),
+        strategy=strategy_spec(strategy_raw, policy.strategy),
+        health=health_policy(health_raw),
+        targets=targets,
+        description=str(meta.get("description", "")),
+        settings=dict(meta.get("settings") or {}),
+        directory=f"profiles/{src.name}",
+        config_file=src.config_file,
+    )
+
+def load_profile(repo: ConfigRepo, name: str) -> Profile:
+    """Read and check profile.yaml; raises ValidationFailed listing its problems."""
+    src = read_profile(repo, name)
+    issues = check_profile_meta(repo, src)
+    if issues:
+        raise ValidationFailed(f"{issues[0]}" + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""))
+    return build_profile(repo, src)
+
+
+@lru_cache(maxsize=1)
+def _meta_checker() -> SchemaChecker:
+    return SchemaChecker(load_meta_schema("profile.schema.json"), "profile.schema.json")
+
+
+def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
+    """profile.yaml problems: shape, unknown keys, name, duplicate targets, schema existence."""
+    doc = src.meta
+    issues = []
+    if not isinstance(doc.data, dict):
+        return [Issue(Location(doc.file, 1, 1), "$", "profile.yaml must be a mapping")]
+    for error in _meta_checker().violations(doc.data):
+        path = error.path
+        if error.validator in ("additionalProperties",):
+            extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+            for key in extra:
+                issues.append(issue_at(doc, (*path, key), f"unknown key {key!r}"))
+            continue
+        issues.append(issue_at(doc, path, describe(error)))
+    if issues:
+        return issues
+    data = doc.data
+    if data.get("name", src.name) != src.name:
+        issues.append(issue_at(doc, ("name",), f"name {data['name']!r} does not match its folder {src.name!r}"))
+    seen: set[str] = set()
+    for i, target in enumerate(data.get("targets") or []):
+        if target["name"] in seen:
+            issues.append(issue_at(doc, ("targets", i, "name"), f"duplicate target name {target['name']!r}"))
+        seen.add(target["name"])
+    ref = SchemaRef.parse(str(data["schema"]))
+    if repo.schema_file(ref) is None:
+        issues.append(issue_at(doc, ("schema",), f"schema {data['schema']!r} not found "
+                               f"(expected schemas/{ref.id}/{ref.version}.json)"))
+    return issues
+
+
+def bake_for(strategy: str, asked: Any, inherited: Any) -> Any:
+    """The spec's rule: direct has no bake unless one is asked for (in the profile, or on the
+    command line); the other strategies inherit theirs (hotswap.yaml's default, the spec's)."""
+    if asked is not None:
+        return asked
+    return 0 if strategy == "direct" else inherited
+
+
+def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
+    steps: tuple[float, ...] = StrategySpec.steps
+    if "steps" in raw:
+        steps = tuple(float(s) for s in raw["steps"])
+    elif "canary" in raw:
+        steps = canary_steps(float(raw["canary"]))
+    spec = StrategySpec(type=str(raw.get("type", default_type)), steps=steps)
+    return StrategySpec(
+        type=spec.type,
+        steps=spec.steps,
+        batch=str(raw.get("batch", spec.batch)),
+        concurrency=int(raw.get("concurrency", spec.concurrency)),
+        bake=parse_duration(raw.get("bake", spec.bake)),
+    )
+
+
+def health_policy(raw: dict[str, Any]) -> HealthPolicy:
+    """The gate policy from `health:` (hotswap.yaml defaults under the profile's own keys).
+    profile.yaml is schema-checked; hotswap.yaml's defaults are checked here."""
+    base = HealthPolicy()
+
+    def duration(key: str) -> float | None:
+        return parse_duration(raw[key]) if raw.get(key) is not None else None
+
+    def count(key: str) -> int | None:
+        return int(raw[key]) if raw.get(key) is not None else None
+
+    try:
+        policy = HealthPolicy(
+            interval=parse_duration(raw.get("interval", base.interval)),
+            error_rate_pp=float(raw.get("error_rate_pp", base.error_rate_pp)),
+            p99_increase_pct=float(raw.get("p99_increase_pct", base.p99_increase_pct)),
+            failed_checks_pct=float(raw.get("failed_checks_pct", base.failed_checks_pct)),
+            on_no_data=str(raw.get("on_no_data", base.on_no_data)),
+            confidence=float(raw.get("confidence", base.confidence)),
+            baseline=duration("baseline"),
+            max_bake=duration("max_bake"),
+            on_inconclusive=str(raw.get("on_inconclusive", base.on_inconclusive)),
+            min_checks=int(raw.get("min_checks", base.min_checks)),
+            failure_limit=count("failure_limit"),
+            consecutive=count("consecutive"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"health: {exc}", hint="see docs/deploy.md, the health gate") from None
+    problems = [
+        f"on_no_data: {policy.on_no_data!r} is not one of fail, pass" if policy.on_no_data not in ("fail", "pass")
+        else "",
+        f"on_inconclusive: {policy.on_inconclusive!r} is not one of fail, pause, pass"
+        if policy.on_inconclusive not in ("fail", "pause", "pass") else "",
+        f"confidence: {policy.confidence:g} must be above 0.5 and below 1" if not 0.5 < policy.confidence < 1 else "",
+        f"min_checks: {policy.min_checks} must be at least 1" if policy.min_checks < 1 else "",
+    ]
+    problems = [p for p in problems if p]
+    if problems:
+        raise ConfigError(f"health: {problems[0]}",
+                          hint="fix hotswap.yaml `defaults.health` or the profile's `health:`")
+    return policy
