@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.approvals.approvers import REMOTE, load_trust_root
+from hotswap_cli.core.approvals.approvers import REMOTE
 from hotswap_cli.core.approvals.quorum import (
     Approval,
     approval_context,
@@ -25,6 +25,7 @@ from hotswap_cli.core.approvals.signing import (
     signing_fingerprint,
     verify_tag,
 )
+from hotswap_cli.core.approvals.trust import load_trust_root
 from hotswap_cli.core.config.profile import build_profile, load_profile, read_profile
 from hotswap_cli.errors import ApprovalError
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.approvals.approvers import REMOTE, TrustRoot, load_trust_root
+from hotswap_cli.core.approvals.approvers import REMOTE
 from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, list_tags, verify_tag
+from hotswap_cli.core.approvals.trust import TrustRoot, environment_policy, load_trust_root
 from hotswap_cli.core.config.profile import build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
 from hotswap_cli.model import VERSION_PATTERN, Profile
@@ -124,22 +125,6 @@ def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
                      f"+refs/tags/approvals/{profile}/*:refs/tags/approvals/{profile}/*")
         git_repo.git("fetch", "--quiet", "--no-tags", REMOTE, f"refs/tags/{profile}/*:refs/tags/{profile}/*",
                      check=False)
-
-
-def environment_policy(git_repo: GitRepo, trust: TrustRoot, profile: Profile) -> EnvironmentPolicy:
-    """The stricter of the profile's environment as given and as on the protected branch: a change
-    cannot lower its own quorum by moving the profile to Development."""
-    from hotswap_cli.core.config.configrepo import ConfigRepo
-
-    envs = {profile.environment}
-    if trust.rev is not None:
-        try:
-            src = read_profile(ConfigRepo(git_repo.source_at(trust.rev)), profile.name)
-            envs.add(str((src.meta.data or {}).get("environment")))
-        except Exception:  # noqa: BLE001 - a new or unreadable profile there: the given one stands
-            pass
-    policies = [trust.settings.environments[e] for e in sorted(envs) if e in trust.settings.environments]
-    return max(policies, key=lambda p: p.approvals)
 
 
 def approval_context(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, approvers_path: Path | None,
