@@ -21,8 +21,8 @@ def set_secret(
     jsonpath: str = typer.Argument(..., help="The secret field, e.g. '$.payments.apiKey'."),
 ) -> None:
     """Read the value from stdin (or a no-echo prompt) and write it encrypted as ENC[...]."""
+    from hotswap_cli.core.config.secretfile import parse_jsonpath, write_secret
     from hotswap_cli.core.secrets.crypto import require_key
-    from hotswap_cli.core.secrets.edit import parse_jsonpath, write_secret
     from hotswap_cli.errors import UsageError
 
     if ctx.args:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from hotswap_cli.errors import ProbeError, TransportError
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,13 @@ class Probe(Protocol):
     def sample(self) -> HealthSample: ...
 
     def close(self) -> None: ...
+
+
+def probe_headers(instance: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with `${ENV}` expanded; a missing variable is a misconfigured probe."""
+    from hotswap_cli.io.http import expand_headers  # httpx loads with the probes that use it
+
+    try:
+        return expand_headers(instance, headers)
+    except TransportError as exc:
+        raise ProbeError(exc.message, hint=exc.hint) from None

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 
 import httpx
 
-from hotswap_cli.errors import ProbeError, TransportError
-from hotswap_cli.io.http import describe_error, expand_headers, new_client
-from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.io.http import describe_error, new_client
+from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.specs import HttpProbeSpec
-
-
-def probe_headers(instance: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with `${ENV}` expanded; a missing variable is a misconfigured probe."""
-    try:
-        return expand_headers(instance, headers)
-    except TransportError as exc:
-        raise ProbeError(exc.message, hint=exc.hint) from None
 
 
 class HttpProbe:

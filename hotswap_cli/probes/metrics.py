@@ -10,9 +10,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotswap_cli.io.http import describe_error, new_client
-from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.probes.histogram import difference, quantile
-from hotswap_cli.probes.http import probe_headers
 from hotswap_cli.specs import MetricsProbeSpec
 
 

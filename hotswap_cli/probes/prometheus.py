@@ -19,9 +19,8 @@ import httpx
 
 from hotswap_cli.errors import ProbeError
 from hotswap_cli.io.http import describe_error, new_client
-from hotswap_cli.probes.base import HealthSample
+from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.probes.histogram import quantile
-from hotswap_cli.probes.http import probe_headers
 from hotswap_cli.specs import PrometheusProbeSpec
 
 MAX_ANSWER = 1024 * 1024  # bytes: a query for one instance's counts answers in far less

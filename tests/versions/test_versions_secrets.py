@@ -10,6 +10,7 @@ import pytest
 import yaml
 from versions_helpers import OTHER_KEY, PROD_SECRET, PROFILE, TEMPLATE_SECRET, commit, edit
 
+from hotswap_cli.core.config.secretfile import parse_jsonpath
 from hotswap_cli.core.secrets.crypto import (
     DEMO_SECRET_KEY,
     decrypt_config,
@@ -20,7 +21,6 @@ from hotswap_cli.core.secrets.crypto import (
     mask_config,
     parse_key,
 )
-from hotswap_cli.core.secrets.edit import parse_jsonpath
 from hotswap_cli.errors import SecretError, UsageError
 
 KEY = parse_key(DEMO_SECRET_KEY)
@@ -196,6 +196,6 @@ EDITS = [
 @pytest.mark.parametrize(("name", "file", "text", "path", "expected", "kept"), EDITS, ids=[e[0] for e in EDITS])
 def test_edit_config_text(name: str, file: str, text: str, path: tuple[str | int, ...], expected: str,
                           kept: bool) -> None:
-    from hotswap_cli.core.secrets.edit import edit_config_text
+    from hotswap_cli.core.config.secretfile import edit_config_text
 
     assert edit_config_text(text, file, path, "ENC[v1:x]") == (expected, kept)
