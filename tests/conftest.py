@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest_plugins = ["support.sshd"]
+from hotswap_cli import telemetry
 
-from support.repo import EXAMPLE_REPO  # noqa: E402,F401 - re-exported for fixtures
+pytest_plugins = ["support.sshd", "support.instances"]
+
+from support.repo import EXAMPLE_REPO, git  # noqa: E402,F401 - re-exported for fixtures
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -34,9 +35,6 @@ def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             os.environ[k] = v
 
 
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return result.stdout
 
 
 @pytest.fixture
@@ -81,3 +79,25 @@ def cli() -> Callable[..., CliResult]:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def spans() -> Iterator[object]:
+    """Every span finished during the test, in memory."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    telemetry.configure_for_tests(exporter)
+    yield exporter
+    telemetry.reset()
+
+
+@pytest.fixture(autouse=True)
+def _telemetry_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test inherits OTEL_* from the shell or a configured tracer from another test."""
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                 "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    telemetry.reset()
+    yield
+    telemetry.reset()

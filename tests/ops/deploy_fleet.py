@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from support.repo import git  # noqa: F401 - the one git helper (re-exported)
 
 WORKER_CONFIG = {
     "queue": {"url": "amqps://mq.internal:5671", "name": "orders", "prefetch": 50, "visibilityTimeoutS": 120},
     "concurrency": 8,
 }
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
 class Fleet:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from ledger_support import git
 
-from hotswap_cli import telemetry
 from hotswap_cli.core.versions.git import GitRepo
 
 
@@ -53,25 +52,3 @@ def config_repo_with_origin(config_repo: Path, tmp_path: Path) -> tuple[Path, Pa
     git(config_repo, "remote", "add", "origin", str(bare))
     git(config_repo, "push", "-q", "origin", "main")
     return config_repo, bare
-
-
-@pytest.fixture
-def spans() -> Iterator[object]:
-    """Every span finished during the test, in memory."""
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    telemetry.configure_for_tests(exporter)
-    yield exporter
-    telemetry.reset()
-
-
-@pytest.fixture(autouse=True)
-def _telemetry_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test inherits OTEL_* from the shell or a configured tracer from another test."""
-    for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                 "OTEL_SDK_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
-    telemetry.reset()
-    yield
-    telemetry.reset()

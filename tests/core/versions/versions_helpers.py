@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
+
+from support.repo import git  # noqa: F401 - the one git helper (re-exported)
 
 PROFILE = "payment-service.production"
 # What the example repo's ciphertexts hold (encrypted under the public DEMO_SECRET_KEY).
 PROD_SECRET = "sk_live_demo_9f8e7d6c5b"
 TEMPLATE_SECRET = "sk_test_demo_4242424242"
 OTHER_KEY = "00" * 32
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
 def edit(path: Path, old: str, new: str) -> None:

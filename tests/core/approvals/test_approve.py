@@ -98,7 +98,7 @@ def test_authors_count_from_the_previous_approved_version(cli: Cli, repo: Path,
     alice, bob, carol, pat = (keyring[n] for n in ("alice", "bob", "carol", "pat"))
     change(repo, bob, "timeouts", "timeout: 5s")
     change(repo, alice, "staging only", "staging tweak", profile="payment-service.staging")
-    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release 1.2.0", who=bob)
+    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release 1.2.0", env=bob.env())
     # 1.1.0 (pat's change) was never approved, so pat's change is still part of 1.2.0
     refused = approve(cli, repo, pat, "1.2.0")
     assert refused.exit_code == 4 and "(no earlier approved version)" in refused.stderr
@@ -115,8 +115,8 @@ def test_authors_count_from_the_previous_approved_version(cli: Cli, repo: Path,
 def test_co_author_is_an_author(cli: Cli, repo: Path, keyring: dict[str, Signer]) -> None:
     config = repo / "profiles" / PROFILE / "config.yaml"
     config.write_text(config.read_text() + "# pairing\n")
-    git(repo, "commit", "-qam", "pairing\n\nCo-authored-by: Alice <alice@example.com>", who=keyring["bob"])
-    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", who=keyring["bob"])
+    git(repo, "commit", "-qam", "pairing\n\nCo-authored-by: Alice <alice@example.com>", env=keyring["bob"].env())
+    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", env=keyring["bob"].env())
     result = approve(cli, repo, keyring["alice"], "1.2.0")
     assert result.exit_code == 4 and "alice@example.com authored changes" in result.stderr
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.repo import git  # noqa: F401 - the one git helper (re-exported)
 
 DEMO_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -41,10 +42,6 @@ DEMO_SCHEMA = {
 }
 # the demo instances' initial traffic shape (35ms, 2000 requests/s), so a good config keeps the baseline p99
 DEMO_CONFIG: dict[str, Any] = {"service": "demo", "simulate": {"errorRate": 0.0, "latencyMs": 35}}
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
 class DemoRepo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instance_support import http_get, pid_alive
+from support.instances import http_get, pid_alive
 from typer.testing import CliRunner
 
 from hotswap_cli.cli.demo import app

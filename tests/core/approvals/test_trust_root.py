@@ -33,7 +33,7 @@ def _mallory_adds_herself(repo: Path, mallory: Signer) -> None:
     settings = repo / "hotswap.yaml"
     settings.write_text(settings.read_text().replace("approvals: 2", "approvals: 0"))
     change(repo, mallory, "mallory approves herself", "mallory was here")
-    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release 1.2.0", who=mallory)
+    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release 1.2.0", env=mallory.env())
 
 
 def test_a_commit_adding_its_authors_key_cannot_approve_itself(cli: Cli, repo: Path,
@@ -60,7 +60,7 @@ def test_moving_a_profile_to_development_does_not_lower_its_quorum(cli: Cli, rep
     meta = repo / "profiles" / PROFILE / "profile.yaml"
     meta.write_text(meta.read_text().replace("environment: Production", "environment: Development"))
     change(repo, keyring["pat"], "demote", "demoted")
-    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", who=keyring["pat"])
+    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", env=keyring["pat"].env())
     data = listing(cli, repo, "1.2.0")
     assert (data["environment"], data["required"], data["met"]) == ("Production", 2, False)
 
@@ -95,7 +95,7 @@ def test_remote_is_the_trust_root_and_approvals_are_fetched(cli: Cli, repo: Path
     mallory = keyring["mallory"]
     with (ops / "approvers").open("a") as fh:
         fh.write(mallory.approvers_line("lead"))
-    git(ops, "commit", "-qam", "add mallory", who=mallory)
+    git(ops, "commit", "-qam", "add mallory", env=mallory.env())
     refused = approve(cli, ops, mallory, "1.1.0")
     assert refused.exit_code == 4 and "(refs/remotes/origin/main:approvers)" in refused.stderr
 
@@ -106,8 +106,8 @@ def test_require_signed_commits_lists_unsigned_and_unknown(cli: Cli, repo: Path,
     for who, text in ((bob, "signed by bob"), (mallory, "signed by mallory")):
         config = repo / "profiles" / PROFILE / "config.yaml"
         config.write_text(config.read_text() + f"# {text}\n")
-        git(repo, "commit", "-S", "-qam", text, who=who)
-    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", who=bob)
+        git(repo, "commit", "-S", "-qam", text, env=who.env())
+    git(repo, "tag", "-a", f"{PROFILE}/1.2.0", "-m", "release", env=bob.env())
     data = listing(cli, repo, "1.2.0", "--require-signed-commits")["signed_commits"]
     assert [(c["subject"], c["state"]) for c in data["commits"]] == [
         ("signed by mallory", "unknown"), ("signed by bob", "good")]

@@ -7,7 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-EXAMPLE_REPO = Path(__file__).resolve().parents[2] / "hotswap_cli" / "data" / "example-config-repo"
+from support.repo import EXAMPLE_REPO, git  # noqa: F401 - re-exported for the approvals tests
+
 PROFILE = "payment-service.production"
 
 
@@ -50,10 +51,6 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None, input: str | N
     return result.stdout
 
 
-def git(cwd: Path, *args: str, who: Signer | None = None, input: str | None = None) -> str:
-    return run(cwd, "git", *args, env=who.env() if who else None, input=input)
-
-
 def approvers_text(keyring: dict[str, Signer]) -> str:
     k = keyring
     return ("# hotswap approvers\n" + k["alice"].approvers_line("lead") + k["bob"].approvers_line("sre")
@@ -66,10 +63,10 @@ def change(root: Path, who: Signer, message: str, line: str, profile: str = PROF
     config = root / "profiles" / profile / "config.yaml"
     config.write_text(config.read_text() + f"# {line}\n")
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message, who=who)
+    git(root, "commit", "-q", "-m", message, env=who.env())
     return git(root, "rev-parse", "HEAD").strip()
 
 
 def signed_tag(root: Path, who: Signer, name: str, target: str, message: str = "Approve") -> None:
     """A raw `git tag -s` as someone would make it by hand (bypassing hotswap's checks)."""
-    git(root, "tag", "-s", "-m", message, name, target, who=who)
+    git(root, "tag", "-s", "-m", message, name, target, env=who.env())

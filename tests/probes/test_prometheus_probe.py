@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from instance_support import http_get
+from support.instances import http_get
 from support.prometheus import PrometheusServer, scraped_demo
 
 from hotswap_cli.demo.instances import DemoInstance

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import yaml
+from support.repo import git
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.profile import load_profile
@@ -21,8 +21,6 @@ def instances(n: int) -> list[DemoInstance]:
             for i in range(1, n + 1)]
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
 def test_make_repo_points_the_production_profile_at_the_instances(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from instance_support import INITIAL, http_get
+from support.instances import INITIAL, http_get
 from support.sshd import SshServer
 
 from hotswap_cli.demo.instances import DemoInstance

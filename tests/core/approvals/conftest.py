@@ -66,8 +66,8 @@ def repo(tmp_path: Path, keyring: dict[str, Signer], admin: Signer) -> Path:
     (root / "approvers").write_text(approvers_text(keyring))
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial config", who=admin)
-    git(root, "tag", "-a", f"{PROFILE}/1.0.0", "-m", "release 1.0.0", who=admin)
+    git(root, "commit", "-q", "-m", "initial config", env=admin.env())
+    git(root, "tag", "-a", f"{PROFILE}/1.0.0", "-m", "release 1.0.0", env=admin.env())
     change(root, keyring["pat"], "raise pool size", "maxConnections: 77")
-    git(root, "tag", "-a", f"{PROFILE}/1.1.0", "-m", "release 1.1.0", who=admin)
+    git(root, "tag", "-a", f"{PROFILE}/1.1.0", "-m", "release 1.1.0", env=admin.env())
     return root

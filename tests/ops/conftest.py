@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from deploy_fleet import WORKER_CONFIG, Fleet, git, local_target
+from support.repo import EXAMPLE_REPO
 
 __all__ = ["Fleet", "git", "local_target"]
 
@@ -27,7 +28,7 @@ def make_fleet(tmp_path: Path) -> Callable[..., Fleet]:
         if isinstance(targets, int):
             targets = [local_target(files, f"web-{i}") for i in range(1, targets + 1)]
         (root / "schemas/worker-config").mkdir(parents=True)
-        src = Path(__file__).resolve().parents[2] / "example-config-repo/schemas/worker-config/1.0.json"
+        src = EXAMPLE_REPO / "schemas/worker-config/1.0.json"
         (root / "schemas/worker-config/1.0.json").write_text(src.read_text())
         (root / "hotswap.yaml").write_text(yaml.safe_dump({"environments": {
             e: {"approvals": approvals} for e in ("Development", "Staging", "Production")}}))

@@ -1,22 +1,53 @@
-"""Fixtures for the instance-side tests: the sshd plugin, a demo instance, and one target per transport."""
+"""Demo instances for transport and probe tests (a pytest plugin, registered in tests/conftest.py):
+the `demo_instance` fixture, and `case`, one target per transport kind pointing at it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import support.sshd as sshd_plugin
-from instance_support import INITIAL, REJECT_CHECK, REJECT_RELOAD, Case
 
 from hotswap_cli.demo.instances import DemoInstance, start_instances, stop_instances
 from hotswap_cli.specs import Target, target
 
+INITIAL = b'{"service": "demo",   "simulate": {"latencyMs": 1}}\n'  # odd spacing: revert must keep it
+REJECT_CHECK = "! grep -q rejectCheck {path}"
+REJECT_RELOAD = "! grep -q rejectReload {live}"
 
-def pytest_configure(config: pytest.Config) -> None:
-    # tests/conftest.py may already load it (pytest_plugins = ["support.sshd"]); register once
-    if not config.pluginmanager.has_plugin("support.sshd"):
-        config.pluginmanager.register(sshd_plugin, "support.sshd")
+
+def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@dataclass
+class Case:
+    """A target of one transport kind pointing at a demo instance, and how to read what it holds."""
+
+    kind: str
+    instance: DemoInstance
+    make: Callable[..., Target]
+
+    def live(self) -> bytes:
+        if self.kind == "http":
+            return http_get(self.instance.url + "/config")[2]
+        return Path(self.instance.config_path).read_bytes()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def test_tag_moved_to_another_commit(cli: Cli, repo: Path, keyring: dict[str, Si
 def test_unsigned_tags_made_to_look_like_approvals(cli: Cli, repo: Path, keyring: dict[str, Signer]) -> None:
     message = f"Approve {PROFILE} 1.1.0\n\nHotswap-Profile: {PROFILE}\nHotswap-Version: 1.1.0\n"
     git(repo, "tag", "-a", f"{TAG}/alice@example.com", "-m", message, f"{PROFILE}/1.1.0",
-        who=keyring["alice"])
+        env=keyring["alice"].env())
     git(repo, "tag", f"{TAG}/carol@example.com", f"{PROFILE}/1.1.0^{{commit}}")  # lightweight
     assert statuses(cli, repo) == {"alice@example.com": "unsigned", "carol@example.com": "unsigned"}
     assert cli("--repo", str(repo), "approvals", PROFILE, "1.1.0", "--check").exit_code == 4

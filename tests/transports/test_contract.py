@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from instance_support import INITIAL, Case
+from support.instances import INITIAL, Case
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.model import config_hash

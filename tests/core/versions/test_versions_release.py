@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.repo import EXAMPLE_REPO
 from versions_helpers import PROD_SECRET, PROFILE, commit, edit, git
 
 from hotswap_cli.core.versions.git import GitRepo
@@ -155,7 +156,7 @@ def test_config_repo_in_a_subfolder(tmp_path: Path, cli: Callable) -> None:
     from hotswap_cli.core.config.configrepo import find_root
 
     top = tmp_path / "ops"
-    src = find_root(Path(__file__).resolve().parents[2] / "example-config-repo")
+    src = find_root(EXAMPLE_REPO)
     shutil.copytree(src, top / "config")
     git(top, "init", "-q", "-b", "main")
     commit(top, "init")
