@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, Env, env_of
 from hotswap_cli.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from hotswap_cli.cli.progress import JsonLines, Progress
+    from hotswap_cli.core.deploy.lock import Holder as LockHolder
+    from hotswap_cli.core.deploy.prepare import Deployment
+    from hotswap_cli.runner.gate import Verdict
+    from hotswap_cli.runner.results import DeployResult
 
 # shared with `hotswap rollback`
 TARGETS_OPTION = typer.Option(None, "--targets", help="Only these instances, comma-separated.")
@@ -67,7 +75,7 @@ def deploy(
         raise typer.Exit(code)
 
 
-def run_deployment(env: Env, deployment: Any, *, dry_run: bool, yes: bool, lock_wait: float,
+def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool, lock_wait: float,
                    kind: str = "deploy") -> int:
     """Shared by deploy and rollback: show, confirm, execute, report. Returns the exit code."""
     from hotswap_cli.cli.plan_view import live_diffs, plan_dict, print_plan
@@ -85,7 +93,7 @@ def run_deployment(env: Env, deployment: Any, *, dry_run: bool, yes: bool, lock_
     return _execute(env, deployment, lock_wait, kind)
 
 
-def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
+def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str) -> int:
     from hotswap_cli.cli.progress import JsonLines, Progress
     from hotswap_cli.ops.run import RunSettings, execute
     from hotswap_cli.runner import cancel_on_signals
@@ -96,9 +104,9 @@ def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
     for p in plan.phases:
         for t in p.targets:
             phase_of.setdefault(t.name, p.number)
-    sink: Any = JsonLines() if env.json else Progress(list(phase_of.items()), color=env.color)
+    sink: JsonLines | Progress = JsonLines() if env.json else Progress(list(phase_of.items()), color=env.color)
 
-    def waiting(holder: Any) -> None:
+    def waiting(holder: LockHolder) -> None:
         env.message(f"waiting for the deploy lock: {holder.describe()}")
 
     try:
@@ -118,7 +126,7 @@ def _execute(env: Env, deployment: Any, lock_wait: float, kind: str) -> int:
     return int(result.exit_code)
 
 
-def _summary(env: Env, result: Any, record_id: str, kind: str) -> None:
+def _summary(env: Env, result: DeployResult, record_id: str, kind: str) -> None:
     if result.ok:
         env.message(f"{kind} {record_id}: {result.profile} {result.version} is live on "
                     f"{len(result.instances)} instance(s)")
@@ -133,13 +141,13 @@ def _summary(env: Env, result: Any, record_id: str, kind: str) -> None:
         env.message(f"{kind} {record_id} failed before changing anything: {result.reason}")
 
 
-def _asker(env: Env, sink: Any, cancel: threading.Event) -> Any:
+def _asker(env: Env, sink: JsonLines | Progress, cancel: threading.Event) -> Callable[[Verdict], bool] | None:
     """On a terminal, a paused gate (`on_inconclusive: pause`) asks whether to promote or abort;
     elsewhere there is nobody to ask and the runner fails the phase."""
     if sys.stdin is None or not sys.stdin.isatty():
         return None
 
-    def ask(verdict: Any) -> bool:
+    def ask(verdict: Verdict) -> bool:
         with sink.suspended():
             env.message(f"phase {verdict.phase} is paused, the evidence is inconclusive: {verdict.summary()}")
             answer = _read_answer(f"promote phase {verdict.phase} (go on) or abort (revert)? [p/a] ", cancel,

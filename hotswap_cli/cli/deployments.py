@@ -17,17 +17,14 @@ def deployments(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List deployments and rollbacks: id, when, who, version, strategy, status, reason."""
-    from hotswap_cli.core.deploy.ledger import fetch_ledger, read_records
+    from hotswap_cli.core.deploy.ledger import read_records, refresh
     from hotswap_cli.core.versions.git import GitRepo
-    from hotswap_cli.errors import RepoError
 
     env = env_of(ctx, json=json_output)
     git_repo = GitRepo(env.root)
-    if not offline:
-        try:
-            fetch_ledger(git_repo)
-        except RepoError as exc:
-            env.message(f"hotswap: warning: {exc}; showing the local ledger")
+    problem = None if offline else refresh(git_repo)
+    if problem:
+        env.message(f"hotswap: warning: {problem}; showing the local ledger")
     records = read_records(git_repo, profile, limit or None)
     if env.json:
         env.print_json(records)

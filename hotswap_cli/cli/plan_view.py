@@ -4,11 +4,14 @@ approvals, and how long rollout and revert take."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.cli.env import Env
 from hotswap_cli.durations import format_duration
 
+if TYPE_CHECKING:
+    from hotswap_cli.core.deploy.prepare import Deployment
+    from hotswap_cli.model import HealthPolicy
 
 @dataclass(frozen=True)
 class LiveGroup:
@@ -20,7 +23,7 @@ class LiveGroup:
     diff: Any  # ConfigDiff, or None when nothing could be compared
 
 
-def live_diffs(deployment: Any) -> list[LiveGroup]:
+def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     from hotswap_cli.core.secrets.crypto import load_key
     from hotswap_cli.core.versions.diff import diff_configs
     from hotswap_cli.ops.backends import open_transport
@@ -54,7 +57,7 @@ def live_diffs(deployment: Any) -> list[LiveGroup]:
     return out
 
 
-def plan_dict(deployment: Any, groups: list[LiveGroup], kind: str) -> dict[str, Any]:
+def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dict[str, Any]:
     plan = deployment.plan
     return {
         "kind": kind,
@@ -74,7 +77,7 @@ def plan_dict(deployment: Any, groups: list[LiveGroup], kind: str) -> dict[str, 
     }
 
 
-def print_plan(env: Env, deployment: Any, groups: list[LiveGroup], kind: str) -> None:
+def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: str) -> None:
     from hotswap_cli.cli.diff import print_changes
 
     plan = deployment.plan
@@ -113,5 +116,5 @@ def print_plan(env: Env, deployment: Any, groups: list[LiveGroup], kind: str) ->
               f"(seen within {format_duration(e.detection_s)})", markup=False)
 
 
-def _limit(h: Any) -> str:
+def _limit(h: HealthPolicy) -> str:
     return format_duration(h.max_bake) if h.max_bake is not None else "twice the bake"

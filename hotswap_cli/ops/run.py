@@ -15,9 +15,14 @@ from hotswap_cli.errors import Interrupted
 from hotswap_cli.specs import Target
 
 if TYPE_CHECKING:
+    from hotswap_cli.clock import Clock
+    from hotswap_cli.core.deploy.lock import Holder as LockHolder
     from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.probes.base import Probe
     from hotswap_cli.runner.events import EventSink
+    from hotswap_cli.runner.gate import Verdict
     from hotswap_cli.runner.results import DeployResult
+    from hotswap_cli.transports.base import Transport
 
 
 @dataclass(frozen=True)
@@ -27,11 +32,11 @@ class RunSettings:
     sink: EventSink
     cancel: threading.Event
     lock_wait: float = 0.0
-    clock: Any = None
-    on_lock_wait: Callable[[Any], None] | None = None
-    open_transport: Callable[..., Any] | None = None  # tests inject fakes at this seam
-    open_probes: Callable[[Target], Sequence[Any]] | None = None
-    ask: Callable[[Any], bool] | None = None  # settles a paused (inconclusive) gate: True promotes
+    clock: Clock | None = None
+    on_lock_wait: Callable[[LockHolder], None] | None = None
+    open_transport: Callable[..., Transport] | None = None  # tests inject fakes at this seam
+    open_probes: Callable[[Target], Sequence[Probe]] | None = None
+    ask: Callable[[Verdict], bool] | None = None  # settles a paused (inconclusive) gate: True promotes
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                             instances=len(plan.targets)) as span:
             traceparent = telemetry.traceparent_for_deploy()
 
-            def transport(t: Target) -> Any:
+            def transport(t: Target) -> Transport:
                 return opener(t, traceparent=traceparent)
 
             started = time.time()

@@ -84,13 +84,9 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
 
     profile = load_profile(ConfigRepo.open(root), profile_name)
     git_repo = open_git(root)
-    if git_repo.has_remote():
-        try:
-            ledger.fetch_ledger(git_repo)
-        except Exception:  # noqa: BLE001,S110 - offline: the local ledger still answers
-            pass
+    ledger.refresh(git_repo)  # offline: the local ledger still answers
     records = ledger.read_records(git_repo, profile_name)
-    names = live_version_names(git_repo, profile_name)
+    names = live_version_names(git_repo, profile_name, records)
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
     live = read_live(profile.targets, open_transport or default_transport)

@@ -162,6 +162,15 @@ def last_successful(git_repo: GitRepo, profile: str, *, kind: str | None = None)
     return None
 
 
+def refresh(git_repo: GitRepo) -> str | None:
+    """Best effort before reading: fetch origin's ledger; why it could not (offline), else None."""
+    try:
+        fetch_ledger(git_repo)
+    except RepoError as exc:
+        return exc.message
+    return None
+
+
 def fetch_ledger(git_repo: GitRepo) -> bool:
     """Bring origin's ledger in and put unpushed local records on top of it; False when there is no remote."""
     if not git_repo.has_remote(REMOTE):

@@ -230,15 +230,20 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
         raise ApprovalError(f"rollback to {version}: {exc.message}", hint=exc.hint) from None
 
 
-def live_version_names(git_repo: GitRepo, profile: str) -> dict[str, str]:
-    """sha256 -> version name, from the ledger (what was pushed) and from the version tags."""
+def live_version_names(git_repo: GitRepo, profile: str,
+                       records: list[dict[str, Any]] | None = None) -> dict[str, str]:
+    """sha256 -> version name, from the ledger (what was pushed: `records`, newest first, read
+    here when not given) and from the version tags."""
     from hotswap_cli.core.deploy import ledger
     from hotswap_cli.core.versions.release import list_versions
 
     names: dict[str, str] = {}
     for v in reversed(list_versions(git_repo, profile)):
         names[v.sha256] = v.version
-    for record in reversed(ledger.read_records(git_repo, profile)):
+    if records is None:
+        ledger.refresh(git_repo)  # name what others deployed too (offline: the local ledger)
+        records = ledger.read_records(git_repo, profile)
+    for record in reversed(records):
         if record.get("sha256") and record.get("status") == "completed":
             names[str(record["sha256"])] = str(record.get("version"))
     return names
