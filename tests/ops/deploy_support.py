@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from support.instances import http_get  # noqa: F401 - re-exported for the deploy tests
 from support.repo import git  # noqa: F401 - the one git helper (re-exported)
 
 DEMO_SCHEMA = {
@@ -89,14 +90,6 @@ def make_demo_repo(root: Path, targets: list[dict[str, Any]], *, environment: st
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "demo fleet")
     return DemoRepo(root, name)
-
-
-def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
 
 
 def http_put(url: str, body: bytes) -> int:
