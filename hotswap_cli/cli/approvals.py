@@ -18,8 +18,8 @@ def approvals(
     check: bool = typer.Option(False, "--check", help="Exit 0 when the quorum is met, 4 otherwise."),
     require_signed: bool = typer.Option(
         False, "--require-signed-commits",
-        help="Also require every commit since the last deployed version to be signed by an allowed key."),
-    since: str = typer.Option(None, "--since", help="Last deployed version or rev (default: previous version)."),
+        help="Also require every commit since the previous approved version to be signed by an allowed key."),
+    since: str = typer.Option(None, "--since", help="From this version or rev (default: the previous approved one)."),
     approvers: Path = APPROVERS_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -33,11 +33,11 @@ def approvals(
     repo = env.repo
     git_repo = GitRepo(env.root)
     prof = profile_at(git_repo, repo, profile, resolve_version(git_repo, profile, version))
-    report = check_quorum(git_repo, repo, prof, version, approvers_path=approvers)
+    report = check_quorum(git_repo, prof, version, approvers_path=approvers)
     signed = None
     if require_signed or report.require_signed_commits:
         since_rev = f"refs/tags/{profile}/{since}" if since and since.count(".") == 2 else since
-        signed = check_signed_commits(git_repo, repo, prof, version, since_rev=since_rev,
+        signed = check_signed_commits(git_repo, prof, version, since_rev=since_rev,
                                       approvers_path=approvers, fetch=False)
     if env.json:
         data = report.to_dict()

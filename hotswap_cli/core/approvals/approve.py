@@ -25,7 +25,7 @@ from hotswap_cli.core.approvals.signing import (
     signing_fingerprint,
     verify_tag,
 )
-from hotswap_cli.core.approvals.trust import load_trust_root
+from hotswap_cli.core.approvals.trust import TrustRoot
 from hotswap_cli.core.config.profile import build_profile, load_profile, read_profile
 from hotswap_cli.errors import ApprovalError
 
@@ -52,7 +52,7 @@ def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, versi
     """Sign `approvals/<profile>/<version>/<approver>` on the version's commit, verified at once."""
     commit = resolve_version(git_repo, profile_name, version)
     profile = profile_at(git_repo, config_repo, profile_name, commit)
-    ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch=True)
+    ctx = approval_context(git_repo, profile, approvers_path, fetch=True)
     ctx.versions[version] = commit
     approvers = ctx.trust.approvers
     kind, fingerprints = signing_fingerprint(git_repo)
@@ -128,21 +128,20 @@ class SignedCommitsReport:
                             for c in self.commits]}
 
 
-def check_signed_commits(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, version: str, *,
-                         since_rev: str | None = None, approvers_path: Path | None = None,
-                         fetch: bool = True) -> SignedCommitsReport:
-    """Every commit in since_rev..version (default: since the previous version tag) against the
-    trusted approvers' keys (any listed key, whatever its roles)."""
+def check_signed_commits(git_repo: GitRepo, profile: Profile, version: str, *, since_rev: str | None = None,
+                         approvers_path: Path | None = None, fetch: bool = True,
+                         trust: TrustRoot | None = None) -> SignedCommitsReport:
+    """Every commit in since_rev..version (default: since the previous approved version, or the
+    previous version when none was approved) against the trusted approvers' keys (any listed key,
+    whatever its roles). The range never comes from the ledger: a forged record could shorten it."""
     commit = resolve_version(git_repo, profile.name, version)
+    ctx = approval_context(git_repo, profile, approvers_path, fetch, trust)
+    ctx.versions[version] = commit
     if since_rev is None:
-        ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch)
-        ctx.versions[version] = commit
-        prev = previous_version(ctx, version, approved=False)
+        prev = previous_version(ctx, version, approved=True) or previous_version(ctx, version, approved=False)
         since = ctx.versions[prev] if prev else None
-        approvers = ctx.trust.approvers
     else:
         since = git_repo.resolve(since_rev)
-        approvers = load_trust_root(git_repo, config_repo.settings, approvers_path, fetch=fetch).approvers
     rev_range = f"{since}..{commit}" if since else commit
     shown = f"{since_rev or (since[:12] if since else 'root')}..{profile.name}/{version}"
-    return SignedCommitsReport(shown, tuple(commit_signatures(git_repo, rev_range, approvers)))
+    return SignedCommitsReport(shown, tuple(commit_signatures(git_repo, rev_range, ctx.trust.approvers)))

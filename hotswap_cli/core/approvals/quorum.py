@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.approvals.approvers import REMOTE
 from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, list_tags, verify_tag
-from hotswap_cli.core.approvals.trust import TrustRoot, environment_policy, load_trust_root
+from hotswap_cli.core.approvals.trust import TrustRoot, load_trust_root
 from hotswap_cli.core.config.profile import build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
 from hotswap_cli.model import VERSION_PATTERN, Profile
 
 if TYPE_CHECKING:
-    from hotswap_cli.core.config.configrepo import ConfigRepo, EnvironmentPolicy
+    from hotswap_cli.core.config.configrepo import EnvironmentPolicy
     from hotswap_cli.core.versions.git import GitRepo
 
 VALID = "valid"
@@ -127,15 +127,17 @@ def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
                      check=False)
 
 
-def approval_context(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, approvers_path: Path | None,
-             fetch: bool) -> ApprovalContext:
+def approval_context(git_repo: GitRepo, profile: Profile, approvers_path: Path | None, fetch: bool,
+                     trust: TrustRoot | None = None) -> ApprovalContext:
+    """The trust decision for `profile` (its approvers, and the policy of the stricter of its trusted
+    and its declared environment) with the profile's versions and approval tags."""
     if fetch:
         fetch_approvals(git_repo, profile.name)
-    trust = load_trust_root(git_repo, config_repo.settings, approvers_path, fetch=fetch)
+    trust = trust or load_trust_root(git_repo, approvers_path, fetch=fetch)
     versions = {t.name.rsplit("/", 1)[1]: t.commit for t in list_tags(git_repo, f"{profile.name}/")
                 if t.name.count("/") == 1 and _VERSION_RE.match(t.name.rsplit("/", 1)[1])}
-    return ApprovalContext(git_repo, trust, profile.name, environment_policy(git_repo, trust, profile), versions,
-                    list_tags(git_repo, f"approvals/{profile.name}/"))
+    return ApprovalContext(git_repo, trust, profile.name, trust.policy_for(profile.name, profile.environment),
+                           versions, list_tags(git_repo, f"approvals/{profile.name}/"))
 
 
 def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | None:
@@ -243,14 +245,15 @@ def judge(ctx: ApprovalContext, tag: TagRef, check: SignatureCheck, commit: str,
                     approver.kind if approver else "")
 
 
-def check_quorum(git_repo: GitRepo, config_repo: ConfigRepo, profile: Profile, version: str, *,
-                 approvers_path: Path | None = None, now: float | None = None,
-                 fetch: bool = True) -> QuorumReport:
-    """The deploy gate: every approval of `version` checked; an unmet quorum is data, not an error."""
+def check_quorum(git_repo: GitRepo, profile: Profile, version: str, *, approvers_path: Path | None = None,
+                 now: float | None = None, fetch: bool = True, trust: TrustRoot | None = None,
+                 expiry: bool = True) -> QuorumReport:
+    """The deploy gate: every approval of `version` checked; an unmet quorum is data, not an error.
+    `expiry=False` counts approvals however old (rollback: they were fresh when it shipped)."""
     commit = resolve_version(git_repo, profile.name, version)
-    ctx = approval_context(git_repo, config_repo, profile, approvers_path, fetch)
+    ctx = approval_context(git_repo, profile, approvers_path, fetch, trust)
     ctx.versions[version] = commit
-    approvals, who, since = evaluate(ctx, version, time.time() if now is None else now)
+    approvals, who, since = evaluate(ctx, version, (time.time() if now is None else now) if expiry else None)
     return QuorumReport(profile.name, version, commit, ctx.policy.name, ctx.policy.approvals,
                         ctx.policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
                         ctx.trust.approvers.source, ctx.policy.require_signed_commits)

@@ -65,12 +65,36 @@ class Settings:
     environments: dict[str, EnvironmentPolicy]
     defaults: dict[str, Any] = field(default_factory=dict)
     approvers_file: str = "approvers"
-    default_branch: str | None = None
+    allow_env: tuple[str, ...] = ()  # environment variables header values may use (read on the trusted ref)
     name: str = ""
 
 
 def _approval_roles(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else ()
+
+
+def settings_from(data: dict[str, Any]) -> Settings:
+    """hotswap.yaml's mapping as Settings, the spec's defaults where it is silent ({}: all defaults)."""
+    envs_raw = data.get("environments") or {}
+    environments = {}
+    for env in ENVIRONMENTS:
+        raw = envs_raw.get(env) or {}
+        max_age = raw.get("max_age")
+        environments[env] = EnvironmentPolicy(
+            name=env,
+            approvals=int(raw.get("approvals", DEFAULT_QUORUM[env])),
+            roles=_approval_roles(raw.get("roles")),
+            max_age=parse_duration(max_age) if max_age is not None else None,
+            strategy=str(raw.get("strategy", DEFAULT_STRATEGY[env])),
+            require_signed_commits=bool(raw.get("require_signed_commits", False)),
+        )
+    return Settings(
+        environments=environments,
+        defaults=data.get("defaults") or {},
+        approvers_file=str(data.get("approvers", "approvers")),
+        allow_env=tuple(str(n) for n in data.get("allow_env") or ()),
+        name=str(data.get("name", "")),
+    )
 
 
 class ConfigRepo:
@@ -133,26 +157,7 @@ class ConfigRepo:
         data = self.settings_document.data or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{SETTINGS_FILE}: must be a mapping")
-        envs_raw = data.get("environments") or {}
-        environments = {}
-        for env in ENVIRONMENTS:
-            raw = envs_raw.get(env) or {}
-            max_age = raw.get("max_age")
-            environments[env] = EnvironmentPolicy(
-                name=env,
-                approvals=int(raw.get("approvals", DEFAULT_QUORUM[env])),
-                roles=_approval_roles(raw.get("roles")),
-                max_age=parse_duration(max_age) if max_age is not None else None,
-                strategy=str(raw.get("strategy", DEFAULT_STRATEGY[env])),
-                require_signed_commits=bool(raw.get("require_signed_commits", False)),
-            )
-        return Settings(
-            environments=environments,
-            defaults=data.get("defaults") or {},
-            approvers_file=str(data.get("approvers", "approvers")),
-            default_branch=data.get("default_branch"),
-            name=str(data.get("name", "")),
-        )
+        return settings_from(data)
 
     # -- profiles ----------------------------------------------------------------------------
 

@@ -102,10 +102,19 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
     blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
     tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{RECORD_FILE}\n").stdout.strip()
     _, env = identity(git_repo)
+    # signed with the deployer's git signing key where one is set: evidence of who wrote it (a
+    # record never grants anything: rollback and deploys check approvals on the signed tags)
+    sign = ["-S"] if git_repo.git("config", "--get", "user.signingkey", check=False).stdout.strip() else []
     for _ in range(50):  # compare-and-swap against other local writers
         old = _rev(git_repo, LEDGER_REF)
         parents = ["-p", old] if old else []
-        commit = git_repo.git("commit-tree", tree, *parents, "-m", _subject(record), env=env).stdout.strip()
+        made = git_repo.git("commit-tree", tree, *parents, *sign, "-m", _subject(record), env=env, check=False)
+        if made.returncode != 0 and sign:  # the key is set but cannot sign now: keep the record unsigned
+            sign = []
+            made = git_repo.git("commit-tree", tree, *parents, "-m", _subject(record), env=env, check=False)
+        if made.returncode != 0:
+            raise RepoError(f"cannot write a ledger record: {git_error(made.stderr)}")
+        commit = made.stdout.strip()
         if git_repo.git("update-ref", LEDGER_REF, commit, old or ZERO, check=False).returncode == 0:
             return str(record["id"])
         time.sleep(random.uniform(0.005, 0.05))

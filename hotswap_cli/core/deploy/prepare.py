@@ -35,7 +35,7 @@ class DeployOptions:
     interval: float | None = None
     targets: tuple[str, ...] | None = None
     approvers_path: Path | None = None
-    check_approvals: bool = True
+    approval_expiry: bool = True  # False for rollback: approvals count however old (fresh when it shipped)
     require_signed_commits: bool = False  # also the environment policy's switch
 
 
@@ -104,15 +104,10 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     if problems or profile is None or rendered is None:
         raise ValidationFailed(f"{profile_name} {version} does not validate: {problems[0]}",
                                hint="fix it and release a new version")
-    if profile.is_production and not released:
-        raise UsageError(f"{profile_name} is a Production profile: only released versions are deployed",
-                         hint=f"release the revision first: hotswap release {profile_name} X.Y.Z --rev {version}")
+    quorum = check_approvals(git_repo, profile, version, released, options.approvers_path,
+                             options.require_signed_commits, expiry=options.approval_expiry)
     schema, _ = at.load_schema(profile.schema)
     config = decrypt_config(rendered.data, schema)
-    quorum = None
-    if released and options.check_approvals:
-        quorum = check_approvals(git_repo, root, profile, version, options.approvers_path,
-                                 options.require_signed_commits)
     targets = select_targets(profile, options.targets)
     plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
                       health_for(profile.health, options))
@@ -120,26 +115,35 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
                       estimate(plan), quorum, released, live_version_names(git_repo, profile.name))
 
 
-def check_approvals(git_repo: GitRepo, root: Path, profile: Profile, version: str,
-                    approvers_path: Path | None, require_signed: bool = False) -> QuorumReport | None:
-    """The deploy gate: ApprovalError (exit 4) when the environment's quorum is not met, or when
-    signed commits are required and a commit since the last deployed version is not."""
+def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released: bool,
+                    approvers_path: Path | None, require_signed: bool = False, *,
+                    expiry: bool = True) -> QuorumReport | None:
+    """The deploy gate, on the one trust decision: the policy of the stricter of the profile's
+    environment on the trusted ref and the one this version declares. ApprovalError (exit 4) when
+    its quorum is not met, when signed commits are required and one is not, or when an unreleased
+    revision asks for an environment that requires approvals (approvals are on versions)."""
+    from hotswap_cli.core.approvals.approve import check_signed_commits
     from hotswap_cli.core.approvals.quorum import check_quorum, require_quorum
+    from hotswap_cli.core.approvals.trust import load_trust_root
 
-    working = ConfigRepo.open(root)
-    policy = working.settings.environments[profile.environment]
+    trust = load_trust_root(git_repo, approvers_path, fetch=True)
+    policy = trust.policy_for(profile.name, profile.environment)
+    if not released:
+        hint = f"release it first (hotswap release {profile.name} X.Y.Z --rev {version}) and have it approved"
+        if policy.name == "Production":
+            raise UsageError(f"{profile.name} answers to Production ({trust.source}): only released versions are "
+                             "deployed", hint=hint)
+        if policy.approvals > 0 or policy.require_signed_commits or require_signed:
+            raise ApprovalError(f"{profile.name} answers to {policy.name} ({trust.source}), which requires "
+                                f"{policy.approvals} approval(s): an unreleased revision cannot have them",
+                                hint=hint)
+        return None
     if policy.approvals <= 0 and not policy.require_signed_commits and not require_signed:
         return None
-    report = check_quorum(git_repo, working, profile, version, approvers_path=approvers_path)
+    report = check_quorum(git_repo, profile, version, trust=trust, expiry=expiry)
     require_quorum(report)
     if require_signed or report.require_signed_commits:
-        from hotswap_cli.core.approvals.approve import check_signed_commits
-        from hotswap_cli.core.deploy import ledger
-
-        last = ledger.last_successful(git_repo, profile.name)
-        since = str(last["commit"]) if last and last.get("commit") else None
-        signed = check_signed_commits(git_repo, working, profile, version, since_rev=since,
-                                      approvers_path=approvers_path, fetch=False)
+        signed = check_signed_commits(git_repo, profile, version, trust=trust, fetch=False)
         if not signed.ok:
             raise ApprovalError(f"{profile.name} {version}: {signed.summary()}")
     return report
@@ -196,34 +200,36 @@ def payload_for(config: Any) -> Callable[[Target], bytes]:
     return encode
 
 
-def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> tuple[str, bool]:
-    """(version, deployed_before) to roll back to: --to, else the ledger's previous good version."""
+def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
+    """The version to roll back to: --to, else the ledger's previous good version. The ledger only
+    proposes: the version still has to pass the approval gate (records are evidence, not authority)."""
     from hotswap_cli.core.deploy import ledger
 
     if git_repo.has_remote():
         ledger.fetch_ledger(git_repo)
-    good = [r for r in ledger.read_records(git_repo, profile) if r.get("status") == "completed"]
     if to is not None:
-        return to, any(r.get("version") == to for r in good)
+        return to
+    good = [r for r in ledger.read_records(git_repo, profile) if r.get("status") == "completed"]
     if not good:
         raise RepoError(f"{profile} has no successful deployment in the ledger to roll back from",
                         hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
     current = good[0].get("version")
     for record in good[1:]:
         if record.get("version") != current:
-            return str(record["version"]), True
+            return str(record["version"])
     raise RepoError(f"{profile}: every successful deployment in the ledger is {current}; nothing earlier",
                     hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
 
 
 def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: tuple[str, ...] | None = None,
                      approvers_path: Path | None = None, git_repo: GitRepo | None = None) -> Deployment:
-    """A direct, no-bake push of an earlier version to every instance. A version that was deployed
-    successfully before needs no fresh approval (an expired one must not block an emergency)."""
+    """A direct, no-bake push of an earlier version to every instance. The version must have met its
+    quorum: approvals are counted however old (an expired one must not block an emergency), and a
+    version that was never approved cannot be reached this way."""
     git_repo = git_repo or open_git(root)
-    version, deployed_before = rollback_target(git_repo, profile_name, to)
+    version = rollback_target(git_repo, profile_name, to)
     options = DeployOptions(version=version, strategy="direct", bake=0.0, targets=targets,
-                            approvers_path=approvers_path, check_approvals=not deployed_before)
+                            approvers_path=approvers_path, approval_expiry=False)
     try:
         return prepare(root, profile_name, options, git_repo=git_repo)
     except ApprovalError as exc:

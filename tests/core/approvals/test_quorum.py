@@ -36,7 +36,7 @@ def statuses(cli: Cli, repo: Path, version: str = "1.1.0") -> dict[str, str]:
 
 def report(repo: Path, version: str = "1.1.0", **kw: Any) -> Any:
     config = ConfigRepo.open(repo)
-    return check_quorum(GitRepo(repo), config, load_profile(config, PROFILE), version, **kw)
+    return check_quorum(GitRepo(repo), load_profile(config, PROFILE), version, **kw)
 
 
 def test_ssh_and_gpg_approvers_meet_the_production_quorum(cli: Cli, repo: Path,
