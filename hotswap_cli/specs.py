@@ -5,6 +5,7 @@ and probe receives its own spec type; nothing below reads a target as a dict."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from hotswap_cli.durations import parse_duration
 from hotswap_cli.errors import ConfigError
 
 Command = str | tuple[str, ...]  # a string is split like a shell would (never run by one)
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${NAME} in a header value
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,37 @@ class Target:
     name: str
     transport: TransportSpec
     probes: tuple[ProbeSpec, ...] = ()
+
+
+def env_refs(target: Target) -> set[str]:
+    """The environment variables a target's header values name (${NAME})."""
+    headers: list[Mapping[str, str]] = []
+    spec = target.transport
+    if isinstance(spec, HttpSpec):
+        headers.append(spec.headers)
+    if isinstance(spec, SshSpec):
+        headers.append(spec.reload_headers)
+    headers += [p.headers for p in target.probes if not isinstance(p, CommandProbeSpec)]
+    return {m.group(1) for h in headers for value in h.values() for m in ENV_REF.finditer(value)}
+
+
+def refused_env(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
+    """The names not allowed: anything not listed, and HOTSWAP_* always (the secret key lives there)."""
+    ok = set(allowed)
+    return sorted(n for n in set(names) if n.startswith("HOTSWAP_") or n not in ok)
+
+
+def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
+    """Before anything connects: every ${NAME} the targets' headers use must be allowed."""
+    allowed = frozenset(allowed)
+    for t in targets:
+        refused = refused_env(env_refs(t), allowed)
+        if refused:
+            names = ", ".join(refused)
+            raise ConfigError(f"target {t.name}: header values use ${{{refused[0]}}}, which is not an allowed "
+                              f"environment variable (refused: {names}); nothing was sent",
+                              hint=f"allow it with HOTSWAP_ALLOW_ENV={refused[0]}, or `allow_env: [{refused[0]}]` "
+                                   "in hotswap.yaml on the default branch (HOTSWAP_* never)")
 
 
 # -- parsing: from profile.yaml's (schema-checked) mappings ------------------------------------

@@ -4,6 +4,7 @@ approvals, and how long rollout and revert take."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.cli.env import Env
@@ -29,7 +30,7 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     from hotswap_cli.ops.backends import open_transport
     from hotswap_cli.ops.live import read_live
 
-    live = read_live(deployment.targets, open_transport)
+    live = read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env))
     names = deployment.version_names
     key = load_key()
     groups: dict[tuple[str | None, str], list[Any]] = {}

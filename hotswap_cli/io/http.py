@@ -9,7 +9,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
@@ -17,24 +17,30 @@ import httpx
 from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
-from hotswap_cli.specs import Tls
+from hotswap_cli.specs import ENV_REF, Tls, refused_env
 
 HASH_HEADER = "X-Config-Sha256"
 RETRY_STATUSES = {502, 503, 504}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ALLOW_HINT = ("allow it with HOTSWAP_ALLOW_ENV={name}, or `allow_env: [{name}]` in hotswap.yaml on the default "
+              "branch (HOTSWAP_* never)")
 
 
-def expand_headers(instance: str, headers: Mapping[str, str] | None) -> dict[str, str]:
-    """`${NAME}` in header values comes from the environment; a missing variable is an error."""
+def expand_headers(instance: str, headers: Mapping[str, str] | None,
+                   allowed: Collection[str] = frozenset()) -> dict[str, str]:
+    """`${NAME}` in header values comes from the environment, for allowed names only (HOTSWAP_*
+    never): a header must not be able to carry the secret key, or any other, to a URL."""
     out = {}
     for key, value in (headers or {}).items():
         def sub(m: re.Match[str], key: str = key) -> str:
+            if refused_env([m.group(1)], allowed):
+                raise TransportError(instance, f"header {key} uses ${{{m.group(1)}}}, which is not an allowed "
+                                     "environment variable", hint=ALLOW_HINT.format(name=m.group(1)))
             if m.group(1) not in os.environ:
                 raise TransportError(instance, f"header {key} needs environment variable {m.group(1)}",
                                      hint=f"export {m.group(1)}=...")
             return os.environ[m.group(1)]
 
-        out[key] = _ENV_REF.sub(sub, value)
+        out[key] = ENV_REF.sub(sub, value)
     return out
 
 

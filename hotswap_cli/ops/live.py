@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.profile import load_profile
@@ -12,7 +13,7 @@ from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, UsageError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
-from hotswap_cli.specs import Target
+from hotswap_cli.specs import Target, check_env
 from hotswap_cli.transports.base import Transport
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
 
 def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     """What `instance` (a target of the working tree's profile) runs now, read through its transport."""
+    from hotswap_cli.core.approvals.trust import load_trust_root
     from hotswap_cli.core.config.configrepo import ConfigRepo
     from hotswap_cli.ops.backends import open_transport
 
@@ -79,7 +81,9 @@ def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     if target is None:
         names = ", ".join(t.name for t in loaded.targets) or "none"
         raise UsageError(f"{profile} has no target {instance!r} (targets: {names})")
-    live = read_one(target, open_transport)
+    allowed = load_trust_root(git_repo).allowed_env()
+    check_env([target], allowed)  # before anything connects
+    live = read_one(target, partial(open_transport, allowed_env=allowed))
     if live.error:
         raise RepoError(f"cannot read what {instance} runs: {live.error}")
     schema, _ = repo.load_schema(loaded.schema)

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     git_repo = git_repo or open_git(root)
     plan = deployment.plan
     clock = settings.clock or SystemClock(settings.cancel)
-    opener = settings.open_transport or open_transport
-    probes = settings.open_probes or open_probes
+    opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env)
+    probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
     with lock.acquire(git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
                       on_wait=settings.on_lock_wait, clock=_LockWaitClock(settings.cancel)):
         if git_repo.has_remote():

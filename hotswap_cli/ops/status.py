@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.profile import load_profile
-from hotswap_cli.specs import Target
+from hotswap_cli.specs import Target, check_env
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap:
 def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..., Any] | None = None,
                    open_probes: Callable[[Target], Sequence[Any]] | None = None,
                    metrics_gap: float = 1.0) -> ProfileStatus:
+    from hotswap_cli.core.approvals.trust import load_trust_root
     from hotswap_cli.core.deploy import ledger
     from hotswap_cli.core.deploy.prepare import live_version_names, open_git
     from hotswap_cli.ops.backends import open_probes as default_probes
@@ -84,13 +86,15 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
 
     profile = load_profile(ConfigRepo.open(root), profile_name)
     git_repo = open_git(root)
+    allowed = load_trust_root(git_repo).allowed_env()
+    check_env(profile.targets, allowed)  # before anything connects
     ledger.refresh(git_repo)  # offline: the local ledger still answers
     records = ledger.read_records(git_repo, profile_name)
     names = live_version_names(git_repo, profile_name, records)
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
-    live = read_live(profile.targets, open_transport or default_transport)
-    probes = open_probes or default_probes
+    live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed))
+    probes = open_probes or partial(default_probes, allowed_env=allowed)
 
     def one(pair: tuple[Target, Any]) -> InstanceStatus:
         target, item = pair

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,11 +45,11 @@ class Probe(Protocol):
     def close(self) -> None: ...
 
 
-def probe_headers(instance: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with `${ENV}` expanded; a missing variable is a misconfigured probe."""
+def probe_headers(instance: str, headers: Mapping[str, str], allowed_env: Collection[str]) -> dict[str, str]:
+    """Headers with `${ENV}` expanded (allowed names only); a missing variable is a misconfigured probe."""
     from hotswap_cli.io.http import expand_headers  # httpx loads with the probes that use it
 
     try:
-        return expand_headers(instance, headers)
+        return expand_headers(instance, headers, allowed_env)
     except TransportError as exc:
         raise ProbeError(exc.message, hint=exc.hint) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 import httpx
 
@@ -14,12 +15,12 @@ from hotswap_cli.specs import HttpProbeSpec
 class HttpProbe:
     kind = "http"
 
-    def __init__(self, instance: str, spec: HttpProbeSpec) -> None:
+    def __init__(self, instance: str, spec: HttpProbeSpec, allowed_env: Collection[str] = frozenset()) -> None:
         self.instance = instance
         self.url = spec.url
         self.expect_status = spec.expect_status
         self.timeout = spec.timeout
-        self._headers = probe_headers(instance, spec.headers)
+        self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
 
     def sample(self) -> HealthSample:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import httpx
@@ -27,7 +28,7 @@ class Scrape:
 class MetricsProbe:
     kind = "metrics"
 
-    def __init__(self, instance: str, spec: MetricsProbeSpec) -> None:
+    def __init__(self, instance: str, spec: MetricsProbeSpec, allowed_env: Collection[str] = frozenset()) -> None:
         self.instance = instance
         self.url = spec.url
         self.requests_metric = spec.requests_metric
@@ -35,7 +36,7 @@ class MetricsProbe:
         self.error_pattern = re.compile(spec.error_status_pattern)
         self.latency_metric = spec.latency_metric
         self.timeout = spec.timeout
-        self._headers = probe_headers(instance, spec.headers)
+        self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
         self._previous: Scrape | None = None
 

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ class NoAnswer(Exception):
 class PrometheusProbe:
     kind = "prometheus"
 
-    def __init__(self, instance: str, spec: PrometheusProbeSpec) -> None:
+    def __init__(self, instance: str, spec: PrometheusProbeSpec, allowed_env: Collection[str] = frozenset()) -> None:
         self.instance = instance
         self.url = spec.url.rstrip("/") + "/api/v1/query"
         self.queries: dict[str, str] = {}
@@ -51,7 +52,7 @@ class PrometheusProbe:
             raise ProbeError(f"target {instance}: the prometheus probe needs a `requests` query")
         self.lookback = spec.lookback
         self.timeout = spec.timeout
-        self._headers = probe_headers(instance, spec.headers)
+        self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
         self._since: float | None = None  # when the counts so far end
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -24,7 +25,8 @@ from hotswap_cli.specs import HttpSpec
 class HttpTransport:
     """Sends the whole config in one request; the server swaps it atomically and applies it."""
 
-    def __init__(self, name: str, spec: HttpSpec, *, traceparent: str | None = None) -> None:
+    def __init__(self, name: str, spec: HttpSpec, *, traceparent: str | None = None,
+                 allowed_env: Collection[str] = frozenset()) -> None:
         self.name = name
         self.url = spec.url
         self.method = spec.method
@@ -36,7 +38,7 @@ class HttpTransport:
         self.confirm_timeout = spec.confirm_timeout
         self.traceparent = traceparent
         self.tls = spec.tls
-        self.headers = expand_headers(name, spec.headers)
+        self.headers = expand_headers(name, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
         self._previous: bytes | None = None
         self._staged: bytes | None = None

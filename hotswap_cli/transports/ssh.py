@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import shlex
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import paramiko
@@ -98,9 +98,11 @@ class SftpFS:
 class SshTransport:
     """Swaps a remote file; the previous one stays as `<path>.hotswap-prev` (a hard link) for revert."""
 
-    def __init__(self, name: str, spec: SshSpec, *, traceparent: str | None = None) -> None:
+    def __init__(self, name: str, spec: SshSpec, *, traceparent: str | None = None,
+                 allowed_env: Collection[str] = frozenset()) -> None:
         self.name = name
         self.spec = spec
+        self.allowed_env = allowed_env
         self.conn = SshConnection(name, spec)
         self.traceparent = traceparent
         directory = posixpath.dirname(spec.path) or "."
@@ -133,7 +135,8 @@ class SshTransport:
         if self.spec.reload_url:
             from hotswap_cli.io.http import expand_headers, post_reload
 
-            post_reload(self.name, self.spec.reload_url, headers=expand_headers(self.name, self.spec.reload_headers),
+            post_reload(self.name, self.spec.reload_url, headers=expand_headers(self.name, self.spec.reload_headers,
+                                                                        self.allowed_env),
                         tls=self.spec.tls, timeout=self.conn.timeout, traceparent=self.traceparent)
 
     def confirm(self, expected_sha256: str) -> bool | None:

@@ -105,8 +105,8 @@ def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     server.shutdown()
 
 
-def push(spec: dict[str, object], data: bytes = b'{"new": true}') -> None:
-    transport = open_transport(target("web-1", {"type": "http", **spec}))
+def push(spec: dict[str, object], data: bytes = b'{"new": true}', allowed_env: frozenset[str] = frozenset()) -> None:
+    transport = open_transport(target("web-1", {"type": "http", **spec}), allowed_env=allowed_env)
     try:
         transport.read_current()
         transport.stage(data)
@@ -142,16 +142,22 @@ def test_tls_verification_is_on_and_a_custom_ca_is_accepted(https_server: tuple[
     assert Handler.store["/config"] == b'{"new": true}'
 
 
-def test_secret_headers_come_from_the_environment_and_never_show(
+def test_secret_headers_come_from_allowed_environment_variables_and_never_show(
         http_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HOTSWAP_TEST_TOKEN", raising=False)
-    with pytest.raises(TransportError, match="needs environment variable HOTSWAP_TEST_TOKEN"):
-        push({"url": http_server + "/config", "headers": {"Authorization": "Bearer ${HOTSWAP_TEST_TOKEN}"}})
-    monkeypatch.setenv("HOTSWAP_TEST_TOKEN", "s3cret-value")
+    allowed = frozenset({"DEPLOY_TEST_TOKEN", "HOTSWAP_SECRET_KEY"})
+    headers = {"Authorization": "Bearer ${DEPLOY_TEST_TOKEN}"}
+    monkeypatch.delenv("DEPLOY_TEST_TOKEN", raising=False)
+    with pytest.raises(TransportError, match="needs environment variable DEPLOY_TEST_TOKEN"):
+        push({"url": http_server + "/config", "headers": headers}, allowed_env=allowed)
+    monkeypatch.setenv("DEPLOY_TEST_TOKEN", "s3cret-value")
+    with pytest.raises(TransportError, match=r"uses \$\{DEPLOY_TEST_TOKEN\}, which is not an allowed"):
+        push({"url": http_server + "/config", "headers": headers})  # not on the list: refused
     with pytest.raises(TransportError) as exc:
-        push({"url": http_server + "/broken", "headers": {"Authorization": "Bearer ${HOTSWAP_TEST_TOKEN}"},
-              "retries": 0})
+        push({"url": http_server + "/broken", "headers": headers, "retries": 0}, allowed_env=allowed)
     assert "s3cret-value" not in str(exc.value)
+    monkeypatch.setenv("HOTSWAP_SECRET_KEY", "00" * 32)
+    with pytest.raises(TransportError, match="HOTSWAP_SECRET_KEY.*HOTSWAP_\\* never"):  # even when listed
+        push({"url": http_server + "/config", "headers": {"X-Innocent": "${HOTSWAP_SECRET_KEY}"}}, allowed_env=allowed)
 
 
 def test_metrics_endpoint_missing_or_unparsable_is_no_data(http_server: str) -> None:

@@ -13,10 +13,11 @@ from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.profile import bake_for, build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
 from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, config_hash
-from hotswap_cli.specs import Target
+from hotswap_cli.specs import Target, check_env
 
 if TYPE_CHECKING:
     from hotswap_cli.core.approvals.quorum import QuorumReport
+    from hotswap_cli.core.approvals.trust import TrustRoot
     from hotswap_cli.core.deploy.plan import Estimate
     from hotswap_cli.core.versions.git import GitRepo
 
@@ -55,6 +56,7 @@ class Deployment:
     quorum: QuorumReport | None = None
     released: bool = True
     version_names: dict[str, str] = field(default_factory=dict)  # config sha256 -> version name
+    allowed_env: frozenset[str] = frozenset()  # environment variables header values may use
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -104,20 +106,25 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     if problems or profile is None or rendered is None:
         raise ValidationFailed(f"{profile_name} {version} does not validate: {problems[0]}",
                                hint="fix it and release a new version")
+    from hotswap_cli.core.approvals.trust import load_trust_root
+
+    trust = load_trust_root(git_repo, options.approvers_path, fetch=True)
     quorum = check_approvals(git_repo, profile, version, released, options.approvers_path,
-                             options.require_signed_commits, expiry=options.approval_expiry)
+                             options.require_signed_commits, expiry=options.approval_expiry, trust=trust)
+    allowed_env = trust.allowed_env()
+    check_env(profile.targets, allowed_env)
     schema, _ = at.load_schema(profile.schema)
     config = decrypt_config(rendered.data, schema)
     targets = select_targets(profile, options.targets)
     plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
                       health_for(profile.health, options))
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
-                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name))
+                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name), allowed_env)
 
 
 def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released: bool,
                     approvers_path: Path | None, require_signed: bool = False, *,
-                    expiry: bool = True) -> QuorumReport | None:
+                    expiry: bool = True, trust: TrustRoot | None = None) -> QuorumReport | None:
     """The deploy gate, on the one trust decision: the policy of the stricter of the profile's
     environment on the trusted ref and the one this version declares. ApprovalError (exit 4) when
     its quorum is not met, when signed commits are required and one is not, or when an unreleased
@@ -126,7 +133,7 @@ def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released:
     from hotswap_cli.core.approvals.quorum import check_quorum, require_quorum
     from hotswap_cli.core.approvals.trust import load_trust_root
 
-    trust = load_trust_root(git_repo, approvers_path, fetch=True)
+    trust = trust or load_trust_root(git_repo, approvers_path, fetch=True)
     policy = trust.policy_for(profile.name, profile.environment)
     if not released:
         hint = f"release it first (hotswap release {profile.name} X.Y.Z --rev {version}) and have it approved"
