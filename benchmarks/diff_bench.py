@@ -33,6 +33,10 @@ KEYS = 20  # per service
 ROUTES = 400
 
 
+def seal(value: str) -> str:
+    return encrypt_value(value, parse_key(DEMO_SECRET_KEY), "config.json", ("secrets", "apiKey"))
+
+
 def make_config(seed: int = 1) -> dict[str, Any]:
     rnd = random.Random(seed)
     services = {
@@ -45,7 +49,7 @@ def make_config(seed: int = 1) -> dict[str, Any]:
     routes = [{"name": f"route{i}", "prefix": f"/api/r{i}", "upstream": f"http://up{i}.internal:8080",
                "timeoutMs": 1000 + i} for i in range(ROUTES)]
     return {"services": services, "routes": routes, "ports": list(range(8000, 8200)),
-            "secrets": {"apiKey": encrypt_value("bench-secret-value", parse_key(DEMO_SECRET_KEY))}}
+            "secrets": {"apiKey": seal("bench-secret-value")}}
 
 
 def make_schema() -> dict[str, Any]:
@@ -77,7 +81,7 @@ def mutate(config: dict[str, Any]) -> dict[str, Any]:
     new["routes"][7]["timeoutMs"] = 1
     new["routes"].pop(0)
     new["ports"][10] = 1
-    new["secrets"]["apiKey"] = encrypt_value("rotated", parse_key(DEMO_SECRET_KEY))
+    new["secrets"]["apiKey"] = seal("rotated")
     return new
 
 

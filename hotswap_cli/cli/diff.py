@@ -69,7 +69,7 @@ def comparable(snap: Any, key: bytes) -> Any:
 
     from hotswap_cli.core.secrets.crypto import decrypt_config
 
-    return snap if snap.live else replace(snap, data=decrypt_config(snap.data, snap.schema, key))
+    return snap if snap.live else replace(snap, data=decrypt_config(snap.data, snap.schema, snap.origin, key))
 
 
 def _side(snap: Any) -> dict[str, Any]:

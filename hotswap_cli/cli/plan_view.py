@@ -73,6 +73,7 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
         "health": plan.health.__dict__,
         "estimate": deployment.estimate.to_dict(),
         "approvals": deployment.quorum.to_dict() if deployment.quorum else None,
+        "notes": list(deployment.notes),
         "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
                   "diff": g.diff.to_dict() if g.diff is not None else None} for g in groups],
     }
@@ -93,6 +94,8 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
         out.print("  approvals: none required", markup=False)
     else:
         out.print("  approvals: not checked (an unreleased revision)", markup=False)
+    for note in deployment.notes:
+        out.print(f"  note: {note}", style="yellow", markup=False)
     out.print("phases:", style="bold", markup=False)
     for p in plan.phases:
         bake = f", bake {format_duration(p.bake)}" if p.gate and p.bake else ""

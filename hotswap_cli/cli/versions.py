@@ -61,7 +61,7 @@ def show(
     env = env_of(ctx, json=json_output)
     snap = config_at(GitRepo(env.root), profile, version)
     if reveal:
-        data = decrypt_config(snap.data, snap.schema, require_key())
+        data = decrypt_config(snap.data, snap.schema, snap.origin, require_key())
     else:
         data = mask_config(snap.data, snap.schema, key=load_key())
     if fmt == "json" or env.json:

@@ -1,11 +1,13 @@
-"""`hotswap secret set`: parse the JSONPath it names and write an encrypted value into a profile's
-config file, changing only that line where it can."""
+"""`hotswap secret set` and `secret rotate`: parse the JSONPath a user names, write an encrypted
+value into a profile's config file changing only that line where it can, and re-encrypt every
+value in the repo under a new key (or bound to where it stands: v1 -> v2)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,10 @@ from hotswap_cli.core.secrets.crypto import (
     secret_values,
     set_in,
     step_all,
+    token_version,
 )
 from hotswap_cli.errors import ConfigError, SecretError
+from hotswap_cli.io.files import write_atomic
 from hotswap_cli.model import JsonPath, format_path
 
 _PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\[\"((?:[^\"\\]|\\.)*)\"\]")
@@ -90,10 +94,11 @@ def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: byte
     if not is_secret_field(path, schema):
         raise ConfigError(f"{format_path(path)} is not a secret field of {loaded.schema}",
                           hint=f'mark it "{SECRET_MARKER}": true in {schema_file}')
-    for where, existing in secret_values(render_profile(repo, loaded).data, schema):
+    rendered = render_profile(repo, loaded)
+    for where, existing in secret_values(rendered.data, schema):
         if is_well_formed(existing):
             try:
-                decrypt_value(existing, key, format_path(where))
+                decrypt_value(existing, key, rendered.locate(where).file, where)
             except SecretError as exc:
                 raise SecretError(f"{exc.message}: this key did not encrypt {profile}'s secrets; "
                                   "nothing written") from None
@@ -101,11 +106,82 @@ def write_secret(root: Path, profile: str, path: JsonPath, value: Any, key: byte
     raw = repo.source.read(src.config_file)
     text = raw.decode("utf-8") if raw is not None else ""
     try:
-        new_text, kept = edit_config_text(text, src.config_file, path, encrypt_value(value, key))
+        new_text, kept = edit_config_text(text, src.config_file, path,
+                                          encrypt_value(value, key, src.config_file, path))
     except (IndexError, KeyError):
         raise ConfigError(f"{format_path(path)}: no such list item in {src.config_file}") from None
-    target = root / src.config_file
-    tmp = target.with_name(f".{target.name}.hotswap-tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(root / src.config_file, new_text.encode("utf-8"))
     return src.config_file, kept
+
+
+@dataclass(frozen=True)
+class Rotated:
+    """One value `secret rotate` re-encrypted (never the value itself)."""
+
+    file: str
+    path: JsonPath
+    was: str  # "v1" or "v2"
+    rekeyed: bool  # under a new key, not only re-bound
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "path": format_path(self.path), "from": self.was, "to": "v2",
+                "new_key": self.rekeyed}
+
+
+def rotate_secrets(root: Path, old_key: bytes, new_key: bytes, *, write: bool = True) -> list[Rotated]:
+    """Re-encrypt every ENC[...] value of the repo's templates and profile configs as v2 under
+    `new_key`, bound to its file and path. Every value is decrypted before any file is written; a
+    value that will not decrypt stops the rotation with nothing written. Values already v2 under
+    `new_key` are left alone, so an interrupted rotation is finished by running it again."""
+    from hotswap_cli.core.config.configrepo import DATA_EXTENSIONS, ConfigRepo
+
+    repo = ConfigRepo.open(root)
+    files = [f"templates/{n}" for n in sorted(repo.listdir("templates")) if n.endswith(DATA_EXTENSIONS)]
+    files += [read_profile(repo, name).config_file for name in repo.profile_names()]
+    done: list[Rotated] = []
+    edits: dict[str, str] = {}
+    for file in files:
+        doc = repo.document(file)
+        if doc is None:
+            continue
+        text = (repo.source.read(file) or b"").decode("utf-8")
+        for path, token in _encrypted(doc.data, ()):
+            where = f"{file} {format_path(path)}"
+            version = token_version(token)
+            if version is None:
+                raise SecretError(f"{where}: a malformed ENC[...] value; nothing was rotated",
+                                  hint="set it again with `hotswap secret set`")
+            if version == "v2" and _opens(token, new_key, file, path):
+                continue
+            try:
+                value = decrypt_value(token, old_key, file, path, where)
+            except SecretError as exc:
+                raise SecretError(f"{exc.message}; nothing was rotated", hint=exc.hint) from None
+            text, _ = edit_config_text(text, file, path, encrypt_value(value, new_key, file, path))
+            done.append(Rotated(file, path, version, new_key != old_key))
+        if any(r.file == file for r in done):
+            edits[file] = text
+    if write:
+        for file, text in edits.items():
+            write_atomic(root / file, text.encode("utf-8"))
+    return done
+
+
+def _opens(token: str, key: bytes, file: str, path: JsonPath) -> bool:
+    try:
+        decrypt_value(token, key, file, path)
+    except SecretError:
+        return False
+    return True
+
+
+def _encrypted(data: Any, path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    """(path, value) of every string in `data` that looks like ENC[...]."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _encrypted(v, (*path, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from _encrypted(v, (*path, i))
+    elif isinstance(data, str) and data.startswith("ENC["):
+        yield path, data

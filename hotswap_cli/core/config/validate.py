@@ -113,7 +113,7 @@ def _decrypted(data: Any, secrets: list[tuple[JsonPath, Any]], issues: list[Issu
     key = load_key() if encrypted else None
     if key is None:
         return data, [p for p, _ in encrypted]
-    data, failures = decrypt_found(data, encrypted, key, label="this secret")
+    data, failures = decrypt_found(data, encrypted, key, lambda p: rendered.locate(p).file, label="this secret")
     for path, exc in failures:
         issues.append(Issue(rendered.locate(path), format_path(path), exc.message))
     return data, [p for p, _ in failures]

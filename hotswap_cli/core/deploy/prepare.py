@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.profile import bake_for, build_profile, read_profile
-from hotswap_cli.errors import ApprovalError, RepoError, UsageError, ValidationFailed
-from hotswap_cli.model import HealthPolicy, Plan, Profile, StrategySpec, config_hash
+from hotswap_cli.errors import ApprovalError, RepoError, SecretError, UsageError, ValidationFailed
+from hotswap_cli.model import HealthPolicy, JsonPath, Plan, Profile, StrategySpec, config_hash, format_path
 from hotswap_cli.specs import Target, check_env
 
 if TYPE_CHECKING:
     from hotswap_cli.core.approvals.quorum import QuorumReport
     from hotswap_cli.core.approvals.trust import TrustRoot
+    from hotswap_cli.core.config.render import Rendered
     from hotswap_cli.core.deploy.plan import Estimate
     from hotswap_cli.core.versions.git import GitRepo
 
@@ -57,6 +58,7 @@ class Deployment:
     released: bool = True
     version_names: dict[str, str] = field(default_factory=dict)  # config sha256 -> version name
     allowed_env: frozenset[str] = frozenset()  # environment variables header values may use
+    notes: tuple[str, ...] = ()  # shown with the plan
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -114,12 +116,44 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     allowed_env = trust.allowed_env()
     check_env(profile.targets, allowed_env)
     schema, _ = at.load_schema(profile.schema)
-    config = decrypt_config(rendered.data, schema)
+    config = decrypt_config(rendered.data, schema, lambda path: rendered.locate(path).file)
+    notes = legacy_secrets(trust, rendered, schema)
     targets = select_targets(profile, options.targets)
     plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
                       health_for(profile.health, options))
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
-                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name), allowed_env)
+                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name), allowed_env,
+                      notes)
+
+
+def legacy_secrets(trust: TrustRoot, rendered: Rendered, schema: dict[str, Any]) -> tuple[str, ...]:
+    """v1 secrets are bound to nothing, so a v1 value is only trusted where the trusted ref holds
+    that same value, in that same file at that same path: a copy made on a branch is refused."""
+    from hotswap_cli.core.secrets.crypto import legacy_paths, secret_values
+
+    paths = legacy_paths(rendered.data, schema)
+    if not paths:
+        return ()
+    values = dict(secret_values(rendered.data, schema))
+    trusted = ConfigRepo(trust.git_repo.source_at(trust.rev)) if trust.rev else None
+    for path in paths:
+        file = rendered.locate(path).file
+        doc = trusted.document(file) if trusted is not None else None
+        if doc is None or _value_at(doc.data, path) != values[path]:
+            raise SecretError(f"{file} {format_path(path)}: a v1 secret (not bound to where it stands) that the "
+                              f"trusted ref ({trust.source}) does not hold there; nothing was sent",
+                              hint="set it again with `hotswap secret set`, or re-encrypt with `hotswap secret rotate`")
+    return (f"{len(paths)} secret(s) in the v1 format, not bound to where they stand: "
+            "re-encrypt them with `hotswap secret rotate`",)
+
+
+def _value_at(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released: bool,

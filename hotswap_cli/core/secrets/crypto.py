@@ -9,7 +9,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ SECRET_MARKER = "x-hotswap-secret"
 KEY_MARKER = "x-hotswap-key"
 KEY_ENV = "HOTSWAP_SECRET_KEY"
 KEY_FILE_ENV = "HOTSWAP_SECRET_KEY_FILE"
+KEY_COMMAND_ENV = "HOTSWAP_SECRET_KEY_COMMAND"
+KEY_COMMAND_TIMEOUT = 30.0
 MASK = "***"
 # For `hotswap demo` and the tests ONLY: it is public, so anything encrypted with it is not secret.
 DEMO_SECRET_KEY = "6b1f0d5c3a2e4f8091a7b3c5d7e9f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4"
 
-_ENC_RE = re.compile(r"^ENC\[v1:([A-Za-z0-9+/=_-]*)\]$")
-_AAD = b"hotswap-secret:v1"
+_ENC_RE = re.compile(r"^ENC\[(v1|v2):([A-Za-z0-9+/=_-]*)\]$")
+_AAD_V1 = b"hotswap-secret:v1"  # the same everywhere: a v1 value decrypts wherever it is copied
 _NONCE = 12
 _TAG = 16
 
@@ -200,7 +202,8 @@ def parse_key(text: str, source: str = KEY_ENV) -> bytes:
 
 
 def load_key(environ: Mapping[str, str] | None = None) -> bytes | None:
-    """The key from HOTSWAP_SECRET_KEY or the file named by HOTSWAP_SECRET_KEY_FILE; None if unset."""
+    """The key from HOTSWAP_SECRET_KEY, the file named by HOTSWAP_SECRET_KEY_FILE, or the stdout of
+    HOTSWAP_SECRET_KEY_COMMAND (run once per process, never written anywhere); None if none is set."""
     env = os.environ if environ is None else environ
     if env.get(KEY_ENV):
         return parse_key(env[KEY_ENV])
@@ -210,13 +213,46 @@ def load_key(environ: Mapping[str, str] | None = None) -> bytes | None:
             return parse_key(path.read_text(), f"{KEY_FILE_ENV} ({path})")
         except OSError as exc:
             raise SecretError(f"cannot read the key file {path}: {exc.strerror}") from None
+    if env.get(KEY_COMMAND_ENV):
+        return key_from_command(env[KEY_COMMAND_ENV], KEY_COMMAND_ENV)
     return None
+
+
+_COMMAND_KEYS: dict[str, bytes] = {}
+
+
+def key_from_command(command: str, source: str) -> bytes:
+    """A key printed by a command (a Vault, cloud KMS or password-manager CLI), run once per
+    process without a shell and without hotswap's own key variables; its output is never shown."""
+    import shlex
+    import subprocess
+
+    if command not in _COMMAND_KEYS:
+        argv = shlex.split(command)
+        if not argv:
+            raise SecretError(f"{source} is empty")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSWAP_SECRET_KEY")}
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=KEY_COMMAND_TIMEOUT,
+                                  stdin=subprocess.DEVNULL, env=env)
+        except FileNotFoundError:
+            raise SecretError(f"{source}: command not found: {argv[0]}",
+                              hint="give the full path, or put it on PATH") from None
+        except subprocess.TimeoutExpired:
+            raise SecretError(f"{source}: the key command did not answer within {KEY_COMMAND_TIMEOUT:g}s") from None
+        except OSError as exc:
+            raise SecretError(f"{source}: the key command could not run: {exc.strerror}") from None
+        if proc.returncode != 0:
+            why = proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else "no message"
+            raise SecretError(f"{source}: the key command failed (exit {proc.returncode}): {why}")
+        _COMMAND_KEYS[command] = parse_key(proc.stdout, f"{source}'s output")
+    return _COMMAND_KEYS[command]
 
 
 def require_key(environ: Mapping[str, str] | None = None) -> bytes:
     key = load_key(environ)
     if key is None:
-        raise SecretError(f"no secret key: set {KEY_ENV} or {KEY_FILE_ENV}",
+        raise SecretError(f"no secret key: set {KEY_ENV}, {KEY_FILE_ENV} or {KEY_COMMAND_ENV}",
                           hint="the key is never stored in the config repo")
     return key
 
@@ -234,35 +270,52 @@ def is_well_formed(value: Any) -> bool:
     if not m:
         return False
     try:
-        return len(base64.b64decode(m.group(1), validate=True)) >= _NONCE + _TAG + 1
+        return len(base64.b64decode(m.group(2), validate=True)) >= _NONCE + _TAG + 1
     except (binascii.Error, ValueError):
         return False
 
 
-def encrypt_value(value: Any, key: bytes) -> str:
-    """ENC[v1:base64(nonce | AES-256-GCM(json(value)) | tag)]."""
+def token_version(value: Any) -> str | None:
+    """"v1" or "v2" for a well-formed ENC[...] value, else None."""
+    m = _ENC_RE.match(value) if isinstance(value, str) and is_well_formed(value) else None
+    return m.group(1) if m else None
+
+
+def _aad(file: str, path: JsonPath) -> bytes:
+    """What a v2 value is bound to: the repo file that defines it and its JSONPath there. A copy
+    anywhere else (another profile, another key) fails to decrypt."""
+    return b"hotswap-secret:v2\0" + file.encode("utf-8") + b"\0" + format_path(path).encode("utf-8")
+
+
+def encrypt_value(value: Any, key: bytes, file: str, path: JsonPath) -> str:
+    """ENC[v2:base64(nonce | AES-256-GCM(json(value)) | tag)], bound to `file` and `path`."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(_NONCE)
-    sealed = AESGCM(key).encrypt(nonce, json.dumps(value, ensure_ascii=False).encode("utf-8"), _AAD)
-    return f"ENC[v1:{base64.b64encode(nonce + sealed).decode('ascii')}]"
+    sealed = AESGCM(key).encrypt(nonce, json.dumps(value, ensure_ascii=False).encode("utf-8"), _aad(file, path))
+    return f"ENC[v2:{base64.b64encode(nonce + sealed).decode('ascii')}]"
 
 
-def decrypt_value(token: str, key: bytes, where: str = "a secret") -> Any:
+def decrypt_value(token: str, key: bytes, file: str, path: JsonPath, where: str | None = None) -> Any:
+    """The plaintext of a value defined at `path` in `file` (v1 values are bound to nothing)."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    where = where or format_path(path)
     if not is_well_formed(token):
-        raise SecretError(f"{where}: not a well-formed ENC[v1:...] value")
+        raise SecretError(f"{where}: not a well-formed ENC[v2:...] value")
     m = _ENC_RE.match(token)
     assert m is not None
-    raw = base64.b64decode(m.group(1))
+    raw = base64.b64decode(m.group(2))
+    aad = _AAD_V1 if m.group(1) == "v1" else _aad(file, path)
     try:
-        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], _AAD)
+        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad)
         return json.loads(plain.decode("utf-8"))
     except (InvalidTag, ValueError):
-        raise SecretError(f"cannot decrypt {where}: wrong key or corrupted value",
-                          hint=f"check {KEY_ENV} / {KEY_FILE_ENV}") from None
+        raise SecretError(f"cannot decrypt {where}: wrong key, or a value encrypted for another place "
+                          f"(not {file} {format_path(path)}), or corrupted",
+                          hint=f"check the key ({KEY_ENV}, {KEY_FILE_ENV} or {KEY_COMMAND_ENV}); a copied "
+                               "secret must be set again with `hotswap secret set`") from None
 
 
 def fingerprint(value: Any, key: bytes | None = None) -> str:
@@ -308,7 +361,10 @@ def mask_config(data: Any, *schemas: Any, key: bytes | None = None) -> Any:
     return _replace(data, [secret_trie(*schemas)], (), lambda _p, v: masked(v, key))
 
 
-def decrypt_found(data: Any, found: Iterable[tuple[JsonPath, Any]], key: bytes,
+Origin = Callable[[JsonPath], str]  # the repo file that defines the value at a path
+
+
+def decrypt_found(data: Any, found: Iterable[tuple[JsonPath, Any]], key: bytes, origin: Origin,
                   label: str | None = None) -> tuple[Any, list[tuple[JsonPath, SecretError]]]:
     """`data` with each ENC[...] value of `found` (path, value) decrypted in memory, and the ones
     that would not decrypt. The one decryption step: deploys need all, validation reports each."""
@@ -317,22 +373,27 @@ def decrypt_found(data: Any, found: Iterable[tuple[JsonPath, Any]], key: bytes,
         if not is_encrypted(value):
             continue
         try:
-            data = set_in(data, path, decrypt_value(value, key, label or format_path(path)))
+            data = set_in(data, path, decrypt_value(value, key, origin(path), path, label))
         except SecretError as exc:
             failures.append((path, exc))
     return data, failures
 
 
-def decrypt_config(data: Any, schema: Any, key: bytes | None = None) -> Any:
+def decrypt_config(data: Any, schema: Any, origin: Origin, key: bytes | None = None) -> Any:
     """`data` with every ENC[...] secret decrypted (in memory only); plaintext left as is.
     The key defaults to the environment's; SecretError when missing or wrong (no value shown)."""
     found = list(secret_values(data, schema))
     if not any(is_encrypted(v) for _, v in found):
         return data
-    data, failures = decrypt_found(data, found, key if key is not None else require_key())
+    data, failures = decrypt_found(data, found, key if key is not None else require_key(), origin)
     if failures:
         raise failures[0][1]
     return data
+
+
+def legacy_paths(data: Any, schema: Any) -> list[JsonPath]:
+    """Secret fields still holding a v1 value (bound to nothing: see `hotswap secret rotate`)."""
+    return [p for p, v in secret_values(data, schema) if token_version(v) == "v1"]
 
 
 def secret_problems(data: Any, schema: Any, profile: str = "PROFILE") -> list[tuple[JsonPath, str]]:

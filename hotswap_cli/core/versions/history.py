@@ -3,13 +3,14 @@ every commit that changed it (template- and schema-only commits included)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.release import SEMVER_RE, list_versions, resolve_version, semver_key
 from hotswap_cli.errors import HotswapError, UsageError
-from hotswap_cli.model import config_hash
+from hotswap_cli.model import JsonPath, config_hash
 
 if TYPE_CHECKING:
     from hotswap_cli.core.config.configrepo import ConfigRepo
@@ -31,6 +32,11 @@ class ConfigAt:
     schema_ref: str
     version: str | None = None
     live: bool = False  # read from an instance: secrets are plaintext there
+    origins: Mapping[JsonPath, str] = field(default_factory=dict)  # secret path -> the file defining it
+
+    def origin(self, path: JsonPath) -> str:
+        """The repo file that defines the value at `path` (what its encryption is bound to)."""
+        return self.origins.get(path, "")
 
     @property
     def sha256(self) -> str:
@@ -45,13 +51,16 @@ class ConfigAt:
         return f"{self.profile} {self.label}" + (f" ({where})" if self.commit and self.label != where else "")
 
 
-def render_in(repo: ConfigRepo, profile: str) -> tuple[Any, dict[str, Any], str]:
-    """(rendered data, schema, schema ref) of `profile` in `repo`."""
+def render_in(repo: ConfigRepo, profile: str) -> tuple[Any, dict[str, Any], str, dict[JsonPath, str]]:
+    """(rendered data, schema, schema ref, the file defining each secret) of `profile` in `repo`."""
     from hotswap_cli.core.config.render import render_profile
+    from hotswap_cli.core.secrets.crypto import secret_values
 
     loaded = load_profile(repo, profile)
     schema, _ = repo.load_schema(loaded.schema)
-    return render_profile(repo, loaded).data, schema, str(loaded.schema)
+    rendered = render_profile(repo, loaded)
+    origins = {path: rendered.locate(path).file for path, _ in secret_values(rendered.data, schema)}
+    return rendered.data, schema, str(loaded.schema), origins
 
 
 def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
@@ -61,8 +70,8 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
     if ref.startswith("live:"):
         raise UsageError(f"{ref}: what an instance runs is read by hotswap_cli.ops.live.config_at")
     if ref in WORKTREE_NAMES:
-        data, schema, sref = render_in(ConfigRepo.open(git_repo.config_root), profile)
-        return ConfigAt(profile, "working tree", None, data, schema, sref)
+        data, schema, sref, origins = render_in(ConfigRepo.open(git_repo.config_root), profile)
+        return ConfigAt(profile, "working tree", None, data, schema, sref, origins=origins)
     version = None
     commit: str
     if SEMVER_RE.match(ref):
@@ -70,8 +79,9 @@ def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:
         version, commit = v.version, v.commit
     else:
         commit = git_repo.resolve(ref)
-    data, schema, sref = render_in(ConfigRepo(git_repo.source_at(commit), root=git_repo.config_root), profile)
-    return ConfigAt(profile, ref, commit, data, schema, sref, version)
+    data, schema, sref, origins = render_in(ConfigRepo(git_repo.source_at(commit), root=git_repo.config_root),
+                                            profile)
+    return ConfigAt(profile, ref, commit, data, schema, sref, version, origins=origins)
 
 
 @dataclass(frozen=True)
@@ -152,7 +162,7 @@ def _state_at(git_repo: GitRepo, profile: str, sha: str, cache: dict[str, _State
             cache[sha] = _State(False)
         else:
             try:
-                data, schema, sref = render_in(repo, profile)
+                data, schema, sref, _ = render_in(repo, profile)
                 cache[sha] = _State(True, data, schema, sref)
             except HotswapError as exc:
                 cache[sha] = _State(True, error=exc.message)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from versions_helpers import PROFILE, commit, edit
+from support.example import PROFILE, commit, edit, git
 
 from hotswap_cli.core.config.merge import deep_merge
 from hotswap_cli.core.versions.diff import diff_configs
@@ -150,6 +150,4 @@ def test_cli_diff_between_revisions_and_versions(config_repo: Path, hs: Callable
 
 
 def _sha(root: Path) -> str:
-    from versions_helpers import git
-
     return git(root, "rev-parse", "HEAD").strip()

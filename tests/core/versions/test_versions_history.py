@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from versions_helpers import PROFILE, commit, edit
+from support.example import PROFILE, commit, edit
 
 from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.core.versions.history import config_at, profile_history

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.example import PROD_SECRET, PROFILE, commit, edit, git
 from support.repo import EXAMPLE_REPO
-from versions_helpers import PROD_SECRET, PROFILE, commit, edit, git
 
 from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.core.versions.release import latest_version, list_versions, parse_tag_message, resolve_version

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from versions_helpers import OTHER_KEY, PROD_SECRET, PROFILE, TEMPLATE_SECRET, commit, edit
+from support.example import OTHER_KEY, PROD_SECRET, PROFILE, TEMPLATE_SECRET, commit, edit
 
 from hotswap_cli.core.config.secretfile import parse_jsonpath
 from hotswap_cli.core.secrets.crypto import (
@@ -33,13 +33,17 @@ SCHEMA = {"type": "object", "properties": {
 
 
 def test_encrypt_decrypt_mask_and_fingerprint() -> None:
-    token = encrypt_value("s3cret-value", KEY)
-    assert is_well_formed(token) and "s3cret" not in token
-    assert token != encrypt_value("s3cret-value", KEY)  # a fresh nonce each time
-    assert decrypt_value(token, KEY) == "s3cret-value"
-    with pytest.raises(SecretError, match="wrong key or corrupted value") as exc:
-        decrypt_value(token, parse_key(OTHER_KEY), "$.db.password")
+    where = ("profiles/p/config.yaml", ("db", "password"))
+    token = encrypt_value("s3cret-value", KEY, *where)
+    assert is_well_formed(token) and token.startswith("ENC[v2:") and "s3cret" not in token
+    assert token != encrypt_value("s3cret-value", KEY, *where)  # a fresh nonce each time
+    assert decrypt_value(token, KEY, *where) == "s3cret-value"
+    with pytest.raises(SecretError, match="cannot decrypt \\$.db.password: wrong key") as exc:
+        decrypt_value(token, parse_key(OTHER_KEY), *where)
     assert "s3cret" not in str(exc.value)
+    for elsewhere in [("profiles/q/config.yaml", ("db", "password")), ("profiles/p/config.yaml", ("db", "user"))]:
+        with pytest.raises(SecretError, match="encrypted for another place"):
+            decrypt_value(token, KEY, *elsewhere)  # a copy to another file or path does not decrypt
     data = {"db": {"password": token}, "users": [{"token": "plain-a"}, {"name": "x"}], "vault": {"k": "v-secret"}}
     masked = mask_config(data, SCHEMA)
     assert masked["db"]["password"] == "*** " + fingerprint(token)
@@ -47,7 +51,7 @@ def test_encrypt_decrypt_mask_and_fingerprint() -> None:
     assert masked["vault"]["k"].startswith("*** ")
     assert data["db"]["password"] == token  # input untouched
     assert mask_config(data, SCHEMA, key=KEY)["users"][0]["token"].startswith("*** hmac:")
-    assert decrypt_config(data, SCHEMA, KEY)["db"]["password"] == "s3cret-value"
+    assert decrypt_config(data, SCHEMA, lambda _p: where[0], KEY)["db"]["password"] == "s3cret-value"
 
 
 @pytest.mark.parametrize("text", ["nothex", "ab" * 31, "A" * 10])
@@ -74,7 +78,7 @@ def test_secret_set_reads_stdin_and_keeps_the_file_layout(config_repo: Path, hs:
     text = config.read_text()
     assert "new-live-key-123" not in text and "payments:  # the PSP\n" in text
     token = yaml.safe_load(text)["payments"]["apiKey"]
-    assert decrypt_value(token, KEY) == "new-live-key-123"
+    assert decrypt_value(token, KEY, f"profiles/{PROFILE}/config.yaml", ("payments", "apiKey")) == "new-live-key-123"
     assert hs("validate").exit_code == 0
     revealed = hs("show", PROFILE, "worktree", "--reveal", "--format", "json")
     assert json.loads(revealed.stdout)["payments"]["apiKey"] == "new-live-key-123"
@@ -86,12 +90,13 @@ def test_secret_set_can_add_the_field_to_a_profile_that_inherits_it(config_repo:
     result = hs("secret", "set", "payment-service.staging", "payments.apiKey", input="staging-key-999")
     assert result.exit_code == 0, result
     token = yaml.safe_load(config.read_text())["payments"]["apiKey"]
-    assert decrypt_value(token, KEY) == "staging-key-999"
+    assert decrypt_value(token, KEY, "profiles/payment-service.staging/config.yaml",
+                         ("payments", "apiKey")) == "staging-key-999"
 
 
 @pytest.mark.parametrize(("env", "path", "message"), [
-    ({"HOTSWAP_SECRET_KEY": OTHER_KEY}, "$.payments.apiKey", "wrong key or corrupted value"),
-    ({}, "$.payments.apiKey", "no secret key: set HOTSWAP_SECRET_KEY or HOTSWAP_SECRET_KEY_FILE"),
+    ({"HOTSWAP_SECRET_KEY": OTHER_KEY}, "$.payments.apiKey", "wrong key, or a value encrypted for"),
+    ({}, "$.payments.apiKey", "no secret key: set HOTSWAP_SECRET_KEY, HOTSWAP_SECRET_KEY_FILE or HOTSWAP_SECRET_KEY_C"),
     ({"HOTSWAP_SECRET_KEY": DEMO_SECRET_KEY}, "$.database.host", "$.database.host is not a secret field"),
     ({"HOTSWAP_SECRET_KEY": "short"}, "$.payments.apiKey", "HOTSWAP_SECRET_KEY is not a usable key"),
 ])
@@ -141,7 +146,8 @@ def test_validate_checks_the_envelope_without_key_and_the_value_with_it(config_r
     config.write_text(config.read_text().replace(good, "ENC[v1:not*base64]"))
     malformed = hs("validate", PROFILE)
     assert malformed.exit_code == 3 and "malformed ENC[...]" in malformed.stdout
-    config.write_text(config.read_text().replace("ENC[v1:not*base64]", encrypt_value("short", KEY)))
+    short = encrypt_value("short", KEY, f"profiles/{PROFILE}/config.yaml", ("payments", "apiKey"))
+    config.write_text(config.read_text().replace("ENC[v1:not*base64]", short))
     assert hs("validate", PROFILE).exit_code == 0  # without the key, a well-formed ciphertext passes
     with_key = hs("validate", PROFILE, env={"HOTSWAP_SECRET_KEY": DEMO_SECRET_KEY})
     assert with_key.exit_code == 3

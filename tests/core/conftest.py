@@ -1,31 +1,28 @@
-"""Fixtures for the versions, history, diff and secrets tests."""
+"""Fixtures for the core tests: no key and no validation cache unless a test asks, and the CLI
+pointed at the test's copy of the example repo."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY  # noqa: E402
+from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_COMMAND_ENV, KEY_ENV, KEY_FILE_ENV
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No validation cache, and no key unless a test sets one."""
     monkeypatch.setenv("HOTSWAP_NO_CACHE", "1")
-    monkeypatch.delenv("HOTSWAP_SECRET_KEY", raising=False)
-    monkeypatch.delenv("HOTSWAP_SECRET_KEY_FILE", raising=False)
+    for name in (KEY_ENV, KEY_FILE_ENV, KEY_COMMAND_ENV):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     yield
 
 
 @pytest.fixture
 def demo_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("HOTSWAP_SECRET_KEY", DEMO_SECRET_KEY)
+    monkeypatch.setenv(KEY_ENV, DEMO_SECRET_KEY)
     return DEMO_SECRET_KEY
 
 
