@@ -3,55 +3,23 @@ allow, to a URL: refused before anything connects, in deploy (even --dry-run) an
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.instances import Listener
 
 from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
 
 Cli = Callable[..., Any]
 
 
-class Listener(BaseHTTPRequestHandler):
-    """An attacker's endpoint: it records every request it gets."""
-
-    seen: list[tuple[str, str, dict[str, str]]] = []
-
-    def _record(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        Listener.seen.append((self.command, self.path, dict(self.headers)))
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_PUT = _record  # noqa: N815
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def listener() -> Iterator[str]:
-    Listener.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Listener)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.mark.parametrize("variable", ["HOTSWAP_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"])
 def test_a_header_cannot_send_an_environment_variable_nobody_allowed(
-        make_fleet: Callable[..., Any], cli: Cli, listener: str, variable: str,
+        make_fleet: Callable[..., Any], cli: Cli, listener: Listener, variable: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-do-not-send")
-    target = {"name": "web-1", "transport": {"type": "http", "url": f"{listener}/config",
+    target = {"name": "web-1", "transport": {"type": "http", "url": f"{listener.url}/config",
                                             "headers": {"X-Innocent": f"${{{variable}}}"}}}
     fleet = make_fleet([target], environment="Development")
     env = {KEY_ENV: DEMO_SECRET_KEY, "HOTSWAP_ALLOW_ENV": "HOTSWAP_SECRET_KEY"}  # listing it does not help
@@ -63,16 +31,16 @@ def test_a_header_cannot_send_an_environment_variable_nobody_allowed(
         assert f"target web-1: header values use ${{{variable}}}, which is not an allowed environment variable" \
             in result.stderr
         assert "nothing was sent" in result.stderr
-    assert Listener.seen == []  # not one request reached the listener
+    assert listener.seen == []  # not one request reached the listener
 
 
-def test_an_allowed_variable_is_sent(make_fleet: Callable[..., Any], cli: Cli, listener: str,
+def test_an_allowed_variable_is_sent(make_fleet: Callable[..., Any], cli: Cli, listener: Listener,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPLOY_TOKEN", "t0ken")
-    target = {"name": "web-1", "transport": {"type": "http", "url": f"{listener}/config",
+    target = {"name": "web-1", "transport": {"type": "http", "url": f"{listener.url}/config",
                                             "headers": {"Authorization": "Bearer ${DEPLOY_TOKEN}"}}}
     fleet = make_fleet([target], environment="Development")
     result = cli("--repo", str(fleet.root), "deploy", fleet.profile, "--rev", "HEAD", "--dry-run",
                  env={"HOTSWAP_ALLOW_ENV": "DEPLOY_TOKEN"})
     assert result.exit_code == 0, result
-    assert [(m, h.get("Authorization")) for m, _, h in Listener.seen] == [("GET", "Bearer t0ken")]
+    assert [(m, h.get("Authorization")) for m, _, h, _ in listener.seen] == [("GET", "Bearer t0ken")]

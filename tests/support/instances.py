@@ -1,13 +1,16 @@
 """Demo instances for transport and probe tests (a pytest plugin, registered in tests/conftest.py):
-the `demo_instance` fixture, and `case`, one target per transport kind pointing at it."""
+the `demo_instance` fixture, `case`, one target per transport kind pointing at it, and `listener`,
+an attacker's endpoint that records every request it gets."""
 
 from __future__ import annotations
 
 import os
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,39 @@ def case(request: pytest.FixtureRequest, demo_instance: DemoInstance) -> Case:
                              "timeout": "3s", "confirm_timeout": "1s"})
 
     return Case(kind, demo_instance, make)
+
+
+@dataclass
+class Listener:
+    """What an attacker's endpoint received: (method, path, headers, body) per request."""
+
+    url: str
+    seen: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """An HTTP endpoint on loopback that records every request and answers 404."""
+    record = Listener("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            record.seen.append((self.command, self.path, dict(self.headers), body))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_POST = _record  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    record.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield record
+    server.shutdown()
+    server.server_close()

@@ -10,18 +10,23 @@ from pathlib import Path
 
 import yaml
 from support.example import PROD_SECRET, PROFILE, commit, git, set_api_key, v1_token
+from support.instances import Listener
 
 DEV = "payment-service.development"
+
+
+def dev_targets(root: Path, transport: dict[str, str]) -> None:
+    meta = root / "profiles" / DEV / "profile.yaml"
+    data = yaml.safe_load(meta.read_text())
+    data["targets"] = [{"name": "pay-dev-1", "transport": transport}]
+    meta.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def dev_instance(root: Path, tmp_path: Path) -> Path:
     """Point the development profile at a file the test can watch."""
     live = tmp_path / "dev-instance" / "config.json"
     live.parent.mkdir()
-    meta = root / "profiles" / DEV / "profile.yaml"
-    data = yaml.safe_load(meta.read_text())
-    data["targets"] = [{"name": "pay-dev-1", "transport": {"type": "local", "path": str(live)}}]
-    meta.write_text(yaml.safe_dump(data, sort_keys=False))
+    dev_targets(root, {"type": "local", "path": str(live)})
     return live
 
 
@@ -30,10 +35,9 @@ def production_token(root: Path) -> str:
 
 
 def test_a_production_ciphertext_copied_to_development_does_not_decrypt(
-        config_repo: Path, hs: Callable, demo_key: str, tmp_path: Path) -> None:
-    live = dev_instance(config_repo, tmp_path)
-    commit(config_repo, "development on a watched instance")
+        config_repo: Path, hs: Callable, demo_key: str, listener: Listener) -> None:
     git(config_repo, "checkout", "-q", "-b", "feature")
+    dev_targets(config_repo, {"type": "http", "url": f"{listener.url}/config"})  # the attacker's endpoint
     set_api_key(config_repo, DEV, production_token(config_repo))  # the live PSP key, on a dev box
     commit(config_repo, "dev: use the real PSP for a quick test")
     deployed = hs("deploy", DEV, "--rev", "feature", "--yes")
@@ -41,8 +45,10 @@ def test_a_production_ciphertext_copied_to_development_does_not_decrypt(
     assert f"{DEV} feature does not validate: profiles/{DEV}/config.yaml" in deployed.stderr
     assert "cannot decrypt this secret: wrong key, or a value encrypted for another place " \
            f"(not profiles/{DEV}/config.yaml $.payments.apiKey)" in deployed.stderr
-    assert not live.exists()
-    assert PROD_SECRET not in deployed.stdout + deployed.stderr
+    planned = hs("deploy", DEV, "--rev", "feature", "--dry-run")
+    assert planned.exit_code == 3, planned
+    assert listener.seen == []  # not even the dry run's read of what runs there
+    assert PROD_SECRET not in deployed.stdout + deployed.stderr + planned.stdout + planned.stderr
     checked = hs("validate", DEV)
     assert checked.exit_code == 3 and f"profiles/{DEV}/config.yaml" in checked.stdout
     assert "cannot decrypt this secret" in checked.stdout
