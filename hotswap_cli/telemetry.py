@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from hotswap_cli import redact
+
 T = TypeVar("T")
 
 _tracer: Any = None  # None: not decided yet; False: off; else an opentelemetry Tracer
@@ -156,7 +158,8 @@ def _otlp_exporter() -> Any:
 
 
 def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | bool | int | float) else str(v)
+    """Attribute values an exporter takes, scrubbed of secret values (traces leave the process)."""
+    return {k: v if isinstance(v, bool | int | float) else redact.scrub(str(v))
             for k, v in attributes.items() if v is not None}
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
 import typer
 
+from hotswap_cli import redact
 from hotswap_cli.cli.context import JSON_OPTION, env_of
 from hotswap_cli.core.config.profile import read_profile
 
@@ -64,7 +66,6 @@ def show(
         data = decrypt_config(snap.data, snap.schema, snap.origin, require_key())
     else:
         data = mask_config(snap.data, snap.schema, key=load_key())
-    if fmt == "json" or env.json:
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    else:
-        sys.stdout.write(dump_yaml(data))
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if fmt == "json" or env.json else dump_yaml(data)
+    with redact.revealing() if reveal else contextlib.nullcontext():  # asked for: the one unscrubbed output
+        sys.stdout.write(text)

@@ -22,13 +22,22 @@ def tail(text: str, lines: int = 5) -> str:
     return " | ".join(kept) or "no output"
 
 
+KEY_VARIABLES = "HOTSWAP_SECRET_KEY"  # _FILE, _COMMAND: how hotswap finds its key
+
+
+def command_environment() -> dict[str, str]:
+    """The environment a check, reload or probe command runs with: ours without the key settings
+    (a command that echoes its environment, or a compromised validator, cannot print the key)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(KEY_VARIABLES)}
+
+
 def run_command(instance: str, what: str, argv: list[str], *, timeout: float,
                 env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run `argv` with stdin closed; (exit status, stderr then stdout). A command that cannot run
     or overruns `timeout` raises TransportError naming `what` (check, reload, command)."""
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **(env or {})})
+                              env={**command_environment(), **(env or {})})
     except FileNotFoundError:
         raise TransportError(instance, f"{what} command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli import redact
 from hotswap_cli.errors import RepoError
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
     """Add a record on top of the local ledger (never touches branches, index or work tree); returns its id."""
     if not record.get("profile"):
         raise RepoError("a ledger record needs a profile")
-    record = {"id": new_id(str(record.get("kind", "deploy"))), **record}
+    # evidence for everyone who can fetch the repo: no secret value of this run, whatever an
+    # instance or a command echoed into the messages it holds
+    record = redact.scrub_data({"id": new_id(str(record.get("kind", "deploy"))), **record})
     # ASCII-only JSON: `cat-file --batch` sizes are bytes, and our git runner reads text.
     text = json.dumps(record, indent=2, ensure_ascii=True) + "\n"
     blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hotswap_cli import redact
 from hotswap_cli.errors import SecretError
 from hotswap_cli.model import JsonPath, format_path
 
@@ -198,6 +199,8 @@ def parse_key(text: str, source: str = KEY_ENV) -> bytes:
     if len(raw) != 32:
         raise SecretError(f"{source} is not a usable key: it must be 32 bytes, as 64 hex digits or base64",
                           hint="make one with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    redact.register([text, raw.hex(), raw.hex().upper(), base64.b64encode(raw).decode("ascii"),
+                     base64.urlsafe_b64encode(raw).decode("ascii")])
     return raw
 
 
@@ -227,11 +230,13 @@ def key_from_command(command: str, source: str) -> bytes:
     import shlex
     import subprocess
 
+    from hotswap_cli.io.process import command_environment
+
     if command not in _COMMAND_KEYS:
         argv = shlex.split(command)
         if not argv:
             raise SecretError(f"{source} is empty")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSWAP_SECRET_KEY")}
+        env = command_environment()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=KEY_COMMAND_TIMEOUT,
                                   stdin=subprocess.DEVNULL, env=env)
@@ -291,6 +296,7 @@ def encrypt_value(value: Any, key: bytes, file: str, path: JsonPath) -> str:
     """ENC[v2:base64(nonce | AES-256-GCM(json(value)) | tag)], bound to `file` and `path`."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    redact.register(value)
     nonce = os.urandom(_NONCE)
     sealed = AESGCM(key).encrypt(nonce, json.dumps(value, ensure_ascii=False).encode("utf-8"), _aad(file, path))
     return f"ENC[v2:{base64.b64encode(nonce + sealed).decode('ascii')}]"
@@ -309,13 +315,14 @@ def decrypt_value(token: str, key: bytes, file: str, path: JsonPath, where: str 
     raw = base64.b64decode(m.group(2))
     aad = _AAD_V1 if m.group(1) == "v1" else _aad(file, path)
     try:
-        plain = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad)
-        return json.loads(plain.decode("utf-8"))
+        value = json.loads(AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad).decode("utf-8"))
     except (InvalidTag, ValueError):
         raise SecretError(f"cannot decrypt {where}: wrong key, or a value encrypted for another place "
                           f"(not {file} {format_path(path)}), or corrupted",
                           hint=f"check the key ({KEY_ENV}, {KEY_FILE_ENV} or {KEY_COMMAND_ENV}); a copied "
                                "secret must be set again with `hotswap secret set`") from None
+    redact.register(value)  # from here on, no output of this process shows it
+    return value
 
 
 def fingerprint(value: Any, key: bytes | None = None) -> str:

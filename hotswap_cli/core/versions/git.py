@@ -64,11 +64,12 @@ class GitRepo:
 
     def git(self, *args: str, check: bool = True, input: str | None = None,
             env: dict[str, str] | None = None) -> GitResult:
-        """Run the git binary (signing and verification need git itself)."""
-        import os
+        """Run the git binary (signing and verification need git itself); it, and the signing
+        programs and credential helpers it starts, never see hotswap's key settings."""
+        from hotswap_cli.io.process import command_environment
 
         result = subprocess.run(["git", *args], cwd=self.top, capture_output=True, text=True, input=input,
-                                env={**os.environ, **env} if env else None, check=False)
+                                env={**command_environment(), **(env or {})}, check=False)
         if check and result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["failed"]
             raise RepoError(f"git {args[0]}: {last[0]}")
