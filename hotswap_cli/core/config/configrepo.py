@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hotswap_cli import DATA_DIR
+from hotswap_cli.core.config.schemaref import bundle_refs
 from hotswap_cli.core.config.source import DirSource, Source
 from hotswap_cli.core.config.yamlsrc import Document, DocumentError, parse_document
 from hotswap_cli.durations import parse_duration
@@ -169,8 +170,13 @@ class ConfigRepo:
     def schema_file(self, ref: SchemaRef) -> str | None:
         return self.find_data_file(f"schemas/{ref.id}/{ref.version}")
 
+    def _data_of(self, relpath: str) -> Any:
+        doc = self.document(relpath)
+        return doc.data if doc is not None else None
+
     def load_schema(self, ref: SchemaRef) -> tuple[dict[str, Any], str]:
-        """The JSON Schema for `ref` and its file; raises ConfigError when missing."""
+        """The JSON Schema for `ref` (refs to other repo files embedded, any other refused: see
+        schemaref) and its file; raises ConfigError when missing."""
         key = str(ref)
         if key not in self._schemas:
             path = self.schema_file(ref)
@@ -179,7 +185,7 @@ class ConfigRepo:
                 raise ConfigError(f"schema {ref} not found (expected schemas/{ref.id}/{ref.version}.json)")
             if not isinstance(doc.data, dict):
                 raise ConfigError(f"{path}: a JSON Schema must be an object")
-            self._schemas[key] = (doc.data, path)
+            self._schemas[key] = (bundle_refs(doc.data, path, self._data_of), path)
         return self._schemas[key]
 
 

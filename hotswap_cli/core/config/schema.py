@@ -66,7 +66,11 @@ class SchemaChecker:
                 cls.check_schema(self.schema)
             except jsonschema.SchemaError as exc:
                 raise ConfigError(f"{self.file}: not a valid JSON Schema: {exc.message}") from None
-            self._full = cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+            # an empty registry that retrieves nothing: jsonschema's default would fetch a remote
+            # $ref over the network (schemaref refuses those first; this is the second wall)
+            from referencing import Registry
+
+            self._full = cls(self.schema, format_checker=cls.FORMAT_CHECKER, registry=Registry())
         return self._full
 
     def violations(self, data: Any) -> list[SchemaViolation]:
@@ -76,15 +80,29 @@ class SchemaChecker:
                 return []
             except Exception:  # noqa: BLE001,S110 - invalid (or unsure): jsonschema gives the full list
                 pass
-        return [
-            SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema)
-            for e in self._validator().iter_errors(data)
-        ]
+        from referencing.exceptions import Unresolvable
+
+        try:
+            return [
+                SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema)
+                for e in self._validator().iter_errors(data)
+            ]
+        except Unresolvable as exc:
+            raise ConfigError(f"{self.file}: a $ref that does not resolve: {exc}",
+                              hint="refs point into this schema ('#/$defs/...') or to files of the repo") from None
+
+
+def _refuse_fetch(uri: str) -> Any:
+    raise ConfigError(f"a schema $ref to {uri} would be fetched: refused")
+
+
+_NO_FETCH = {scheme: _refuse_fetch for scheme in ("http", "https", "file", "ftp", "data", "")}
 
 
 def _fast_code(schema: dict[str, Any]) -> Any:
     """fastjsonschema's generated validator as a code object, kept in the cache directory:
     generating and compiling it costs more than validating a few hundred configs."""
+    import copy
     import hashlib
     import json
     import marshal
@@ -95,7 +113,9 @@ def _fast_code(schema: dict[str, Any]) -> Any:
 
     from hotswap_cli.core.config.vcache import cache_dir
 
-    schema = {k: v for k, v in schema.items() if k != "$schema"}
+    # a copy (fastjsonschema rewrites the $refs of what it is given, in place) without the
+    # identifiers it would resolve refs against: every ref left is '#/...' (see schemaref)
+    schema = copy.deepcopy({k: v for k, v in schema.items() if k not in ("$schema", "$id", "id")})
     key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version], sort_keys=True,
                                     default=str).encode()).hexdigest()[:32]
     directory = cache_dir()
@@ -105,7 +125,7 @@ def _fast_code(schema: dict[str, Any]) -> Any:
             return marshal.loads(path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             pass
-    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True)
+    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True, handlers=_NO_FETCH)
     code = compile(source, "<fastjsonschema>", "exec")
     if path is not None:
         try:

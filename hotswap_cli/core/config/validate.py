@@ -217,7 +217,10 @@ def _open_cache(repo: ConfigRepo) -> ValidationCache | None:
     directory = cache_dir()
     if directory is None or repo.root is None or not isinstance(repo.source, DirSource):
         return None
-    return ValidationCache(repo, directory)
+    try:
+        return ValidationCache(repo, directory)
+    except ConfigError:  # a file it cannot read (a symlink out of the repo): validation says which
+        return None
 
 
 def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hotswap_cli import __version__
 from hotswap_cli.core.config.configrepo import ConfigRepo
+from hotswap_cli.errors import ConfigError
 
 ENV_DIR = "HOTSWAP_CACHE_DIR"
 ENV_OFF = "HOTSWAP_NO_CACHE"
@@ -41,7 +42,7 @@ class ValidationCache:
     def _shared_digest(self) -> str:
         """Everything a profile may depend on besides its own folder."""
         h = hashlib.sha256(__version__.encode())
-        for var in ("HOTSWAP_SECRET_KEY", "HOTSWAP_SECRET_KEY_FILE"):
+        for var in ("HOTSWAP_SECRET_KEY", "HOTSWAP_SECRET_KEY_FILE", "HOTSWAP_SECRET_KEY_COMMAND"):
             h.update(hashlib.sha256(os.environ.get(var, "").encode()).digest())
         for rel in self._files(["hotswap.yaml"], ["templates", "schemas"]):
             h.update(rel.encode() + b"\0" + (self.repo.source.read(rel) or b"") + b"\0")
@@ -61,10 +62,15 @@ class ValidationCache:
         return sorted(out)
 
     def digest(self, profile: str) -> str:
+        """A digest of the profile's inputs; one that matches nothing when a file cannot be read
+        (validation itself then reports why)."""
         h = hashlib.sha256(self._shared.encode())
         folder = f"profiles/{profile}"
-        for name in sorted(self.repo.listdir(folder)):
-            h.update(name.encode() + b"\0" + (self.repo.source.read(f"{folder}/{name}") or b"") + b"\0")
+        try:
+            for name in sorted(self.repo.listdir(folder)):
+                h.update(name.encode() + b"\0" + (self.repo.source.read(f"{folder}/{name}") or b"") + b"\0")
+        except ConfigError:
+            return f"unreadable-{os.urandom(16).hex()}"
         return h.hexdigest()
 
     def lookup(self, profile: str, digest: str) -> tuple[str, int] | None:

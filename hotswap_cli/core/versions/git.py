@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hotswap_cli.errors import RepoError
+from hotswap_cli.core.config.source import inside
+from hotswap_cli.errors import ConfigError, RepoError
+
+SYMLINK_MODE = 0o120000
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class GitTreeSource:
         self.label = label
 
     def _object(self, relpath: str) -> Any:
-        path = "/".join(p for p in (self._prefix, relpath) if p)
+        path = "/".join(p for p in (self._prefix, inside(relpath)) if p)
         if not path:
             return self._tree
         try:
@@ -34,11 +38,21 @@ class GitTreeSource:
         except KeyError:
             return None
 
-    def read(self, relpath: str) -> bytes | None:
+    def read(self, relpath: str, hops: int = 0) -> bytes | None:
         obj = self._object(relpath)
         if obj is None or obj.type != "blob":
             return None
-        return obj.data_stream.read()  # type: ignore[no-any-return]
+        data: bytes = obj.data_stream.read()
+        if obj.mode != SYMLINK_MODE:
+            return data
+        # a symlink is followed within the repo, as the working tree would; one that points
+        # out (or loops) is refused, never read from the machine that checks the tree out
+        target = data.decode("utf-8", "replace")
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(relpath), target))
+        if target.startswith("/") or joined == ".." or joined.startswith("../") or hops >= 8:
+            raise ConfigError(f"{relpath}: a symlink to {target} in {self.label}, outside the config repo; refused",
+                              hint="keep every file hotswap reads inside the repo (copy it in)")
+        return self.read(joined, hops + 1)
 
     def listdir(self, relpath: str) -> list[str]:
         obj = self._object(relpath)
