@@ -33,7 +33,7 @@ def approvals(
     repo = env.repo
     git_repo = GitRepo(env.root)
     prof = profile_at(git_repo, repo, profile, resolve_version(git_repo, profile, version))
-    report = check_quorum(git_repo, prof, version, approvers_path=approvers)
+    report = check_quorum(git_repo, prof, version, approvers_path=approvers, signed=require_signed)
     signed = None
     if require_signed or report.require_signed_commits:
         since_rev = f"refs/tags/{profile}/{since}" if since and since.count(".") == 2 else since

@@ -21,6 +21,9 @@ def approve(
     message: str = typer.Option("", "--message", "-m", help="Comment stored in the approval tag."),
     push: bool = typer.Option(False, "--push", help="Push the approval tag to origin."),
     approvers: Path = APPROVERS_OPTION,
+    require_signed: bool = typer.Option(
+        False, "--require-signed-commits",
+        help="Judge self-approval on who signed the version's commits, not on their author fields."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Approve a version with a signed tag (git's own SSH or GPG signing); exit 4 when refused."""
@@ -30,7 +33,7 @@ def approve(
     env = env_of(ctx, json=json_output)
     repo = env.repo
     approval = make_approval(GitRepo(env.root), repo, profile, version, comment=message, push=push,
-                             approvers_path=approvers)
+                             approvers_path=approvers, signed=require_signed)
     if env.json:
         env.print_json(approval.to_dict())
     else:

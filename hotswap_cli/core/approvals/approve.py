@@ -48,11 +48,12 @@ def profile_at(git_repo: GitRepo, config_repo: ConfigRepo, name: str, commit: st
 
 def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, version: str, *,
             comment: str = "", push: bool = False, approvers_path: Path | None = None,
-            now: float | None = None) -> Approval:
-    """Sign `approvals/<profile>/<version>/<approver>` on the version's commit, verified at once."""
+            now: float | None = None, signed: bool = False) -> Approval:
+    """Sign `approvals/<profile>/<version>/<approver>` on the version's commit, verified at once.
+    `signed`: judge self-approval on who signed the commits, not on their author fields."""
     commit = resolve_version(git_repo, profile_name, version)
     profile = profile_at(git_repo, config_repo, profile_name, commit)
-    ctx = approval_context(git_repo, profile, approvers_path, fetch=True)
+    ctx = approval_context(git_repo, profile, approvers_path, fetch=True, signed=signed)
     ctx.versions[version] = commit
     approvers = ctx.trust.approvers
     kind, fingerprints = signing_fingerprint(git_repo)
@@ -67,7 +68,8 @@ def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, versi
     existing, who, since = evaluate(ctx, version, time.time() if now is None else now)
     if {p.lower() for p in approver.principals} & who:
         base = f"since {since}" if since else "(no earlier approved version)"
-        raise ApprovalError(f"{approver.name} authored changes in {profile_name} {version} {base}: "
+        did = "signed commits" if ctx.signed else "authored changes"
+        raise ApprovalError(f"{approver.name} {did} in {profile_name} {version} {base}: "
                             "someone else must approve it (no self-approval)")
     if any(a.valid and a.approver == approver.name for a in existing):
         raise ApprovalError(f"{approver.name} has already approved {profile_name} {version}")

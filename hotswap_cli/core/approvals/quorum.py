@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.approvals.approvers import REMOTE
-from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, list_tags, verify_tag
+from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, commit_signatures, list_tags, verify_tag
 from hotswap_cli.core.approvals.trust import TrustRoot, load_trust_root
 from hotswap_cli.core.config.profile import build_profile, read_profile
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
@@ -60,9 +60,10 @@ class QuorumReport:
     approvals: tuple[Approval, ...]  # every approval tag, with its status
     valid: tuple[Approval, ...]  # the ones that count: valid, one per approver
     since: str | None  # the previous approved version (authors are counted from there)
-    authors: tuple[str, ...]
+    authors: tuple[str, ...]  # who may not approve: verified signers when signed, else git authors
     trust_source: str
     require_signed_commits: bool = False  # the environment's policy switch
+    signed: bool = False  # self-approval judged on verified commit signers, not the author field
 
     @property
     def met(self) -> bool:
@@ -86,6 +87,7 @@ class QuorumReport:
                 "met": self.met, "approved_by": [a.approver for a in self.valid], "missing": self.missing,
                 "since": self.since, "authors": list(self.authors), "trust_source": self.trust_source,
                 "require_signed_commits": self.require_signed_commits,
+                "self_approval_by": "commit signers" if self.signed else "commit authors",
                 "approvals": [a.to_dict() for a in self.approvals]}
 
 
@@ -101,6 +103,7 @@ class ApprovalContext:
     tags: list[TagRef]
     checks: dict[str, SignatureCheck] = field(default_factory=dict)
     approved: dict[str, bool] = field(default_factory=dict)
+    signed: bool = False  # signed commits required: self-approval goes by verified signer
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -128,16 +131,19 @@ def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
 
 
 def approval_context(git_repo: GitRepo, profile: Profile, approvers_path: Path | None, fetch: bool,
-                     trust: TrustRoot | None = None) -> ApprovalContext:
+                     trust: TrustRoot | None = None, *, signed: bool = False) -> ApprovalContext:
     """The trust decision for `profile` (its approvers, and the policy of the stricter of its trusted
-    and its declared environment) with the profile's versions and approval tags."""
+    and its declared environment) with the profile's versions and approval tags. `signed` (or the
+    policy's require_signed_commits) judges self-approval on verified commit signers."""
     if fetch:
         fetch_approvals(git_repo, profile.name)
     trust = trust or load_trust_root(git_repo, approvers_path, fetch=fetch)
     versions = {t.name.rsplit("/", 1)[1]: t.commit for t in list_tags(git_repo, f"{profile.name}/")
                 if t.name.count("/") == 1 and _VERSION_RE.match(t.name.rsplit("/", 1)[1])}
-    return ApprovalContext(git_repo, trust, profile.name, trust.policy_for(profile.name, profile.environment),
-                           versions, list_tags(git_repo, f"approvals/{profile.name}/"))
+    policy = trust.policy_for(profile.name, profile.environment)
+    return ApprovalContext(git_repo, trust, profile.name, policy, versions,
+                           list_tags(git_repo, f"approvals/{profile.name}/"),
+                           signed=signed or policy.require_signed_commits)
 
 
 def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | None:
@@ -156,7 +162,8 @@ def input_paths(git_repo: GitRepo, commit: str, profile: str) -> list[str] | Non
 
 
 def authors(git_repo: GitRepo, commit: str, since_commit: str | None, paths: list[str] | None) -> set[str]:
-    """Author, committer and co-author emails of the commits in since..commit touching `paths`."""
+    """Author, committer and co-author emails of the commits in since..commit touching `paths`.
+    Nothing checks these fields: anyone can commit as anyone (see `signers`)."""
     fmt = "%ae%x1f%ce%x1f%(trailers:key=Co-authored-by,valueonly,separator=%x1f)%x1e"
     rev = f"{since_commit}..{commit}" if since_commit else commit
     out = git_repo.git("log", f"--format={fmt}", rev, "--", *(paths or [])).stdout
@@ -167,6 +174,15 @@ def authors(git_repo: GitRepo, commit: str, since_commit: str | None, paths: lis
         if match or "@" in value:
             emails.add((match.group(1) if match else value).lower())
     return emails
+
+
+def signers(ctx: ApprovalContext, commit: str, since_commit: str | None, paths: list[str] | None) -> set[str]:
+    """The principals of every approver whose key verifiably signed a commit in since..commit
+    touching `paths`. Commits nobody listed signed add no one here; the signed-commits check
+    refuses them."""
+    rev = f"{since_commit}..{commit}" if since_commit else commit
+    signatures = commit_signatures(ctx.git_repo, rev, ctx.trust.approvers, paths)
+    return {p.lower() for c in signatures for p in c.principals}
 
 
 def _is_ancestor(git_repo: GitRepo, older: str, newer: str) -> bool:
@@ -211,8 +227,9 @@ def evaluate(ctx: ApprovalContext, version: str, now: float | None) -> tuple[lis
     """Every approval tag of `version` with its status, the authors, and the base version."""
     commit = ctx.versions[version]
     since = previous_version(ctx, version, approved=True)
-    who = authors(ctx.git_repo, commit, ctx.versions[since] if since else None,
-                  input_paths(ctx.git_repo, commit, ctx.profile))
+    base = ctx.versions[since] if since else None
+    paths = input_paths(ctx.git_repo, commit, ctx.profile)
+    who = signers(ctx, commit, base, paths) if ctx.signed else authors(ctx.git_repo, commit, base, paths)
     prefix = f"approvals/{ctx.profile}/{version}/"
     out = []
     for tag in (t for t in ctx.tags if t.name.startswith(prefix)):
@@ -238,7 +255,8 @@ def judge(ctx: ApprovalContext, tag: TagRef, check: SignatureCheck, commit: str,
     elif allowed and not set(roles) & set(allowed):
         status, detail = "signer not allowed", f"roles {', '.join(roles) or 'none'}; needs {', '.join(allowed)}"
     elif approver and {p.lower() for p in approver.principals} & who:
-        status, detail = "self-approval", "the approver authored changes in this version"
+        status, detail = "self-approval", (f"the approver {'signed commits' if ctx.signed else 'authored changes'} "
+                                           "in this version")
     elif now is not None and ctx.policy.max_age and tag.date and now - tag.date > ctx.policy.max_age:
         status, detail = "expired", f"older than {ctx.policy.max_age / 86400:g} day(s)"
     return Approval(tag.name, name, roles, tag.date, _comment(tag), status, detail,
@@ -247,16 +265,16 @@ def judge(ctx: ApprovalContext, tag: TagRef, check: SignatureCheck, commit: str,
 
 def check_quorum(git_repo: GitRepo, profile: Profile, version: str, *, approvers_path: Path | None = None,
                  now: float | None = None, fetch: bool = True, trust: TrustRoot | None = None,
-                 expiry: bool = True) -> QuorumReport:
+                 expiry: bool = True, signed: bool = False) -> QuorumReport:
     """The deploy gate: every approval of `version` checked; an unmet quorum is data, not an error.
     `expiry=False` counts approvals however old (rollback: they were fresh when it shipped)."""
     commit = resolve_version(git_repo, profile.name, version)
-    ctx = approval_context(git_repo, profile, approvers_path, fetch, trust)
+    ctx = approval_context(git_repo, profile, approvers_path, fetch, trust, signed=signed)
     ctx.versions[version] = commit
     approvals, who, since = evaluate(ctx, version, (time.time() if now is None else now) if expiry else None)
     return QuorumReport(profile.name, version, commit, ctx.policy.name, ctx.policy.approvals,
                         ctx.policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
-                        ctx.trust.approvers.source, ctx.policy.require_signed_commits)
+                        ctx.trust.approvers.source, ctx.policy.require_signed_commits, ctx.signed)
 
 
 def require_quorum(report: QuorumReport) -> None:

@@ -60,6 +60,7 @@ class CommitSignature:
     subject: str
     state: str  # good | unsigned | bad | unknown
     signer: str = ""
+    principals: tuple[str, ...] = ()  # the approver whose key made a good signature
 
 
 def list_tags(git_repo: GitRepo, prefix: str) -> list[TagRef]:
@@ -217,11 +218,12 @@ def delete_tag(git_repo: GitRepo, name: str) -> None:
     git_repo.git("update-ref", "-d", f"refs/tags/{name}", check=False)
 
 
-def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers) -> list[CommitSignature]:
-    """Each commit in the range with whether an approvers-listed key signed it."""
+def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers,
+                      paths: list[str] | None = None) -> list[CommitSignature]:
+    """Each commit in the range (touching `paths`, when given) with whether an approvers-listed key signed it."""
     fmt = "%H%x1f%G?%x1f%GS%x1f%GF%x1f%GP%x1f%s%x1e"
     with allowed_signers(approvers) as config:
-        out = git_repo.git(*config, "log", f"--format={fmt}", rev_range).stdout
+        out = git_repo.git(*config, "log", f"--format={fmt}", rev_range, *(["--", *paths] if paths else [])).stdout
     commits = []
     for record in out.split("\x1e"):
         record = record.strip("\n")
@@ -237,5 +239,6 @@ def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers) -
             state = "good"
         else:
             state = "unknown"
-        commits.append(CommitSignature(sha, subject, state, approver.name if approver else (signer or fpr)))
+        commits.append(CommitSignature(sha, subject, state, approver.name if approver else (signer or fpr),
+                                       approver.principals if approver is not None and state == "good" else ()))
     return commits

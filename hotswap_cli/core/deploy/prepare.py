@@ -181,7 +181,7 @@ def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released:
         return None
     if policy.approvals <= 0 and not policy.require_signed_commits and not require_signed:
         return None
-    report = check_quorum(git_repo, profile, version, trust=trust, expiry=expiry)
+    report = check_quorum(git_repo, profile, version, trust=trust, expiry=expiry, signed=require_signed)
     require_quorum(report)
     if require_signed or report.require_signed_commits:
         signed = check_signed_commits(git_repo, profile, version, trust=trust, fetch=False)

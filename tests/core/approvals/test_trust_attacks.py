@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from approval_helpers import EXAMPLE_REPO, PROFILE, Signer, approvers_text, git
+from approval_helpers import EXAMPLE_REPO, PROFILE, Signer, approvers_text, git, signed_tag
 
 from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
 
@@ -177,3 +177,63 @@ def test_the_gate_lets_an_approved_version_through_and_signs_the_ledger(
     assert world.live(PROFILE).exists()
     raw = git(world.ci, "cat-file", "commit", "refs/hotswap/deployments")
     assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw  # evidence of who wrote it, never authority
+
+
+def forged_change(world: World, real: Signer, posing_as: Signer, version: str) -> None:
+    """`real` commits a change (signing it with their own key, as their git does) with the author
+    and committer set to `posing_as`; it lands on main and is released."""
+    repo = world.ops
+    config = repo / "profiles" / PROFILE / "config.yaml"
+    config.write_text(config.read_text() + "# raise the limits a little\n")
+    git(repo, "add", "-A")
+    env = {**real.env(), "GIT_AUTHOR_NAME": posing_as.name, "GIT_AUTHOR_EMAIL": posing_as.email,
+           "GIT_COMMITTER_NAME": posing_as.name, "GIT_COMMITTER_EMAIL": posing_as.email}
+    git(repo, "commit", "-q", "-S", "-m", "raise the limits", env=env)
+    git(repo, "tag", "-a", f"{PROFILE}/{version}", "-m", f"release {version}", env=real.env())
+    git(repo, "push", "-q", "origin", "main", "--tags")
+
+
+def require_signed_commits(world: World, by: Signer) -> None:
+    """`by` (a listed key: from now on every commit in a release's range must be signed by one)
+    turns the switch on in hotswap.yaml on main."""
+    settings = world.ops / "hotswap.yaml"
+    settings.write_text(settings.read_text().replace("    max_age: 7d\n", "    max_age: 7d\n"
+                                                                        "    require_signed_commits: true\n"))
+    git(world.ops, "commit", "-q", "-S", "-am", "Production: signed commits", env=by.env())
+    git(world.ops, "push", "-q", "origin", "main")
+
+
+def test_self_approval_goes_by_the_signer_not_the_author_field(cli: Cli, world: World,
+                                                               keyring: dict[str, Signer]) -> None:
+    alice, bob, pat = keyring["alice"], keyring["bob"], keyring["pat"]
+    require_signed_commits(world, bob)
+    forged_change(world, alice, pat, "1.1.0")  # alice's change, dressed up as pat's
+    own = hs(cli, world.ops, "approve", PROFILE, "1.1.0", who=alice)
+    assert own.exit_code == 4, own
+    assert f"alice@example.com signed commits in {PROFILE} 1.1.0" in own.stderr
+    assert "no self-approval" in own.stderr
+    signed_tag(world.ops, alice, f"approvals/{PROFILE}/1.1.0/alice@example.com", f"{PROFILE}/1.1.0",
+               f"Approve {PROFILE} 1.1.0")  # by hand, around the command's check
+    assert hs(cli, world.ops, "approve", PROFILE, "1.1.0", who=pat).exit_code == 0  # pat wrote none of it
+    assert hs(cli, world.ops, "approve", PROFILE, "1.1.0", who=bob).exit_code == 0
+    git(world.ops, "push", "-q", "origin", "--tags")
+    git(world.ci, "fetch", "-q", "--tags", "origin")
+    check = hs(cli, world.ci, "approvals", PROFILE, "1.1.0", "--json")
+    report = json.loads(check.stdout)
+    assert report["self_approval_by"] == "commit signers" and report["authors"] == ["alice@example.com"]
+    assert {a["approver"]: a["status"] for a in report["approvals"]} == {
+        "alice@example.com": "self-approval", "pat@example.com": "valid", "bob@example.com": "valid"}
+    deployed = hs(cli, world.ci, "deploy", PROFILE, "1.1.0", "--yes", who=bob)
+    assert deployed.exit_code == 0, deployed  # pat and bob make the quorum; alice's own tag never counted
+    assert world.live(PROFILE).exists()
+
+
+def test_without_signed_commits_the_author_field_decides(cli: Cli, world: World, keyring: dict[str, Signer]) -> None:
+    """The documented limit of the author rule: a forged author field gets past it."""
+    alice, pat = keyring["alice"], keyring["pat"]
+    forged_change(world, alice, pat, "1.1.0")
+    assert hs(cli, world.ops, "approve", PROFILE, "1.1.0", who=alice).exit_code == 0
+    refused = hs(cli, world.ops, "approve", PROFILE, "1.1.0", who=pat)
+    assert refused.exit_code == 4 and "pat@example.com authored changes" in refused.stderr
+    signed = hs(cli, world.ops, "approve", PROFILE, "1.1.0", "--require-signed-commits", who=pat)
+    assert signed.exit_code == 0, signed  # the flag judges by signer, as the policy switch does
