@@ -122,7 +122,7 @@ def weaken_everything(mallory: Signer) -> Callable[[Path], None]:
     def change(repo: Path) -> None:
         settings = repo / "hotswap.yaml"
         settings.write_text(settings.read_text().replace("approvals: 2", "approvals: 0")
-                            .replace("default_branch: main", "default_branch: feature"))
+                            + "default_branch: feature\n")  # the key older hotswap versions read
         (repo / "approvers").write_text(mallory.approvers_line("lead,sre"))
         relabel("Production")(repo)
     return change
