@@ -17,10 +17,12 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hotswap_cli.demo.traffic import Traffic
 from hotswap_cli.formats import parse_config_bytes
+from hotswap_cli.io.files import write_atomic
 from hotswap_cli.model import config_hash
 
 MAX_BODY = 2 * 1024 * 1024
@@ -83,10 +85,7 @@ class Instance:
 
     def write_file(self, raw: bytes) -> None:
         """PUT writes through to the config file (atomically), so the file and HTTP views agree."""
-        tmp = f"{self.config_path}.put-{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, self.config_path)
+        write_atomic(Path(self.config_path), raw)
         st = os.stat(self.config_path)
         self.stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
 
@@ -203,10 +202,7 @@ async def run(instances: list[Instance], ready_file: str | None, poll: float) ->
         ports[inst.name] = inst.port
         servers.append(server)
     if ready_file:
-        tmp = ready_file + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump({"pid": os.getpid(), "ports": ports}, fh)
-        os.replace(tmp, ready_file)
+        write_atomic(Path(ready_file), json.dumps({"pid": os.getpid(), "ports": ports}).encode())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,6 @@
-"""One verified, reused paramiko connection per instance: host keys, bounded connect retries, commands."""
+"""One verified, reused paramiko connection per instance: host keys, bounded connect retries, commands,
+SFTP, and a deadline on every wait (a step that moves no byte for `timeout` seconds fails, and closing
+the connection from another thread ends whatever this one is waiting for)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ import os
 import random
 import shlex
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import paramiko
+from paramiko.message import Message
+from paramiko.sftp import CMD_INIT, CMD_STATUS, CMD_VERSION
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.specs import SshSpec
@@ -39,6 +46,67 @@ def _transient(exc: BaseException) -> bool:
     )
 
 
+_SFTP_VERSION = 3  # the protocol version paramiko (and OpenSSH) speak
+
+
+class Sftp(paramiko.SFTPClient):
+    """paramiko's SFTP client plus two things it drops: the extensions the server offers
+    (`fsync@openssh.com`, `statvfs@openssh.com`, ...) and the moment a byte last moved, which is how
+    SshConnection.bounded tells a slow step from a stalled one. paramiko has no public calls for raw
+    requests (extensions, opening with attributes, pipelined writes whose replies are all read); the
+    typed methods below are the one place its internal ones are used."""
+
+    def __init__(self, channel: paramiko.Channel, moved: Callable[[], None]) -> None:
+        self.extensions: frozenset[str] = frozenset()
+        self._moved = moved
+        super().__init__(channel)
+
+    def _send_version(self) -> int:
+        # paramiko's own reads the server's VERSION packet and throws its extension pairs away
+        msg = Message()
+        msg.add_int(_SFTP_VERSION)
+        self._send_packet(CMD_INIT, msg)  # type: ignore[attr-defined]
+        kind, data = self._read_packet()  # type: ignore[attr-defined]
+        if kind != CMD_VERSION:
+            raise paramiko.SSHException("incompatible SFTP protocol")
+        reply = Message(data)
+        version = int(reply.get_int())
+        names = set()
+        while reply.get_remainder():
+            names.add(reply.get_text())
+            reply.get_binary()
+        self.extensions = frozenset(names)
+        return version
+
+    def _read_all(self, n: int) -> bytes:  # type: ignore[misc]
+        data: bytes = super()._read_all(n)  # type: ignore[misc]
+        self._moved()
+        return data
+
+    def _write_all(self, out: bytes) -> None:  # type: ignore[misc]
+        super()._write_all(out)  # type: ignore[misc]
+        self._moved()
+
+    def request(self, kind: int, *args: object) -> tuple[int, Message]:
+        """Send one request and wait for its reply; an error status raises (OSError, EOFError)."""
+        reply: tuple[int, Message] = self._request(kind, *args)  # type: ignore[attr-defined]
+        return reply
+
+    def request_async(self, replies: object, kind: int, *args: object) -> int:
+        """Send one request without waiting; its reply goes to `replies._async_response(kind, msg, num)`."""
+        return int(self._async_request(replies, kind, *args))  # type: ignore[attr-defined]
+
+    def read_reply(self) -> None:
+        """Read one reply and hand it to whoever asked (see request_async)."""
+        self._read_response()  # type: ignore[attr-defined]
+
+    def check_status(self, kind: int, msg: Message) -> None:
+        """Raise the error a reply carries (OSError, EOFError); nothing for an OK status."""
+        if kind != CMD_STATUS:
+            raise OSError(errno.EPROTO, "the server answered with something other than a status")
+        self._convert_status(msg)  # type: ignore[attr-defined]
+
+
 class SshConnection:
     """Connects lazily on first use and reconnects if the connection died (e.g. before a revert)."""
 
@@ -53,7 +121,12 @@ class SshConnection:
         self.command_timeout = spec.command_timeout
         self.retries = spec.retries
         self._client: paramiko.SSHClient | None = None
-        self._sftp: paramiko.SFTPClient | None = None
+        self._sftp: Sftp | None = None
+        self._closed = False  # by close(): final, never reconnects
+        self._moved_at = 0.0  # when an SFTP byte last moved, or the connection became ready
+        self._ready_at = 0.0
+        self._connecting = False  # connecting has its own timeouts (connect, banner, auth, retries)
+        self._stalled: str | None = None
 
     @property
     def where(self) -> str:
@@ -61,28 +134,99 @@ class SshConnection:
 
     @property
     def client(self) -> paramiko.SSHClient:
+        if self._closed:
+            raise TransportError(self.instance, f"connection to {self.where} was closed")
         if not self.client_alive():
-            self.close()
-            self._client = self._connect()
+            self._drop()
+            self._connecting = True
+            try:
+                self._client = self._connect()
+            finally:
+                self._connecting = False
+                self._mark_ready()
         assert self._client is not None
         return self._client
 
     @property
-    def sftp(self) -> paramiko.SFTPClient:
+    def sftp(self) -> Sftp:
+        """The SFTP session; every read and write on it times out after `timeout` seconds of silence."""
         client = self.client  # may reconnect, which drops a stale sftp session
         if self._sftp is None:
             try:
-                self._sftp = client.open_sftp()
+                channel = client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+                channel.settimeout(self.timeout)
+                channel.invoke_subsystem("sftp")
+                self._sftp = Sftp(channel, self._mark_moved)
+                self._mark_ready()
             except (paramiko.SSHException, OSError, EOFError) as exc:
-                raise TransportError(self.instance, f"cannot open SFTP on {self.where}: {exc}") from None
+                raise TransportError(self.instance, f"cannot open SFTP on {self.where}: "
+                                     f"{exc or type(exc).__name__}") from None
         return self._sftp
+
+    def live_sftp(self) -> Sftp | None:
+        """The SFTP session if it still stands (for cleanup that must not reconnect), else None."""
+        return self._sftp if not self._closed and self.client_alive() else None
+
+    @contextmanager
+    def bounded(self, step: str, seconds: float | None = None, *, idle: bool = True) -> Iterator[None]:
+        """Run `step` under a deadline: once no SFTP byte has moved for `seconds` (the spec's `timeout`;
+        idle=False: once `seconds` have passed at all) a watchdog closes the connection under it. That
+        ends every wait paramiko has, including those it does not bound itself (a socket write to a peer
+        that stopped reading, a channel request never answered). The step then fails with one line,
+        "stalled"; the next step reconnects. After close() from another thread it fails as "closed"."""
+        seconds = self.timeout if seconds is None else seconds
+        message = f"connection to {self.where} stalled: no answer within {seconds:g}s during {step}"
+        done = threading.Event()
+        start = time.monotonic()
+        self._stalled = None
+
+        def watch() -> None:
+            while True:
+                if self._connecting:
+                    if done.wait(0.2):
+                        return
+                    continue
+                last = max(start, self._ready_at, self._moved_at if idle else 0.0)
+                left = last + seconds - time.monotonic()
+                if left <= 0:
+                    self._stalled = message
+                    self._drop()
+                    return
+                if done.wait(left):
+                    return
+
+        threading.Thread(target=watch, name=f"hotswap-ssh-deadline-{self.instance}", daemon=True).start()
+        try:
+            yield
+        except Exception as exc:
+            done.set()
+            if self._closed:
+                raise TransportError(self.instance, f"{step}: connection to {self.where} was closed") from None
+            if self._stalled is not None or isinstance(exc, TimeoutError):
+                self._drop()  # the session is out of step with the server now
+                raise TransportError(self.instance, self._stalled or message) from None
+            raise
+        finally:
+            done.set()
+
+    def _mark_moved(self) -> None:
+        self._moved_at = time.monotonic()
+
+    def _mark_ready(self) -> None:
+        self._ready_at = time.monotonic()
 
     def client_alive(self) -> bool:
         transport = self._client.get_transport() if self._client else None
         return transport is not None and transport.is_active()
 
-    def run(self, command: str, *, env: dict[str, str] | None = None) -> tuple[int, str]:
-        """Run `command` (already quoted) in the remote shell; exit status and combined output."""
+    def run(self, command: str, *, env: dict[str, str] | None = None, step: str = "command") -> tuple[int, str]:
+        """Run `command` (already quoted) in the remote shell; exit status and combined output. Silent
+        for `command_timeout` seconds: timed out; running past `command_timeout + timeout` in all (or
+        stuck where paramiko has no timeout): stalled."""
+        with self.bounded(step, self.command_timeout + self.timeout, idle=False):
+            return self._run(command, env)
+
+    def _run(self, command: str, env: dict[str, str] | None) -> tuple[int, str]:
         prefix = "".join(f"{k}={shlex.quote(v)}; export {k}; " for k, v in (env or {}).items())
         try:
             chan = self.client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
@@ -104,13 +248,23 @@ class SshConnection:
                                  f"{exc or type(exc).__name__}") from None
 
     def close(self) -> None:
-        for closable in (self._sftp, self._client):
+        """Close for good. Safe from another thread: an operation stuck in this connection raises
+        promptly (closing the transport ends every paramiko wait) and nothing reconnects."""
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close the connection; the next use reconnects (unless close() was called)."""
+        client, sftp = self._client, self._sftp
+        self._client, self._sftp = None, None
+        # the transport first: a thread stuck in a write holds locks that closing the SFTP channel
+        # first would wait for; a closed transport marks every channel closed without sending
+        for closable in (client, sftp):
             if closable is not None:
                 try:
                     closable.close()
                 except Exception:  # already broken; nothing left to release
                     pass
-        self._sftp, self._client = None, None
 
     # -- connecting -------------------------------------------------------------------------
 

@@ -2,11 +2,18 @@
 (kept for revert) -> stage the new bytes next to it -> rename the staged file into place, keeping the
 previous one as `<path>.hotswap-prev` -> on revert put back the exact previous bytes (or remove the
 file if there was none). An instance holds either the old bytes or the new ones, never a part.
-What differs between this machine and a remote one is only the FileSystem underneath."""
+What differs between this machine and a remote one is only the FileSystem underneath.
+
+Every file this module writes is all or nothing: created 0600 (no byte of a config is ever readable by
+others on the way), flushed to disk, read back and compared (size and sha256) from the side that holds
+it, and given its final mode just before the rename that makes it count. A write that fails removes its
+temporary file and leaves the live file and the kept copy as they were."""
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+import re
 import secrets
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -38,13 +45,20 @@ class FileSystem(Protocol):
 
     def is_directory(self, path: str) -> bool: ...
 
-    def write_new(self, path: str, data: bytes) -> None:
-        """Create `path` (it must not exist) holding exactly `data`, flushed to disk."""
+    def list_names(self, directory: str) -> list[str]:
+        """The names of the entries in `directory`."""
         ...
 
-    def set_meta(self, path: str, mode: int, uid: int | None, gid: int | None) -> None:
-        """Set the mode; give the file to uid:gid where allowed (only root may give files away)."""
+    def write_new(self, path: str, data: bytes) -> None:
+        """Create `path` (it must not exist) with mode 0600 from its first byte, holding exactly `data`,
+        flushed to disk; raise on any write that did not complete (a full disk says how far it got)."""
         ...
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        """Give the file to uid:gid where allowed (only root may give files away)."""
+        ...
+
+    def chmod(self, path: str, mode: int) -> None: ...
 
     def link(self, src: str, dst: str) -> None:
         """A hard link (OSError where links are not possible)."""
@@ -56,6 +70,10 @@ class FileSystem(Protocol):
 
     def remove(self, path: str) -> None:
         """Remove `path`; a missing file is not an error."""
+        ...
+
+    def abandon(self, path: str) -> None:
+        """Remove a temporary file after a failed step: best effort, never raises, never reconnects."""
         ...
 
     def sync_directory(self, path: str) -> None:
@@ -80,6 +98,9 @@ class FileSwap:
         self.staged: str | None = None
         self.swapped = False
         self._read = False
+        name = posixpath.basename(path)
+        self._temp_prefix = f".{name}.hotswap-"
+        self._temp_pattern = re.compile(re.escape(self._temp_prefix) + r"[0-9a-f]{12}\.tmp")
 
     def read_current(self) -> bytes | None:
         with self.fs.guard("read current config"):
@@ -93,29 +114,27 @@ class FileSwap:
         return self.previous
 
     def stage(self, data: bytes) -> str:
-        """Write `data` to a new file next to the live one, with the live file's mode and owner."""
+        """Write `data` to a new file next to the live one (0600, the live file's owner), checked."""
         if not self._read:
             self.read_current()
         self.discard()
-        staged = posixpath.join(self.directory, f".{posixpath.basename(self.path)}.hotswap-{secrets.token_hex(6)}.tmp")
-        with self.fs.guard(f"stage into {self.directory}"):
+        step = f"stage into {self.directory}"
+        with self.fs.guard(step):
             try:
-                self.staged = staged
-                self.fs.write_new(staged, data)
+                self._remove_stale()
+                self.staged = self._write_checked(data, step)
             except FileNotFoundError:
-                self.staged = None
                 self._require_directory()
                 raise
-            meta = self.meta or FileMeta()
-            self.fs.set_meta(staged, self.mode if self.mode is not None else
-                             (meta.mode if meta.mode is not None else 0o644), meta.uid, meta.gid)
-        return staged
+        return self.staged
 
     def swap(self) -> None:
         staged = self.require_staged("swap")
         with self.fs.guard("swap"):
             if self.previous is not None:
-                self._keep_previous()
+                with self.fs.guard(f"swap: keep the previous config as {self.prev_path}"):
+                    self._keep_previous()
+            self.fs.chmod(staged, self.mode if self.mode is not None else self._live_mode(0o644))
             self.fs.rename(staged, self.path)
             self.fs.sync_directory(self.directory)
         self.staged = None
@@ -140,9 +159,9 @@ class FileSwap:
             elif self._kept_copy_intact():
                 self.fs.rename(self.prev_path, self.path)
             else:  # the kept copy is gone or changed: write the remembered bytes, atomically
-                staged = self.stage(self.previous)
-                self.fs.rename(staged, self.path)
-                self.staged = None
+                restored = self._write_checked(self.previous, "revert")
+                self.fs.chmod(restored, self._live_mode(0o644))
+                self.fs.rename(restored, self.path)
             self.fs.sync_directory(self.directory)
         self.swapped = False
         return True
@@ -152,13 +171,59 @@ class FileSwap:
             raise TransportError(self.instance, f"{step}: nothing staged")
         return self.staged
 
-    def _keep_previous(self) -> None:
-        """A hard link to the live file (instant, no copy); the remembered bytes where links fail."""
-        self.fs.remove(self.prev_path)
+    def _write_checked(self, data: bytes, step: str) -> str:
+        """A new temporary file beside the live one holding `data`: 0600 from its first byte, flushed,
+        read back and compared, owned like the live file. Removed again if any of that fails."""
+        path = posixpath.join(self.directory, f"{self._temp_prefix}{secrets.token_hex(6)}.tmp")
         try:
-            self.fs.link(self.path, self.prev_path)
+            self.fs.write_new(path, data)
+            self._verify(path, data, step)
+            if self.meta is not None and self.meta.uid is not None and self.meta.gid is not None:
+                self.fs.chown(path, self.meta.uid, self.meta.gid)
+        except BaseException:
+            self.fs.abandon(path)
+            raise
+        return path
+
+    def _verify(self, path: str, data: bytes, step: str) -> None:
+        """Read the written file back (on the host that holds it) and compare size and sha256."""
+        found = self.fs.read(path)
+        got = found[0] if found is not None else b""
+        if len(got) != len(data):
+            raise TransportError(self.instance, f"{step}: the written file holds {len(got)} of {len(data)} "
+                                 f"bytes{self.where}")
+        if hashlib.sha256(got).digest() != hashlib.sha256(data).digest():
+            raise TransportError(self.instance, f"{step}: the written file's sha256 differs from the bytes "
+                                 f"sent{self.where}")
+
+    def _remove_stale(self) -> None:
+        """Remove this live file's temporary files left by a run that died mid-step (kill -9, power
+        loss, a lost connection). Safe because the deploy lock is held, so no other hotswap run is
+        writing this file now, and only the exact names this class makes for this very file match
+        (`.<name>.hotswap-<12 hex>.tmp`); nothing else in the directory is touched."""
+        for name in self.fs.list_names(self.directory):
+            if self._temp_pattern.fullmatch(name):
+                self.fs.remove(posixpath.join(self.directory, name))
+
+    def _keep_previous(self) -> None:
+        """Keep the live file as `<path>.hotswap-prev`: a hard link (instant, no copy), or where links
+        fail a checked copy of the remembered bytes (0600 until complete, then the live file's mode).
+        Either is made under a temporary name and renamed over the old kept copy, so a failure leaves
+        that copy as it was."""
+        copy = posixpath.join(self.directory, f"{self._temp_prefix}{secrets.token_hex(6)}.tmp")
+        try:
+            self.fs.link(self.path, copy)
         except OSError:
-            self.fs.write_new(self.prev_path, self.previous or b"")
+            copy = self._write_checked(self.previous or b"", f"keep the previous config as {self.prev_path}")
+            self.fs.chmod(copy, self._live_mode(0o600))
+        try:
+            self.fs.rename(copy, self.prev_path)
+        except BaseException:
+            self.fs.abandon(copy)
+            raise
+
+    def _live_mode(self, default: int) -> int:
+        return self.meta.mode if self.meta is not None and self.meta.mode is not None else default
 
     def _kept_copy_intact(self) -> bool:
         try:
@@ -173,4 +238,3 @@ class FileSwap:
         if not present:
             raise TransportError(self.instance, f"{'remote ' if self.where else ''}directory {self.directory} "
                                  f"does not exist{self.where}", hint="create it or fix the target's path")
-

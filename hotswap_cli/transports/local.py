@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.io import files
 from hotswap_cli.io.process import argv_of, run_command, tail
 from hotswap_cli.specs import LocalSpec, Tls
 from hotswap_cli.transports.fileswap import FileMeta, FileSwap
@@ -25,7 +26,7 @@ class LocalFS:
         except TransportError:
             raise
         except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
+            where = f" ({exc.filename})" if exc.filename and exc.errno not in files.FULL else ""
             raise TransportError(self.instance, f"{step}: {exc.strerror or exc}{where}") from None
 
     def read(self, path: str) -> tuple[bytes, FileMeta] | None:
@@ -39,20 +40,21 @@ class LocalFS:
     def is_directory(self, path: str) -> bool:
         return os.path.isdir(path)
 
-    def write_new(self, path: str, data: bytes) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    def list_names(self, directory: str) -> list[str]:
+        return os.listdir(directory)
 
-    def set_meta(self, path: str, mode: int, uid: int | None, gid: int | None) -> None:
-        os.chmod(path, mode)
-        if uid is not None and gid is not None and (uid, gid) != (os.getuid(), os.getgid()):
+    def write_new(self, path: str, data: bytes) -> None:
+        files.write_new(path, data)
+
+    def chown(self, path: str, uid: int, gid: int) -> None:
+        if (uid, gid) != (os.getuid(), os.getgid()):
             try:
                 os.chown(path, uid, gid)
             except PermissionError:  # only root may give a file away; keep ours
                 pass
+
+    def chmod(self, path: str, mode: int) -> None:
+        os.chmod(path, mode)
 
     def link(self, src: str, dst: str) -> None:
         os.link(src, dst)
@@ -66,17 +68,14 @@ class LocalFS:
         except FileNotFoundError:
             pass
 
-    def sync_directory(self, path: str) -> None:
+    def abandon(self, path: str) -> None:
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
+            os.unlink(path)
         except OSError:
             pass
-        finally:
-            os.close(fd)
+
+    def sync_directory(self, path: str) -> None:
+        files.sync_directory(path)
 
 
 class LocalTransport:

@@ -106,12 +106,12 @@ def _fast_code(schema: dict[str, Any]) -> Any:
     import hashlib
     import json
     import marshal
-    import os
     import sys
 
     import fastjsonschema
 
     from hotswap_cli.core.config.vcache import cache_dir
+    from hotswap_cli.io.files import write_atomic
 
     # a copy (fastjsonschema rewrites the $refs of what it is given, in place) without the
     # identifiers it would resolve refs against: every ref left is '#/...' (see schemaref)
@@ -130,9 +130,7 @@ def _fast_code(schema: dict[str, Any]) -> Any:
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(marshal.dumps(code))
-            os.replace(tmp, path)
+            write_atomic(path, marshal.dumps(code))
         except OSError:
             pass
     return code

@@ -11,6 +11,7 @@ from pathlib import Path
 from hotswap_cli import __version__
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.errors import ConfigError
+from hotswap_cli.io.files import write_atomic
 
 ENV_DIR = "HOTSWAP_CACHE_DIR"
 ENV_OFF = "HOTSWAP_NO_CACHE"
@@ -88,8 +89,6 @@ class ValidationCache:
             return
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.entries))
-            os.replace(tmp, self.file)
+            write_atomic(self.file, json.dumps(self.entries).encode())
         except OSError:
             pass  # a cache that cannot be written only costs time
