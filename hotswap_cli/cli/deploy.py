@@ -55,6 +55,8 @@ def deploy(
     approvers: Path = APPROVERS_OPTION,
     require_signed: bool = typer.Option(False, "--require-signed-commits",
                                         help="Every commit since the last deployed version must be signed."),
+    force: bool = typer.Option(False, "--force", help="Deploy even though an interrupted run's journal is open "
+                               "(its instances stay as they are; `hotswap rollback` would put them back)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Deploy a version: plan, confirm, canary/rolling/blue-green/direct with health gates."""
@@ -70,13 +72,13 @@ def deploy(
     )
     deployment = prepare(env.root, profile, options)
     code = run_deployment(env, deployment, dry_run=dry_run, yes=yes,
-                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0)
+                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0, force=force)
     if code:
         raise typer.Exit(code)
 
 
 def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool, lock_wait: float,
-                   kind: str = "deploy") -> int:
+                   kind: str = "deploy", force: bool = False) -> int:
     """Shared by deploy and rollback: show, confirm, execute, report. Returns the exit code."""
     from hotswap_cli.cli.plan_view import live_diffs, plan_dict, print_plan
 
@@ -90,10 +92,10 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
         return ExitCode.OK
     if not yes:
         _confirm(env, kind)
-    return _execute(env, deployment, lock_wait, kind)
+    return _execute(env, deployment, lock_wait, kind, force)
 
 
-def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str) -> int:
+def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, force: bool) -> int:
     from hotswap_cli.cli.progress import JsonLines, Progress
     from hotswap_cli.ops.run import RunSettings, execute
     from hotswap_cli.runner import cancel_on_signals
@@ -112,13 +114,15 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str) -> i
     try:
         with cancel_on_signals(cancel):
             outcome = execute(env.root, deployment, RunSettings(sink=sink, cancel=cancel, lock_wait=lock_wait,
-                                                                on_lock_wait=waiting,
+                                                                on_lock_wait=waiting, force=force,
                                                                 ask=_asker(env, sink, cancel)), kind=kind)
     finally:
         sink.close()
     result = outcome.result
     if outcome.push_problem:
         env.message(f"hotswap: warning: the ledger record was kept locally, not pushed: {outcome.push_problem}")
+    for problem in outcome.problems:
+        env.message(f"hotswap: warning: {problem}")
     if env.json:
         env.print_json_line({"event": "result", **result.to_dict(), "id": outcome.record["id"]})
     else:
@@ -133,6 +137,9 @@ def _summary(env: Env, result: DeployResult, record_id: str, kind: str) -> None:
     elif result.status == "revert_failed":
         env.message(f"{kind} {record_id} FAILED and could not restore: {', '.join(result.unrestored)} "
                     f"({result.reason}); fix these instances by hand or run `hotswap rollback {result.profile}`")
+    elif result.status == "interrupted" and any(i.state == "unknown" for i in result.instances):
+        env.message(f"{kind} {record_id} interrupted: the others were reverted, but some did not answer "
+                    f"({result.reason}); run `hotswap rollback {result.profile}` to put them back")
     elif result.status == "interrupted":
         env.message(f"{kind} {record_id} interrupted: touched instances were reverted ({result.reason})")
     elif result.status == "reverted":

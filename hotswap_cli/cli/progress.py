@@ -27,7 +27,7 @@ from hotswap_cli.runner.events import (
 )
 
 _STYLE = {"pending": "dim", "staged": "cyan", "live": "blue", "healthy": "green", "reverted": "yellow",
-          "failed": "bold red"}
+          "failed": "bold red", "unknown": "bold magenta"}
 
 
 def fmt_rate(value: float | None) -> str:

@@ -36,5 +36,15 @@ def status(
                         f"{last.get('status')} by {last.get('who')} at {last.get('started_at')}")
         else:
             env.message("no deployment recorded yet")
-    if any(r.drifted or r.healthy is False or r.error for r in report.instances):
+        run = report.run
+        if run is not None and run.state == "running":
+            env.message(f"deploy in progress: {run.description}")
+        elif run is not None:
+            env.message(f"INTERRUPTED: {run.description}; instances: "
+                        + ", ".join(f"{n} {s}" for n, s in run.instances.items())
+                        + f"; put them back with `hotswap rollback {report.profile}`"
+                        + (f" ({run.lock})" if run.lock else ""))
+        elif report.lock:
+            env.message(f"lock: {report.lock}")
+    if report.problem:
         raise typer.Exit(1)

@@ -11,13 +11,18 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.deploy import journal as journals
+from hotswap_cli.core.deploy.journal import Journal
 from hotswap_cli.core.deploy.prepare import Deployment, open_git, payload_for
-from hotswap_cli.errors import Interrupted
+from hotswap_cli.errors import Interrupted, LockHeld
+from hotswap_cli.ops.journal import JournalKeeper
+from hotswap_cli.runner.events import TeeSink
 from hotswap_cli.specs import Target
 
 if TYPE_CHECKING:
     from hotswap_cli.clock import Clock
     from hotswap_cli.core.deploy.lock import Holder as LockHolder
+    from hotswap_cli.core.deploy.lock import Lock
     from hotswap_cli.core.versions.git import GitRepo
     from hotswap_cli.probes.base import Probe
     from hotswap_cli.runner.events import EventSink
@@ -38,6 +43,7 @@ class RunSettings:
     open_transport: Callable[..., Transport] | None = None  # tests inject fakes at this seam
     open_probes: Callable[[Target], Sequence[Probe]] | None = None
     ask: Callable[[Verdict], bool] | None = None  # settles a paused (inconclusive) gate: True promotes
+    force: bool = False  # deploy over an open journal (an interrupted run's instances stay as they are)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Outcome:
     result: DeployResult
     record: dict[str, Any]
     push_problem: str | None  # the ledger could not reach the remote (a warning, not a failure)
+    problems: tuple[str, ...] = ()  # after the run: journal or lock could not be written (warnings)
 
 
 def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: str = "deploy",
@@ -61,11 +68,28 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     clock = settings.clock or SystemClock(settings.cancel)
     opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env)
     probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
-    with lock.acquire(git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
-                      on_wait=settings.on_lock_wait, clock=_LockWaitClock(settings.cancel)):
+    record_id = ledger.new_id(kind)
+    take = partial(lock.acquire, git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
+                   on_wait=settings.on_lock_wait, clock=_LockWaitClock(settings.cancel))
+    try:
+        held = take()
+    except LockHeld:
+        # held by a run that died here (kill -9): recovering from it, or --force, may take it over
+        if not _dead_run_holds_lock(git_repo, plan.profile):
+            raise
+        _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
+        held = take(force=True)
+    with held:
         if git_repo.has_remote():
             ledger.fetch_ledger(git_repo)
+        dead = _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
+        if dead is not None and deployment.recovers is None:  # --force, or rollback --to: the dead run is settled
+            _settle_recovered(git_repo, dead, f"a forced {kind} ({record_id})")
         span_name = "config.rollback" if kind == "rollback" else "config.deploy"
+        keeper = JournalKeeper(git_repo, journals.new_journal(
+            git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
+            sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases)), deployment.version_names)
+        sink = TeeSink(keeper, settings.sink)
         with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
                             instances=len(plan.targets)) as span:
             traceparent = telemetry.traceparent_for_deploy()
@@ -76,24 +100,90 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             started = time.time()
             if kind == "rollback":
                 result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment.config),
-                                  deployment.sha256, open_transport=transport, clock=clock, sink=settings.sink,
+                                  deployment.sha256, open_transport=transport, clock=clock, sink=sink,
                                   cancel=settings.cancel, concurrency=max(plan.concurrency, 50),
                                   open_probes=probes, health=plan.health)
             else:
                 result = run_plan(plan, payload_for(deployment.config), deployment.sha256,
                                   open_transport=transport, open_probes=probes, clock=clock,
-                                  sink=settings.sink, cancel=settings.cancel, ask=settings.ask)
+                                  sink=sink, cancel=settings.cancel, ask=settings.ask)
             span.set(status=result.status, exit_code=int(result.exit_code))
             who, _ = ledger.identity(git_repo)
+            extra = {"recovers": deployment.recovers.id} if deployment.recovers is not None else {}
             record = ledger.make_record(
                 result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
-                finished_at=time.time(), traceparent=traceparent, commit=deployment.commit,
+                finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,
                 phases=[{"number": p.number, "name": p.name, "instances": [t.name for t in p.targets],
                          "bake_s": p.bake} for p in plan.phases],
                 approvals=[a.approver for a in deployment.quorum.valid] if deployment.quorum else [],
+                **extra,
             )
+            if deployment.recovers is not None and result.ok:
+                _settle_recovered(git_repo, deployment.recovers, record_id)
             _, problem = ledger.record_and_push(git_repo, record)
-    return Outcome(result, record, problem)
+            keeper.finish(result)
+    problems = tuple(p for p in (keeper.problem, _release_problem(held)) if p)
+    return Outcome(result, record, problem, problems)
+
+
+def _dead_run_holds_lock(git_repo: GitRepo, profile: str) -> bool:
+    """The lock is held by the run an open journal belongs to, and that process provably died
+    (same host, pid gone)."""
+    from hotswap_cli.core.deploy import lock
+
+    holder = lock.read_holder(git_repo, profile)
+    dead = journals.read(git_repo, profile)
+    return holder is not None and holder.stale and dead is not None and dead.open and \
+        (holder.host, holder.pid) == (dead.host, dead.pid)
+
+
+def _check_journal(git_repo: GitRepo, deployment: Deployment, *, force: bool) -> Journal | None:
+    """The open journal a run is about to settle: the one a recovering rollback was prepared from,
+    or the one a `rollback --to` or a `deploy --force` goes over. Without --force a deploy does not
+    start over an open journal: instances of that run may be on anything."""
+    name = deployment.profile.name
+    current = journals.read(git_repo, name)
+    if current is None or not current.open:
+        return None
+    if deployment.recovers is not None and deployment.recovers.id == current.id:
+        return current
+    if not force:
+        raise LockHeld(f"{name}: an interrupted run left its journal open: {current.describe()}; "
+                       f"instances it touched: {', '.join(sorted(current.touched())) or 'none'}",
+                       hint=f"put them back with `hotswap rollback {name}`, or deploy anyway with --force")
+    return current
+
+
+def _settle_recovered(git_repo: GitRepo, dead: Journal, by: str) -> None:
+    """The dead run's ledger record (when it never wrote one) and its journal closed."""
+    from hotswap_cli.core.deploy import ledger
+
+    if dead.state in ("running", "reverting"):  # it died before writing its own record
+        ledger.append_record(git_repo, dead_run_record(dead, by))
+    journals.close(git_repo, dead)
+
+
+def dead_run_record(dead: Journal, by: str) -> dict[str, Any]:
+    """What the ledger says about a run that died without a record, from its journal."""
+    return {
+        "id": dead.id, "kind": dead.kind, "profile": dead.profile, "version": dead.version, "sha256": dead.sha256,
+        "strategy": dead.strategy, "who": dead.who, "host": dead.host, "started_at": dead.started_at,
+        "finished_at": dead.updated_at, "status": "interrupted", "exit_code": 130, "interrupted": True,
+        "reason": f"the run died (pid {dead.pid} on {dead.host}) at phase {dead.phase}/{dead.phases}; "
+                  f"recovered by {by}",
+        "failed_phase": dead.phase or None, "unrestored": [],
+        "instances": [{"instance": n, "state": e.state, "touched": e.state != "prepared",
+                       "previous_present": e.before.present, "previous_version": e.before.version}
+                      for n, e in sorted(dead.instances.items())],
+        "phases": [], "verdicts": [],
+    }
+
+
+def _release_problem(held: Lock) -> str | None:
+    error = held.release_error
+    if error is None:
+        return None
+    return f"the deploy lock could not be released: {error.message} ({error.hint or 'see hotswap unlock'})"
 
 
 class _LockWaitClock:

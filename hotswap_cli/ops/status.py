@@ -29,16 +29,56 @@ class InstanceStatus:
 
 
 @dataclass(frozen=True)
+class RunInProgress:
+    """An open deploy journal: a run going on now (its lock holder alive or elsewhere), or one that
+    died or left instances unknown (`interrupted`: `hotswap rollback` recovers it)."""
+
+    state: str  # running | interrupted
+    description: str
+    lock: str | None  # who holds the lock, as lock.Holder.describe() says
+    instances: dict[str, str]  # instance -> where the run got to with it (pushing, live, unknown...)
+    version: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class ProfileStatus:
     profile: str
     instances: tuple[InstanceStatus, ...]
     last_deployment: dict[str, Any] | None
+    run: RunInProgress | None = None
+    lock: str | None = None  # a held lock with no open journal (a run before its first write, or stale)
 
     def to_dict(self) -> dict[str, Any]:
         last = self.last_deployment
         return {"profile": self.profile, "instances": [i.to_dict() for i in self.instances],
                 "last_deployment": {k: last.get(k) for k in ("id", "kind", "version", "status", "who",
-                                                             "started_at", "reason")} if last else None}
+                                                             "started_at", "reason")} if last else None,
+                "run": self.run.to_dict() if self.run else None, "lock": self.lock}
+
+    @property
+    def problem(self) -> bool:
+        """What makes `status` exit 1: drift, failing health, an unreachable instance, an interrupted run."""
+        return (self.run is not None and self.run.state == "interrupted") or \
+            any(r.drifted or r.healthy is False or r.error for r in self.instances)
+
+
+def run_in_progress(git_repo: Any, profile: str) -> tuple[RunInProgress | None, str | None]:
+    """The profile's open journal (with its lock holder), and a held lock's description."""
+    from hotswap_cli.core.deploy import journal, lock
+
+    holder = lock.read_holder(git_repo, profile)
+    held = holder.describe() if holder else None
+    current = journal.read(git_repo, profile)
+    if current is None or not current.open:
+        return None, held
+    alive = holder is not None and not holder.stale and current.state != "needs_recovery"
+    return RunInProgress("running" if alive else "interrupted", current.describe(), held,
+                         {n: e.state for n, e in sorted(current.instances.items())}, current.version,
+                         current.sha256), held
 
 
 def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap: float) -> tuple[bool | None, str]:
@@ -93,6 +133,7 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     names = live_version_names(git_repo, profile_name, records)
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
+    run, held = run_in_progress(git_repo, profile_name)
     live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed))
     probes = open_probes or partial(default_probes, allowed_env=allowed)
 
@@ -106,8 +147,14 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
         name = names.get(item.sha256 or "")
         drifted = expected is not None and item.sha256 != expected
         running = name if name else "unknown: drifted"
+        if run is not None and target.name in run.instances and item.sha256 == run.sha256:
+            # the run in progress (or the interrupted one) put it there: not drift
+            running, name, drifted = f"{run.version} ({run.state})", run.version, False
+        elif run is not None and run.state == "running" and target.name in run.instances:
+            drifted = False  # not yet reached, or reverted, by the run going on now
         return InstanceStatus(target.name, running, item.sha256, drifted or name is None, healthy, health)
 
     with ThreadPoolExecutor(max_workers=max(1, min(50, len(live)))) as pool:
         rows = tuple(pool.map(one, zip(profile.targets, live, strict=True)))
-    return ProfileStatus(profile_name, rows, records[0] if records else None)
+    return ProfileStatus(profile_name, rows, records[0] if records else None, run,
+                         held if run is None else None)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TypeVar
 
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
 from hotswap_cli.durations import format_duration
-from hotswap_cli.model import REVERT_CONCURRENCY, Phase, Plan
+from hotswap_cli.formats import parse_config_bytes
+from hotswap_cli.model import REVERT_CONCURRENCY, Phase, Plan, config_hash
 from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
     BakeExtended,
@@ -24,18 +23,21 @@ from hotswap_cli.runner.events import (
     HealthSampled,
     InstanceState,
     LockedSink,
+    PhasePrepared,
     PhaseStarted,
     RevertFinished,
     RevertStarted,
     VerdictReached,
 )
 from hotswap_cli.runner.gate import Verdict, evaluate
+from hotswap_cli.runner.parallel import run_all
 from hotswap_cli.runner.results import DeployResult
 from hotswap_cli.runner.slot import Slot, describe
 from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
 QUICK_BASELINE = 2.0  # seconds between a metrics probe's two baseline scrapes when nothing bakes
+CLOSE_LIMIT = 10.0  # seconds closing connections may take at the end; past it they are left to die
 EPSILON = 1e-3  # a clock reading this close to a deadline has reached it
 STEPS = {
     "deploy": ("stage", "check", "swap", "reload", "confirm"),
@@ -43,7 +45,6 @@ STEPS = {
     "switch": ("swap", "reload", "confirm"),
 }
 
-T = TypeVar("T")
 Ask = Callable[[Verdict], bool]  # a paused gate's question: True promotes the phase, False aborts
 
 
@@ -104,22 +105,30 @@ class _Run:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _parallel(self, fn: Callable[[T], None], items: Iterable[T], workers: int | None = None) -> None:
-        todo = list(items)
-        n = min(workers or self.workers, len(todo))
-        if n <= 1:
-            for item in todo:
-                fn(item)
-            return
+    def _parallel(self, fn: Callable[[Slot], None], slots: Iterable[Slot], workers: int | None = None,
+                  on_abandon: Callable[[Slot], None] | None = None, limit: float | None = None) -> None:
+        """`fn` on every slot on worker threads; after Ctrl-C a slot still stuck past the grace
+        period is handed to `on_abandon` (default: its connections are closed) and left behind."""
         run = telemetry.bind(fn)  # worker threads keep the current span as their parent
-        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="hotswap") as pool:
-            futures = [pool.submit(run, item) for item in todo]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                self.cancel.set()  # queued tasks see it and return; shutdown then waits for running ones
-                raise
+        try:
+            run_all(run, slots, workers or self.workers, cancel=self.cancel,
+                    on_abandon=on_abandon or _close_in_background, limit=limit)
+        except BaseException:
+            self.cancel.set()
+            raise
+
+    def _abandon(self, slot: Slot) -> None:
+        """A push step still stuck after Ctrl-C: left behind. Before its swap the live config was
+        never touched; after it, what the instance holds is unknown (the journal keeps it open
+        for `hotswap rollback`)."""
+        slot.abandoned = True
+        if slot.swap_called:
+            slot.error = "abandoned after Ctrl-C while it did not answer: what it runs now is unknown"
+            self._state(slot, "unknown", slot.error)
+        else:
+            slot.error = "abandoned after Ctrl-C while staging: its live config was not touched"
+            self._state(slot, "failed", slot.error)
+        _close_in_background(slot)
 
     def _state(self, slot: Slot, state: str, detail: str = "") -> None:
         slot.state = state
@@ -136,7 +145,8 @@ class _Run:
         return samples
 
     def close(self) -> None:
-        self._parallel(lambda s: s.close(), [s for s in self.slots.values() if s.opened])
+        self._parallel(lambda s: s.close(), [s for s in self.slots.values() if s.opened and not s.abandoned],
+                       limit=CLOSE_LIMIT)
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -174,10 +184,13 @@ class _Run:
         if interrupted:
             where = f"phase {current.number} ({current.name})" if current else "start"
             reason = f"interrupted during {where}" + (f": {reason}" if reason else "")
-        touched = [s for s in self.slots.values() if s.stage_called]
+        touched = [s for s in self.slots.values() if s.stage_called and not s.abandoned]
+        unknown = [s.name for s in self.slots.values() if s.abandoned and s.swap_called]
         if reason and touched:
             self._revert(touched, reason)
         unrestored = [s.name for s in touched if s.revert_error is not None]
+        if unknown:
+            reason += f"; abandoned (not answering, state unknown): {', '.join(unknown)}"
         if not reason:
             status = "completed"
         elif unrestored:
@@ -213,10 +226,15 @@ class _Run:
             return f"could not prepare {_names(failed)}: {failed[0].name}: {failed[0].error}"
         if self.cancel.is_set():
             return ""
+        try:
+            self.sink.emit(PhasePrepared(self.clock.now(), phase.number, tuple(
+                (s.name, bool(s.previous_present), s.previous_config) for s in fresh)))
+        except Exception as exc:  # noqa: BLE001 - the journal: nothing of this phase is touched yet
+            return f"could not record the deploy journal before phase {phase.number}: {describe(exc)}"
         self._close_baselines(fresh, phase)
         if self.cancel.is_set():
             return ""
-        self._parallel(lambda s: self._push(s, phase.action), slots)
+        self._parallel(lambda s: self._push(s, phase.action), slots, on_abandon=self._abandon)
         failed = [s for s in slots if s.error]
         if failed:
             return f"{phase.action} failed on {_names(failed)}: {failed[0].name}: {failed[0].error}"
@@ -265,6 +283,7 @@ class _Run:
             current = slot.transport.read_current()
             slot.previous_present = current is not None
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
+            slot.previous_config = _config_hash(current)
             step = "baseline"
             if slot.baseline_looks == 0:
                 self._baseline_look(slot)
@@ -439,6 +458,21 @@ class _Run:
         ok = tuple(s.name for s in touched if s.revert_error is None)
         bad = tuple(s.name for s in touched if s.revert_error is not None)
         self.sink.emit(RevertFinished(self.clock.now(), ok, bad, self.clock.now() - t0))
+
+
+def _config_hash(raw: bytes | None) -> str | None:
+    """The hash versions are known by, of the config an instance holds (None: absent or unparsable)."""
+    if raw is None:
+        return None
+    try:
+        return config_hash(parse_config_bytes(raw))
+    except Exception:  # noqa: BLE001 - an instance may hold anything; unknown is an answer
+        return None
+
+
+def _close_in_background(slot: Slot) -> None:
+    """Close a stuck slot's connections without waiting on them (closing can block too)."""
+    threading.Thread(target=slot.close, name=f"hotswap-close-{slot.name}", daemon=True).start()
 
 
 def _names(slots: list[Slot]) -> str:

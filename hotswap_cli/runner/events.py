@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Protocol
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.runner.gate import Verdict
 
-INSTANCE_STATES = ("pending", "staged", "live", "healthy", "reverted", "failed")
+INSTANCE_STATES = ("pending", "staged", "live", "healthy", "reverted", "failed", "unknown")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ class InstanceState(Event):
     instance: str
     state: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class PhasePrepared(Event):
+    """What each of the phase's new instances runs now, read just before any of them is touched:
+    (instance, has a config, its config hash or None). A sink that raises here (the deploy
+    journal could not be written) stops the run before the phase touches anything."""
+
+    kind: ClassVar[str] = "phase_prepared"
+    phase: int
+    instances: tuple[tuple[str, bool, str | None], ...]
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,17 @@ class ListSink:
     def of(self, kind: type[Event]) -> list[Event]:
         with self._lock:
             return [e for e in self.events if isinstance(e, kind)]
+
+
+class TeeSink:
+    """Every event to each sink in turn (the first that raises stops the rest, and the emitter sees it)."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
 
 
 class LockedSink:

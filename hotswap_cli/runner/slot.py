@@ -31,12 +31,14 @@ class Slot:
     opened: bool = False
     previous_present: bool | None = None
     previous_sha256: str | None = None  # of the raw bytes read before touching (ledger, status)
+    previous_config: str | None = None  # config hash of those bytes: the version they are (journal)
     baseline: Tally = field(default_factory=Tally)  # measured before the push (from a phase early on)
     window: Tally = field(default_factory=Tally)  # measured since the push, over every phase since
     baseline_looks: int = 0  # rounds of baseline samples taken
     stage_called: bool = False  # touched: cleanup needed
     swap_called: bool = False  # live (or maybe live): revert, not discard
     live: bool = False
+    abandoned: bool = False  # stuck after Ctrl-C and left behind (engine._abandon)
     state: str = "pending"
     error: str | None = None
     revert_error: str | None = None

@@ -516,3 +516,40 @@ def test_no_bake_fails_only_on_conclusive_evidence() -> None:
     assert result.ok  # one failed check and 20 requests prove nothing: no bake asks for no more
     [verdict] = result.verdicts
     assert verdict.decided_by == "no bake: only conclusive evidence fails"
+
+
+def test_ctrl_c_abandons_an_instance_stuck_after_its_swap_and_reverts_the_others(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """i1's reload never returns (until its connection is closed); Ctrl-C arrives meanwhile. The
+    run ends within the grace period: i0 is reverted, i1 is reported as unknown, exit 130."""
+    import time
+
+    from hotswap_cli.runner import parallel
+
+    monkeypatch.setattr(parallel, "GRACE", 0.5)
+    cancel, stuck, released = threading.Event(), threading.Event(), threading.Event()
+
+    class Stalling(Fleet):
+        def record(self, name: str, step: str) -> None:
+            super().record(name, step)
+            if (name, step) == ("i1", "reload"):
+                stuck.set()
+                cancel.set()  # the operator presses Ctrl-C while i1 hangs
+                released.wait(30)  # a stalled connection: answers only once closed
+
+    fleet = Stalling(["i0", "i1"])
+    def open_transport(target):  # type: ignore[no-untyped-def]
+        transport = Fleet.open_transport(fleet, target)
+        if target.name == "i1":
+            transport.close = released.set  # type: ignore[method-assign]
+        return transport
+
+    fleet.open_transport = open_transport  # type: ignore[method-assign]
+    started = time.monotonic()
+    result, sink, _ = deploy(StrategySpec("direct", concurrency=2), fleet, cancel=cancel)
+    assert time.monotonic() - started < 5  # not the 30 s the stall would take
+    assert stuck.is_set() and released.is_set()  # its connection was closed to free the thread
+    assert result.status == "interrupted" and result.exit_code == ExitCode.INTERRUPTED
+    assert "abandoned (not answering, state unknown): i1" in result.reason
+    states = {i.instance: i.state for i in result.instances}
+    assert states == {"i0": "reverted", "i1": "unknown"}
+    assert fleet.live["i0"] == OLD and "i1" not in fleet.called("revert")

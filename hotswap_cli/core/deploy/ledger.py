@@ -193,6 +193,12 @@ def fetch_ledger(git_repo: GitRepo) -> bool:
         if "couldn't find remote ref" in result.stderr:
             return True  # nobody has pushed a ledger yet
         raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {git_error(result.stderr)}")
+    kind = git_repo.git("cat-file", "-t", REMOTE_LEDGER_REF, check=False).stdout.strip()
+    if kind != "commit":
+        raise RepoError(f"{REMOTE}'s {LEDGER_REF} is a {kind or 'broken object'}, not a ledger commit: someone "
+                        "overwrote it; records are kept locally until it is repaired",
+                        hint=f"from a clone whose ledger is intact: git push --force {REMOTE} "
+                             f"{LEDGER_REF}:{LEDGER_REF} (or delete the ref on {REMOTE} to start it afresh)")
     _integrate(git_repo, _rev(git_repo, REMOTE_LEDGER_REF))
     return True
 

@@ -65,7 +65,7 @@ class Lock:
         self.git_repo = git_repo
         self.holder = holder
         self.released = False
-        self.release_error: Exception | None = None
+        self.release_error: RepoError | None = None
 
     @property
     def profile(self) -> str:
@@ -93,9 +93,8 @@ class Lock:
         try:
             self.release()
         except RepoError as error:
-            if exc is None:
-                raise
-            self.release_error = error  # the deploy's own failure is what the user must see
+            # never turns a run's outcome (or its own failure) into this one: the caller warns
+            self.release_error = error
 
 
 def acquire(git_repo: GitRepo, profile: str, *, wait: float = 0.0, force: bool = False, purpose: str = "",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hotswap_cli.core.approvals.quorum import QuorumReport
     from hotswap_cli.core.approvals.trust import TrustRoot
     from hotswap_cli.core.config.render import Rendered
+    from hotswap_cli.core.deploy.journal import Journal
     from hotswap_cli.core.deploy.plan import Estimate
     from hotswap_cli.core.versions.git import GitRepo
 
@@ -59,6 +60,7 @@ class Deployment:
     version_names: dict[str, str] = field(default_factory=dict)  # config sha256 -> version name
     allowed_env: frozenset[str] = frozenset()  # environment variables header values may use
     notes: tuple[str, ...] = ()  # shown with the plan
+    recovers: Journal | None = None  # rollback: the open journal of a run that died or left instances unknown
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -243,17 +245,22 @@ def payload_for(config: Any) -> Callable[[Target], bytes]:
 
 def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
     """The version to roll back to: --to, else the ledger's previous good version. The ledger only
-    proposes: the version still has to pass the approval gate (records are evidence, not authority)."""
+    proposes: the version still has to pass the approval gate (records are evidence, not authority).
+    After a run that ended with instances not restored or interrupted, "previous" is what the
+    fleet ran before that run: the newest completed version, not the one before it."""
     from hotswap_cli.core.deploy import ledger
 
     if git_repo.has_remote():
         ledger.fetch_ledger(git_repo)
     if to is not None:
         return to
-    good = [r for r in ledger.read_records(git_repo, profile) if r.get("status") == "completed"]
+    records = ledger.read_records(git_repo, profile)
+    good = [r for r in records if r.get("status") == "completed"]
     if not good:
         raise RepoError(f"{profile} has no successful deployment in the ledger to roll back from",
                         hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
+    if records[0].get("status") in ("revert_failed", "interrupted"):
+        return str(good[0]["version"])
     current = good[0].get("version")
     for record in good[1:]:
         if record.get("version") != current:
@@ -262,19 +269,59 @@ def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
                     hint="name a version: hotswap rollback PROFILE --to X.Y.Z")
 
 
+def recovery_plan(profile: str, open_journal: Journal) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """From an open journal: the version to put back, the instances to put it on (those the run
+    may have touched and that ran it before), and notes on any instance it cannot restore."""
+    touched = open_journal.touched()
+    by_version: dict[str, list[str]] = {}
+    notes = []
+    for name, entry in sorted(touched.items()):
+        if not entry.before.present:
+            notes.append(f"{name} had no config before {open_journal.id}: left as it is (remove it by hand if needed)")
+        elif entry.before.version is None:
+            notes.append(f"{name} ran a config no version names (sha256 {str(entry.before.sha256)[:12]}) "
+                         "before: left as it is")
+        else:
+            by_version.setdefault(entry.before.version, []).append(name)
+    if not by_version:
+        raise RepoError(f"{profile}: the interrupted {open_journal.describe()} touched no instance that ran a "
+                        "known version before", hint=f"check them by hand, then `hotswap deploy {profile} --force` "
+                        "(which closes the journal)" + (f"; {notes[0]}" if notes else ""))
+    version, names = max(by_version.items(), key=lambda kv: len(kv[1]))
+    for other, others in by_version.items():
+        if other != version:
+            notes.append(f"{', '.join(others)} ran {other} before: afterwards run "
+                         f"`hotswap rollback {profile} --to {other} --targets {','.join(others)}`")
+    return version, tuple(names), tuple(notes)
+
+
 def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: tuple[str, ...] | None = None,
                      approvers_path: Path | None = None, git_repo: GitRepo | None = None) -> Deployment:
     """A direct, no-bake push of an earlier version to every instance. The version must have met its
     quorum: approvals are counted however old (an expired one must not block an emergency), and a
-    version that was never approved cannot be reached this way."""
+    version that was never approved cannot be reached this way. Without --to, an open deploy
+    journal (a run that died, or left instances unknown) decides: each instance it touched goes
+    back to what it ran before that run."""
+    from hotswap_cli.core.deploy import journal
+
     git_repo = git_repo or open_git(root)
-    version = rollback_target(git_repo, profile_name, to)
+    open_journal = journal.read(git_repo, profile_name) if to is None else None
+    notes: tuple[str, ...] = ()
+    if open_journal is not None and open_journal.open:
+        version, touched, notes = recovery_plan(profile_name, open_journal)
+        targets = tuple(t for t in touched if targets is None or t in targets)
+        notes = (f"recovering from the interrupted {open_journal.describe()}: {', '.join(targets)} "
+                 f"go back to {version}, what they ran before it",) + notes
+    else:
+        open_journal = None
+        version = rollback_target(git_repo, profile_name, to)
     options = DeployOptions(version=version, strategy="direct", bake=0.0, targets=targets,
                             approvers_path=approvers_path, approval_expiry=False)
     try:
-        return prepare(root, profile_name, options, git_repo=git_repo)
+        deployment = prepare(root, profile_name, options, git_repo=git_repo)
     except ApprovalError as exc:
         raise ApprovalError(f"rollback to {version}: {exc.message}", hint=exc.hint) from None
+    return replace(deployment, notes=deployment.notes + notes, recovers=open_journal)
 
 
 def live_version_names(git_repo: GitRepo, profile: str,

@@ -12,6 +12,17 @@ from hotswap_cli.core.config.source import inside
 from hotswap_cli.errors import ConfigError, RepoError
 
 SYMLINK_MODE = 0o120000
+GIT_TIMEOUT_ENV = "HOTSWAP_GIT_TIMEOUT"
+GIT_TIMEOUT = 60.0  # seconds any one git command may take (a remote that stalls must not hang a deploy)
+
+
+def git_timeout() -> float:
+    import os
+
+    try:
+        return float(os.environ.get(GIT_TIMEOUT_ENV, "") or GIT_TIMEOUT)
+    except ValueError:
+        return GIT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -82,8 +93,16 @@ class GitRepo:
         programs and credential helpers it starts, never see hotswap's key settings."""
         from hotswap_cli.io.process import command_environment
 
-        result = subprocess.run(["git", *args], cwd=self.top, capture_output=True, text=True, input=input,
-                                env={**command_environment(), **(env or {})}, check=False)
+        limit = git_timeout()
+        try:
+            result = subprocess.run(["git", *args], cwd=self.top, capture_output=True, text=True, input=input,
+                                    env={**command_environment(), "GIT_TERMINAL_PROMPT": "0", **(env or {})},
+                                    check=False, timeout=limit)
+        except subprocess.TimeoutExpired:
+            message = f"git {args[0]}: no answer within {limit:g}s (is the remote reachable?)"
+            if check:
+                raise RepoError(message, hint=f"set {GIT_TIMEOUT_ENV}=SECONDS for a slow remote") from None
+            return GitResult(124, "", f"fatal: {message}")
         if check and result.returncode != 0:
             last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["failed"]
             raise RepoError(f"git {args[0]}: {last[0]}")

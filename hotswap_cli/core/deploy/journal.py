@@ -1,0 +1,166 @@
+"""The deploy journal: what a running deploy has done to each instance, kept on the remote next
+to the lock (`refs/hotswap/journal/<profile>`) so that it survives `kill -9` of hotswap.
+
+Before an instance is touched its journal entry says what it ran (the config's hash and, when
+known, the version); the journal is rewritten as phases start, pass and revert, and closed when
+the run ends with every instance on a known config. A journal that is still open when nobody
+holds the lock belongs to a run that died (or left instances in an unknown state):
+`hotswap rollback PROFILE` puts each of its instances back on what it ran before, and `deploy`
+refuses to start over it without `--force`.
+
+Only the lock holder writes the journal, so a forced push cannot lose anyone's update. Without
+a remote the journal is the same ref in the local repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from hotswap_cli import redact
+from hotswap_cli.core.deploy.ledger import REMOTE, git_error, identity, utc_iso
+from hotswap_cli.errors import RepoError
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.versions.git import GitRepo
+
+JOURNAL_PREFIX = "refs/hotswap/journal/"
+SEEN_PREFIX = "refs/hotswap/remote/journal/"  # origin's journal as last fetched
+JOURNAL_FILE = "journal.json"
+OPEN_STATES = ("running", "reverting", "needs_recovery")
+
+
+@dataclass(frozen=True)
+class Before:
+    """What an instance ran before the run touched it."""
+
+    present: bool
+    sha256: str | None = None  # config hash (comparable with versions); None when unreadable or absent
+    version: str | None = None  # the version that hash names, when one does
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One instance: what it ran before, and where the run has got to with it."""
+
+    before: Before
+    state: str = "prepared"  # prepared | pushing | live | healthy | reverted | failed | unknown
+
+
+@dataclass(frozen=True)
+class Journal:
+    id: str
+    kind: str
+    profile: str
+    version: str
+    sha256: str
+    strategy: str
+    who: str
+    host: str
+    pid: int
+    started_at: str
+    updated_at: str
+    state: str = "running"  # running | reverting | needs_recovery | closed
+    phase: int = 0
+    phases: int = 0
+    phase_name: str = ""
+    instances: dict[str, Entry] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def with_entries(self, **changes: Entry) -> Journal:
+        return replace(self, instances={**self.instances, **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        where = f"phase {self.phase}/{self.phases} ({self.phase_name})" if self.phase else "before its first phase"
+        return (f"{self.kind} of {self.profile} {self.version} by {self.who} on {self.host} (pid {self.pid}), "
+                f"started {self.started_at}, last written {self.updated_at} at {where}")
+
+    def touched(self) -> dict[str, Entry]:
+        """Instances the run may have changed (every one it prepared: a push may have begun)."""
+        return {n: e for n, e in self.instances.items() if e.state not in ("prepared", "reverted")}
+
+
+def new_journal(git_repo: GitRepo, *, record_id: str, kind: str, profile: str, version: str, sha256: str,
+                strategy: str, phases: int) -> Journal:
+    who, _ = identity(git_repo)
+    now = utc_iso()
+    return Journal(record_id, kind, profile, version, sha256, strategy, who, socket.gethostname(), os.getpid(),
+                   now, now, phases=phases)
+
+
+def _from_dict(data: dict[str, Any]) -> Journal:
+    entries = {}
+    for name, raw in (data.get("instances") or {}).items():
+        before = raw.get("before") or {}
+        entries[str(name)] = Entry(Before(bool(before.get("present")), before.get("sha256"), before.get("version")),
+                                   str(raw.get("state", "prepared")))
+    fields_ = {k: v for k, v in data.items() if k in Journal.__dataclass_fields__ and k != "instances"}
+    return Journal(**fields_, instances=entries)
+
+
+def _ref(profile: str) -> str:
+    return f"{JOURNAL_PREFIX}{profile}"
+
+
+def write(git_repo: GitRepo, journal: Journal) -> Journal:
+    """Store the journal (origin when there is one): before this returns, it is durable there."""
+    journal = replace(journal, updated_at=utc_iso())
+    text = json.dumps(redact.scrub_data(journal.to_dict()), indent=2, ensure_ascii=True) + "\n"
+    blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
+    tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{JOURNAL_FILE}\n").stdout.strip()
+    _, env = identity(git_repo)
+    commit = git_repo.git("commit-tree", tree, "-m", f"journal {journal.profile} {journal.version}: "
+                          f"{journal.state} ({journal.id})", env=env).stdout.strip()
+    ref = _ref(journal.profile)
+    git_repo.git("update-ref", ref, commit)
+    if git_repo.has_remote(REMOTE):
+        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", "--force", REMOTE,
+                              f"{commit}:{ref}", check=False)
+        if result.returncode != 0:
+            raise RepoError(f"cannot write the deploy journal to {REMOTE}: {git_error(result.stderr or result.stdout)}")
+    return journal
+
+
+def close(git_repo: GitRepo, journal: Journal) -> None:
+    """The run ended with every instance on a known config: remove the journal."""
+    ref = _ref(journal.profile)
+    if git_repo.has_remote(REMOTE):
+        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", REMOTE, f":{ref}", check=False)
+        if result.returncode != 0 and "remote ref does not exist" not in result.stderr:
+            raise RepoError(f"cannot close the deploy journal on {REMOTE}: {git_error(result.stderr or result.stdout)}")
+    git_repo.git("update-ref", "-d", ref, check=False)
+
+
+def read(git_repo: GitRepo, profile: str) -> Journal | None:
+    """The profile's journal (from origin when there is one), or None."""
+    ref = _ref(profile)
+    if git_repo.has_remote(REMOTE):
+        seen = f"{SEEN_PREFIX}{profile}"
+        result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE, f"+{ref}:{seen}",
+                              check=False)
+        if result.returncode != 0:
+            if "couldn't find remote ref" in result.stderr:
+                git_repo.git("update-ref", "-d", seen, check=False)
+                return None
+            raise RepoError(f"cannot read the deploy journal on {REMOTE}: {git_error(result.stderr)}")
+        ref = seen
+    shown = git_repo.git("show", f"{ref}:{JOURNAL_FILE}", check=False)
+    if shown.returncode != 0:
+        return None
+    try:
+        return _from_dict(json.loads(shown.stdout))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RepoError(f"the deploy journal of {profile} ({ref}) is unreadable: {exc}",
+                        hint=f"look at it with `git show {ref}:{JOURNAL_FILE}`; delete it with "
+                             f"`git push origin :{JOURNAL_PREFIX}{profile}` once the fleet is checked") from None
+
+
