@@ -16,6 +16,10 @@ from hotswap_cli.errors import ConfigError
 
 Command = str | tuple[str, ...]  # a string is split like a shell would (never run by one)
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${NAME} in a header value
+# `max_body`: the most bytes read of a response (config read back, health, metrics). Configs are at
+# most 1 MiB; a large scrape still fits; a runaway body stops here instead of filling memory.
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+PROMETHEUS_MAX_BODY = 1024 * 1024  # a query for one instance's counts answers in far less
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class HttpSpec:
     confirm_timeout: float = 10.0
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
+    max_body: int = DEFAULT_MAX_BODY
 
 
 TransportSpec = LocalSpec | SshSpec | HttpSpec
@@ -94,6 +99,7 @@ class HttpProbeSpec:
     timeout: float = 5.0
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
+    max_body: int = DEFAULT_MAX_BODY
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class MetricsProbeSpec:
     timeout: float = 5.0
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
+    max_body: int = DEFAULT_MAX_BODY
 
 
 PROMETHEUS_QUERIES = {
@@ -127,6 +134,7 @@ class PrometheusProbeSpec:
     timeout: float = 5.0
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: Tls = field(default_factory=Tls)
+    max_body: int = PROMETHEUS_MAX_BODY
 
 
 @dataclass(frozen=True)
@@ -215,7 +223,8 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
                             current_url=raw.get("current_url") or (url if method == "PUT" else None),
                             confirm_url=raw.get("confirm_url"), timeout=_seconds(raw, "timeout", 10),
                             retries=int(raw.get("retries", 2)), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
-                            headers=_headers(raw.get("headers")), tls=_tls(raw))
+                            headers=_headers(raw.get("headers")), tls=_tls(raw),
+                            max_body=_size(raw, "max_body", DEFAULT_MAX_BODY))
     except KeyError as exc:
         raise ConfigError(f"target {name}: the {kind} transport needs `{exc.args[0]}`") from None
     except (TypeError, ValueError) as exc:
@@ -229,7 +238,7 @@ def parse_probe(name: str, raw: Mapping[str, Any]) -> ProbeSpec:
         if kind == "http":
             return HttpProbeSpec(url=str(raw["url"]), expect_status=int(raw.get("expect_status", 200)),
                                  timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
-                                 tls=_tls(raw))
+                                 tls=_tls(raw), max_body=_size(raw, "max_body", DEFAULT_MAX_BODY))
         if kind == "metrics":
             d = MetricsProbeSpec
             return MetricsProbeSpec(url=str(raw["url"]), requests_metric=raw.get("requests_metric", d.requests_metric),
@@ -237,12 +246,12 @@ def parse_probe(name: str, raw: Mapping[str, Any]) -> ProbeSpec:
                                     error_status_pattern=raw.get("error_status_pattern", d.error_status_pattern),
                                     latency_metric=raw.get("latency_metric", d.latency_metric),
                                     timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
-                                    tls=_tls(raw))
+                                    tls=_tls(raw), max_body=_size(raw, "max_body", DEFAULT_MAX_BODY))
         if kind == "prometheus":
             queries = {key: raw.get(key, default) for key, default in PROMETHEUS_QUERIES.items()}
             return PrometheusProbeSpec(url=str(raw["url"]), **queries, lookback=_seconds(raw, "lookback", 300),
                                        timeout=_seconds(raw, "timeout", 5), headers=_headers(raw.get("headers")),
-                                       tls=_tls(raw))
+                                       tls=_tls(raw), max_body=_size(raw, "max_body", PROMETHEUS_MAX_BODY))
         if kind == "command":
             command = _command(raw["command"])
             assert command is not None
@@ -257,6 +266,19 @@ def parse_probe(name: str, raw: Mapping[str, Any]) -> ProbeSpec:
 
 def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:
     return parse_duration(raw.get(key, default))
+
+
+_SIZE = re.compile(r"^(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$")
+_UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def _size(raw: Mapping[str, Any], key: str, default: int) -> int:
+    """A byte count: a number, or text such as `16MiB` or `500 KB`."""
+    value = raw.get(key, default)
+    match = _SIZE.match(str(value).strip()) if not isinstance(value, bool) else None
+    if match is None or int(match.group(1)) < 1:
+        raise ValueError(f"{key}: {value!r} is not a size (bytes, or e.g. 16MiB, 512KiB)")
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _command(value: Any) -> Command | None:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 import httpx
 
-from hotswap_cli.io.http import describe_error, new_client
+from hotswap_cli.io.http import describe_error, fetch, new_client
 from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.specs import HttpProbeSpec
 
@@ -20,13 +20,15 @@ class HttpProbe:
         self.url = spec.url
         self.expect_status = spec.expect_status
         self.timeout = spec.timeout
+        self.max_body = spec.max_body
         self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()
         try:
-            response = self._client.get(self.url, headers=self._headers, timeout=self.timeout)
+            response = fetch(self._client, "GET", self.url, headers=self._headers, timeout=self.timeout,
+                             max_body=self.max_body)
         except httpx.HTTPError as exc:
             return HealthSample(self.instance, self.kind, time.time(), ok=False,
                                 detail=describe_error(exc, self.url, self.timeout)[0])

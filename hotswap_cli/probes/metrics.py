@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotswap_cli.io.http import describe_error, new_client
+from hotswap_cli.io.http import describe_error, fetch, new_client
 from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.probes.histogram import difference, quantile
 from hotswap_cli.specs import MetricsProbeSpec
@@ -36,6 +36,7 @@ class MetricsProbe:
         self.error_pattern = re.compile(spec.error_status_pattern)
         self.latency_metric = spec.latency_metric
         self.timeout = spec.timeout
+        self.max_body = spec.max_body
         self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
         self._previous: Scrape | None = None
@@ -43,7 +44,8 @@ class MetricsProbe:
     def sample(self) -> HealthSample:
         now = time.time()
         try:
-            response = self._client.get(self.url, headers=self._headers, timeout=self.timeout)
+            response = fetch(self._client, "GET", self.url, headers=self._headers, timeout=self.timeout,
+                             max_body=self.max_body)
         except httpx.HTTPError as exc:
             return self._no_data(now, f"cannot scrape: {describe_error(exc, self.url, self.timeout)[0]}")
         if response.status_code != 200:

@@ -19,12 +19,11 @@ from typing import Any
 import httpx
 
 from hotswap_cli.errors import ProbeError
-from hotswap_cli.io.http import describe_error, new_client
+from hotswap_cli.io.http import BodyTooLarge, describe_error, fetch, new_client
 from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.probes.histogram import quantile
 from hotswap_cli.specs import PrometheusProbeSpec
 
-MAX_ANSWER = 1024 * 1024  # bytes: a query for one instance's counts answers in far less
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -52,6 +51,7 @@ class PrometheusProbe:
             raise ProbeError(f"target {instance}: the prometheus probe needs a `requests` query")
         self.lookback = spec.lookback
         self.timeout = spec.timeout
+        self.max_body = spec.max_body
         self._headers = probe_headers(instance, spec.headers, allowed_env)
         self._client = new_client(spec.tls)
         self._since: float | None = None  # when the counts so far end
@@ -90,19 +90,17 @@ class PrometheusProbe:
         query = _PLACEHOLDER.sub(lambda m: _quote(self.instance) if m.group(1) == "name" else window,
                                  self.queries[key])
         try:
-            with self._client.stream("GET", self.url, params={"query": query, "time": f"{at:.3f}"},
-                                     headers=self._headers, timeout=self.timeout) as response:
-                status, raw = response.status_code, b""
-                for chunk in response.iter_bytes():
-                    raw += chunk
-                    if len(raw) > MAX_ANSWER:
-                        raise NoAnswer(f"prometheus answered more than {MAX_ANSWER} bytes to `{key}`: more than "
-                                       f"one instance's counts (does the query select by {{{{name}}}}?)")
+            response = fetch(self._client, "GET", self.url, params={"query": query, "time": f"{at:.3f}"},
+                             headers=self._headers, timeout=self.timeout, max_body=self.max_body)
+        except BodyTooLarge:
+            raise NoAnswer(f"prometheus answered more than {self.max_body} bytes to `{key}`: more than "
+                           f"one instance's counts (does the query select by {{{{name}}}}?)") from None
         except httpx.HTTPError as exc:
             raise NoAnswer(f"cannot query prometheus: {describe_error(exc, self.url, self.timeout)[0]}") from None
+        status = response.status_code
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):
             raise NoAnswer(f"prometheus answered {status} with no JSON to `{key}`") from None
         if not isinstance(body, dict) or status != 200 or body.get("status") != "success":
             error = body.get("error", "no reason given") if isinstance(body, dict) else "not a JSON object"

@@ -12,9 +12,11 @@ from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import CONTENT_TYPES
 from hotswap_cli.io.http import (
     RETRY_STATUSES,
+    Reply,
     confirm_running,
     describe_error,
     expand_headers,
+    fetch,
     new_client,
     reported_hash,
     snippet,
@@ -34,6 +36,7 @@ class HttpTransport:
         self.current_url = spec.current_url
         self.confirm_url = spec.confirm_url
         self.timeout = spec.timeout
+        self.max_body = spec.max_body
         self.retries = spec.retries
         self.confirm_timeout = spec.confirm_timeout
         self.traceparent = traceparent
@@ -109,17 +112,18 @@ class HttpTransport:
             raise self._status_error(step, self.url, response)
         self._reported = reported_hash(response)
 
-    def _send(self, method: str, url: str, step: str, **kwargs: Any) -> httpx.Response:
-        """One request; GET and PUT are retried on connect errors, timeouts and 502/503/504."""
+    def _send(self, method: str, url: str, step: str, **kwargs: Any) -> Reply:
+        """One request, within `timeout` in total and `max_body` of answer (io.http.fetch); GET and
+        PUT are retried on connect errors, timeouts and 502/503/504."""
         kwargs["headers"] = {**self.headers, **kwargs.get("headers", {})}
         if self.traceparent:
             kwargs["headers"]["traceparent"] = self.traceparent
-        kwargs["timeout"] = self.timeout
         attempts = 1 + (self.retries if method in ("GET", "PUT") else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self._client.request(method, url, **kwargs)
+                response = fetch(self._client, method, url, timeout=self.timeout, max_body=self.max_body,
+                                 **kwargs)
             except (httpx.ConnectError, httpx.TimeoutException) as exc:
                 if last or "SSL" in str(exc) or "CERTIFICATE" in str(exc):
                     message, hint = describe_error(exc, url, self.timeout)
@@ -133,5 +137,5 @@ class HttpTransport:
             time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
 
-    def _status_error(self, step: str, url: str, response: httpx.Response) -> TransportError:
+    def _status_error(self, step: str, url: str, response: Reply) -> TransportError:
         return TransportError(self.name, f"{step}: {url} answered {response.status_code}: {snippet(response)}")

@@ -9,12 +9,8 @@ from typing import Any
 import yaml
 
 from hotswap_cli.errors import ConfigError
+from hotswap_cli.formats import DataLimitError, check_depth, compose_yaml
 from hotswap_cli.model import JsonPath, Location
-
-try:  # libyaml's parser is several times faster; fall back where it is absent
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 class DocumentError(ConfigError):
@@ -30,8 +26,8 @@ class _Duplicate(Exception):
     """Raised by the fast loaders; the slow path then finds the exact place."""
 
 
-class _StrictLoader(_Loader):  # type: ignore[misc,valid-type]
-    """CSafeLoader that refuses duplicate keys and YAML merge keys."""
+class _StrictConstructor(yaml.constructor.SafeConstructor):
+    """SafeConstructor that refuses duplicate keys and YAML merge keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
@@ -39,16 +35,16 @@ class _StrictLoader(_Loader):  # type: ignore[misc,valid-type]
             if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value in seen:
                 raise _Duplicate()
             seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def _timestamp_as_text(loader: Any, node: yaml.ScalarNode) -> str:
     return loader.construct_scalar(node)  # type: ignore[no-any-return]
 
 
-_StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)  # type: ignore[type-var]
+_StrictConstructor.add_constructor("tag:yaml.org,2002:map", _StrictConstructor.construct_yaml_map)  # type: ignore[type-var]
 # Configs are JSON data: a YAML date stays the text it was written as.
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+_StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -65,15 +61,23 @@ class Document:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
         self.file = file
-        try:
-            if file.endswith(".json"):
+        if file.endswith(".json"):
+            try:
                 self.data: Any = json.loads(text, object_pairs_hook=_no_duplicates)
-            else:
-                self.data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader
-        except json.JSONDecodeError as exc:
-            raise DocumentError(Location(file, exc.lineno, exc.colno), f"JSON syntax error: {exc.msg}") from None
-        except (_Duplicate, yaml.YAMLError):
-            self.data, self.__dict__["locations"] = _parse_located(text, file)
+                check_depth(self.data)
+                return
+            except json.JSONDecodeError as exc:
+                raise DocumentError(Location(file, exc.lineno, exc.colno), f"JSON syntax error: {exc.msg}") from None
+            except (_Duplicate, RecursionError, DataLimitError):
+                node = _compose(text, file)  # JSON is YAML: this finds the line
+        else:
+            node = _compose(text, file)
+            try:
+                self.data = None if node is None else _StrictConstructor().construct_document(node)
+                return
+            except (_Duplicate, yaml.YAMLError):
+                pass
+        self.data, self.__dict__["locations"] = _located(node, file)
 
     @cached_property
     def locations(self) -> dict[JsonPath, Location]:
@@ -86,14 +90,25 @@ def parse_document(text: str | bytes, file: str) -> Document:
 
 
 def _parse_located(text: str, file: str) -> tuple[Any, dict[JsonPath, Location]]:
+    return _located(_compose(text, file), file)
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    """The document's nodes within formats.compose_yaml's limits: aliases count against the 1 MiB
+    limit of a rendered config as they are read, nesting and complex keys are refused."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        return compose_yaml(text)
+    except DataLimitError as exc:
+        raise DocumentError(Location(file, exc.line or 0, exc.column or 0), exc.reason) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         raise DocumentError(loc, f"YAML syntax error: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise DocumentError(Location(file), f"YAML error: {exc}") from None
+
+
+def _located(node: yaml.Node | None, file: str) -> tuple[Any, dict[JsonPath, Location]]:
     locations: dict[JsonPath, Location] = {}
     if node is None:
         return None, {(): Location(file, 1, 1)}
