@@ -1,41 +1,17 @@
-"""Config bytes: what a target receives (json or yaml), reading such bytes back as data, and the
-limits every YAML or JSON reader shares (nesting depth, alias expansion, no complex keys)."""
+"""Config bytes: what a target receives (json or yaml), and reading such bytes back as data
+within bounded_yaml's limits."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import yaml
+from hotswap_cli.bounded_yaml import MAX_DEPTH, DataLimitError, check_depth, compose_yaml, format_size, text_dates
+
+__all__ = ["CONTENT_TYPES", "FORMATS", "encode", "format_for", "format_size", "parse_config_bytes"]
 
 FORMATS = ("json", "yaml")
 CONTENT_TYPES = {"json": "application/json", "yaml": "application/yaml"}
-# Real configs nest a few dozen levels at most; past this the recursive steps after parsing
-# (merge, schema validation, hashing) would run out of stack, and libyaml's composer crashes.
-MAX_DEPTH = 100
-# What YAML aliases may add to a document, in (about) bytes of compact JSON: the 1 MiB limit of a
-# rendered config. A few nested aliases otherwise expand 300 bytes into gigabytes.
-MAX_ALIAS_EXPANSION = 1024 * 1024
-
-
-class DataLimitError(ValueError):
-    """Text that is refused as data: too deep, an alias bomb, a complex key. `line`/`column` are
-    1-based where known."""
-
-    def __init__(self, reason: str, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(f"line {line}: {reason}" if line else reason)
-        self.reason = reason
-        self.line = line
-        self.column = column
-
-
-def format_size(n: int) -> str:
-    """`16 MiB`, `512 KiB` or `300 bytes`: a limit as people write it."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n} bytes"
 
 
 def format_for(location: str, explicit: str | None = None) -> str:
@@ -71,7 +47,7 @@ def parse_config_bytes(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
         node = compose_yaml(text)
-        return None if node is None else _text_dates().construct_document(node)
+        return None if node is None else text_dates().construct_document(node)
     except UnicodeDecodeError:
         raise ValueError("not JSON or YAML: not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:
@@ -80,184 +56,3 @@ def parse_config_bytes(raw: bytes) -> Any:
         raise ValueError(f"not JSON or YAML: {exc.problem or exc.context}{where}") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"not JSON or YAML: {str(exc).splitlines()[0]}") from None
-
-
-def check_depth(data: Any, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse parsed data nested deeper than `max_depth` (walked without recursion)."""
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > max_depth:
-                raise DataLimitError(f"nested deeper than {max_depth} levels")
-            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
-
-
-def compose_yaml(text: str, *, max_depth: int = MAX_DEPTH,
-                 max_alias: int = MAX_ALIAS_EXPANSION) -> yaml.Node | None:
-    """The node graph of a single YAML document, built without recursion from libyaml's events,
-    refusing (DataLimitError at the offending line) nesting past `max_depth`, aliases that would
-    expand the document by more than `max_alias` (about bytes of compact JSON; counted as each
-    alias is read, so a bomb stops early), recursive aliases and complex keys (a list or mapping
-    as a key). Syntax errors raise yaml.MarkedYAMLError."""
-    import yaml
-
-    loader = _EventLoader(text)
-    try:
-        loader.get_event()  # stream start
-        if loader.check_event(yaml.StreamEndEvent):
-            return None
-        loader.get_event()  # document start
-        root = _Composer(loader, max_depth, max_alias).compose()
-        loader.get_event()  # document end
-        if not loader.check_event(yaml.StreamEndEvent):
-            event = loader.get_event()
-            raise yaml.composer.ComposerError(None, None, "expected a single document, found another",
-                                              event.start_mark)
-        return root
-    finally:
-        loader.dispose()
-
-
-class _Composer:
-    """yaml.composer.Composer without recursion, counting depth and alias expansion."""
-
-    def __init__(self, loader: Any, max_depth: int, max_alias: int) -> None:
-        self.loader = loader
-        self.max_depth = max_depth
-        self.max_alias = max_alias
-        self.anchors: dict[str, yaml.Node] = {}
-        self.size: dict[int, int] = {}  # id(node) -> its expanded size (about bytes of compact JSON)
-        self.expanded = 0
-
-    def compose(self) -> yaml.Node:
-        import yaml
-
-        stack: list[list[Any]] = []  # [collection node, pending mapping key or None]
-        open_nodes: set[int] = set()
-        while True:
-            event: Any = self.loader.get_event()
-            start: Any = event.start_mark  # libyaml's Mark, which yaml's stubs do not name
-            if isinstance(event, yaml.AliasEvent):
-                node = self.anchors.get(event.anchor)  # type: ignore[arg-type]
-                if node is None:
-                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
-                                                      start)
-                if id(node) in open_nodes:
-                    raise _refuse(f"alias *{event.anchor} refers to a collection that contains it", event)
-                self.expanded += self.size[id(node)]
-                if self.expanded > self.max_alias:
-                    raise _refuse(f"YAML aliases expand the document past {format_size(self.max_alias)} "
-                                  f"(at *{event.anchor}); write the values out instead of nesting aliases", event)
-            elif isinstance(event, yaml.ScalarEvent):
-                tag = event.tag
-                if tag is None or tag == "!":
-                    tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-                end: Any = event.end_mark
-                node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
-                self.size[id(node)] = len(event.value) + 2
-                self._anchor(event, node)
-            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-                seq = isinstance(event, yaml.SequenceStartEvent)
-                kind = yaml.SequenceNode if seq else yaml.MappingNode
-                tag = event.tag
-                if tag is None or tag == "!":
-                    tag = self.loader.resolve(kind, None, event.implicit)
-                node = kind(tag, [], start, None, flow_style=event.flow_style)
-                self._anchor(event, node)
-                if len(stack) >= self.max_depth:
-                    raise _refuse(f"nested deeper than {self.max_depth} levels", event)
-                self._attach(stack, node, event)
-                stack.append([node, None])
-                open_nodes.add(id(node))
-                continue
-            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-                node, _ = stack.pop()
-                open_nodes.discard(id(node))
-                node.end_mark = event.end_mark
-                items = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
-                self.size[id(node)] = 2 + sum(self.size[id(n)] for n in items)
-                if not stack:
-                    return node
-                continue
-            else:  # pragma: no cover - libyaml yields only the events above inside a document
-                raise yaml.composer.ComposerError(None, None, f"unexpected {type(event).__name__}",
-                                                  event.start_mark)
-            if not stack:
-                return node
-            self._attach(stack, node, event)
-
-    def _anchor(self, event: Any, node: yaml.Node) -> None:
-        if event.anchor is not None:
-            self.anchors[event.anchor] = node
-
-    @staticmethod
-    def _attach(stack: list[list[Any]], node: yaml.Node, event: Any) -> None:
-        import yaml
-
-        if not stack:
-            return
-        frame = stack[-1]
-        parent = frame[0]
-        if isinstance(parent, yaml.SequenceNode):
-            parent.value.append(node)
-        elif frame[1] is None:
-            if not isinstance(node, yaml.ScalarNode):
-                raise _refuse("a mapping key is a list or mapping (a YAML complex key); keys must be text", event)
-            frame[1] = node
-        else:
-            parent.value.append((frame[1], node))
-            frame[1] = None
-
-
-def _refuse(reason: str, event: Any) -> DataLimitError:
-    mark = event.start_mark
-    return DataLimitError(reason, mark.line + 1, mark.column + 1) if mark else DataLimitError(reason)
-
-
-def _event_loader() -> type:
-    import yaml
-
-    try:
-        from yaml._yaml import CParser
-    except ImportError:  # pragma: no cover - PyYAML without libyaml: the pure-Python parser
-        class PyEventLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.resolver.Resolver):
-            def __init__(self, stream: str) -> None:
-                yaml.reader.Reader.__init__(self, stream)
-                yaml.scanner.Scanner.__init__(self)
-                yaml.parser.Parser.__init__(self)
-                yaml.resolver.Resolver.__init__(self)
-
-            def dispose(self) -> None:
-                pass
-
-        return PyEventLoader
-
-    class EventLoader(CParser, yaml.resolver.Resolver):  # type: ignore[misc]
-        """libyaml's events (its parser is iterative; its composer is not) and the YAML 1.1 tag resolver."""
-
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            yaml.resolver.Resolver.__init__(self)
-
-    return EventLoader
-
-
-_loader_class: type | None = None
-
-
-def _EventLoader(text: str) -> Any:  # noqa: N802 - a lazily built class
-    global _loader_class
-    if _loader_class is None:
-        _loader_class = _event_loader()
-    return _loader_class(text)
-
-
-def _text_dates() -> Any:
-    """A SafeConstructor that keeps YAML dates as the text they were written as (configs are JSON data)."""
-    import yaml
-
-    constructor = yaml.constructor.SafeConstructor()
-    constructor.yaml_constructors = {**constructor.yaml_constructors,  # type: ignore[misc]
-                                     "tag:yaml.org,2002:timestamp": yaml.constructor.SafeConstructor.construct_scalar}
-    return constructor

@@ -10,19 +10,16 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from typing import Any
 
-import httpcore
 import httpx
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.formats import format_size, parse_config_bytes
+from hotswap_cli.formats import parse_config_bytes
+from hotswap_cli.io.deadline import BodyTooLarge, DeadlineTransport, Reply, fetch
 from hotswap_cli.model import config_hash
-from hotswap_cli.specs import DEFAULT_MAX_BODY, ENV_REF, Tls, refused_env
+from hotswap_cli.specs import ENV_REF, Tls, refused_env
 
 HASH_HEADER = "X-Config-Sha256"
 RETRY_STATUSES = {502, 503, 504}
@@ -73,173 +70,7 @@ def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
             verify = verify_of(tls)
             context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
             _contexts[tls] = context
-    return httpx.Client(verify=context, transport=_DeadlineTransport(context), **kwargs)
-
-
-# -- one request, bounded in time and size ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A response read whole, within its deadline and its body cap."""
-
-    status_code: int
-    headers: httpx.Headers
-    content: bytes
-    reason_phrase: str
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
-
-class BodyTooLarge(httpx.HTTPError):
-    """A response body past `max_body`: refused before it is read whole."""
-
-    def __init__(self, url: str, limit: int) -> None:
-        super().__init__(f"{url} answered with more than {format_size(limit)} (max_body)")
-        self.limit = limit
-
-
-def fetch(client: httpx.Client, method: str, url: str, *, timeout: float, max_body: int = DEFAULT_MAX_BODY,
-          **kwargs: Any) -> Reply:
-    """One request that ends within `timeout` in total (connect, TLS, send, headers and the whole
-    body: httpx's own timeouts are per socket operation, so a server dripping a byte a second would
-    never time out) and reads at most `max_body` bytes of body. Raises httpx.HTTPError: a
-    TimeoutException past the deadline, BodyTooLarge past the cap."""
-    deadline = time.monotonic() + timeout
-    token = _DEADLINE.set(deadline)
-    try:
-        with client.stream(method, url, timeout=timeout, **kwargs) as response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_body:
-                raise BodyTooLarge(url, max_body)
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_body:
-                    raise BodyTooLarge(url, max_body)
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline", request=response.request)
-            return Reply(response.status_code, response.headers, b"".join(chunks), response.reason_phrase)
-    finally:
-        _DEADLINE.reset(token)
-
-
-# Every socket operation of a request made by `fetch` waits at most until the request's deadline:
-# the deadline travels in a context variable (per thread) to a network backend that clamps the
-# timeout of each connect, TLS handshake, read and write.
-_DEADLINE: ContextVar[float | None] = ContextVar("hotswap_http_deadline", default=None)
-
-
-def _clamped(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("the request's deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamped(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamped(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                     _clamped(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamped(timeout, httpcore.ConnectTimeout),
-                                                       local_address, socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:  # pragma: no cover
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _clamped(timeout, httpcore.ConnectTimeout),
-                                                               socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-# httpcore's errors as httpx raises them (subclasses first).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException), (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError), (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError), (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextmanager
-def _httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        for core, mapped in _ERRORS:
-            if isinstance(exc, core):
-                raise mapped(str(exc)) from exc
-        raise
-
-
-class _Body(httpx.SyncByteStream):
-    def __init__(self, response: httpcore.Response) -> None:
-        self._response = response
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _httpx_errors():
-            yield from self._response.iter_stream()
-
-    def close(self) -> None:
-        with _httpx_errors():
-            self._response.close()
-
-
-class _DeadlineTransport(httpx.BaseTransport):
-    """httpx's default transport, on a connection pool whose sockets honour `fetch`'s deadline."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_DeadlineBackend(),
-                                             max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
-                             target=request.url.raw_path),
-            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
-        with _httpx_errors():
-            response = self._pool.handle_request(core)
-        return httpx.Response(status_code=response.status, headers=response.headers, stream=_Body(response),
-                              extensions=response.extensions)
-
-    def close(self) -> None:
-        self._pool.close()
+    return httpx.Client(verify=context, transport=DeadlineTransport(context), **kwargs)
 
 
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:

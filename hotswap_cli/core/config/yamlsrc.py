@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from hotswap_cli.bounded_yaml import DataLimitError, check_depth, compose_yaml
 from hotswap_cli.errors import ConfigError
-from hotswap_cli.formats import DataLimitError, check_depth, compose_yaml
 from hotswap_cli.model import JsonPath, Location
 
 
@@ -94,7 +94,7 @@ def _parse_located(text: str, file: str) -> tuple[Any, dict[JsonPath, Location]]
 
 
 def _compose(text: str, file: str) -> yaml.Node | None:
-    """The document's nodes within formats.compose_yaml's limits: aliases count against the 1 MiB
+    """The document's nodes within bounded_yaml.compose_yaml's limits: aliases count against the 1 MiB
     limit of a rendered config as they are read, nesting and complex keys are refused."""
     try:
         return compose_yaml(text)
