@@ -80,6 +80,8 @@ class HttpTransport:
     def confirm(self, expected_sha256: str) -> bool | None:
         if self._reported == expected_sha256:
             return True  # the push's own answer named the config it now runs: no extra request
+        if self._reported is not None:
+            return False  # it answered the push naming another config: what arrived is not what was sent
         if not self.confirm_url:
             return None
         return confirm_running(self.name, self.confirm_url, expected_sha256, timeout=self.confirm_timeout,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import ipaddress
+import json
 import ssl
 import threading
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.model import config_hash
 from hotswap_cli.ops.backends import open_transport
 from hotswap_cli.probes.metrics import MetricsProbe
 from hotswap_cli.specs import MetricsProbeSpec, target
@@ -52,6 +55,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/slow"):
             time.sleep(1.0)
             self._answer(200)
+        elif self.path.startswith("/truncating"):  # keeps half, and says which config it now runs
+            Handler.store[self.path] = body[: len(body) // 2]
+            self._answer(200, json.dumps({"sha256": hashlib.sha256(body[: len(body) // 2]).hexdigest()}).encode(),
+                         "application/json")
         else:
             Handler.store[self.path] = body
             self._answer(200)
@@ -169,3 +176,18 @@ def test_metrics_endpoint_missing_or_unparsable_is_no_data(http_server: str) -> 
     assert garbage.no_data and "unparsable metrics" in garbage.detail
     absent = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/plain")).sample()  # body "old": no metric
     assert absent.no_data and absent.error_rate is None
+
+
+def test_an_instance_that_answers_the_push_naming_another_config_is_not_confirmed(http_server: str) -> None:
+    """What the instance says it holds after the push is checked against what was sent: a
+    truncated write is caught (the runner then reverts), not reported as live."""
+    data = b'{"new": true, "pool": 20}'
+    transport = open_transport(target("web-1", {"type": "http", "url": http_server + "/truncating",
+                                                "current_url": http_server + "/truncating"}))
+    try:
+        transport.read_current()
+        transport.stage(data)
+        transport.swap()
+        assert transport.confirm(config_hash(json.loads(data))) is False
+    finally:
+        transport.close()
