@@ -74,14 +74,17 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     try:
         held = take()
     except LockHeld:
-        # held by a run that died here (kill -9): recovering from it, or --force, may take it over
+        # held by a run that died on this machine (kill -9): taken over, unless it left an open
+        # journal that this run may not settle (then _check_journal says what to do)
         if not _dead_run_holds_lock(git_repo, plan.profile):
             raise
         _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
         held = take(force=True)
     with held:
-        if git_repo.has_remote():
-            ledger.fetch_ledger(git_repo)
+        # best effort: an unreachable or broken ledger on origin must not stop a deploy (its record
+        # is kept locally and the warning says why)
+        fetch_problem = ledger.refresh(git_repo) if git_repo.has_remote() else None
+        journals.close_if_settled(git_repo, plan.profile)
         dead = _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
         if dead is not None and deployment.recovers is None:  # --force, or rollback --to: the dead run is settled
             _settle_recovered(git_repo, dead, f"a forced {kind} ({record_id})")
@@ -122,19 +125,21 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                 _settle_recovered(git_repo, deployment.recovers, record_id)
             _, problem = ledger.record_and_push(git_repo, record)
             keeper.finish(result)
-    problems = tuple(p for p in (keeper.problem, _release_problem(held)) if p)
+    problems = tuple(p for p in (fetch_problem if problem is None else None, keeper.problem,
+                                 _release_problem(held)) if p)
     return Outcome(result, record, problem, problems)
 
 
 def _dead_run_holds_lock(git_repo: GitRepo, profile: str) -> bool:
-    """The lock is held by the run an open journal belongs to, and that process provably died
-    (same host, pid gone)."""
+    """The lock's holder provably died (same host, pid gone) and left nothing open, or left the
+    open journal a run may settle (recovering from it, --force): the lock may be taken over."""
     from hotswap_cli.core.deploy import lock
 
     holder = lock.read_holder(git_repo, profile)
-    dead = journals.read(git_repo, profile)
-    return holder is not None and holder.stale and dead is not None and dead.open and \
-        (holder.host, holder.pid) == (dead.host, dead.pid)
+    if holder is None or not holder.stale:
+        return False
+    dead = journals.read_open(git_repo, profile)
+    return dead is None or (holder.host, holder.pid) == (dead.host, dead.pid)
 
 
 def _check_journal(git_repo: GitRepo, deployment: Deployment, *, force: bool) -> Journal | None:
@@ -142,8 +147,8 @@ def _check_journal(git_repo: GitRepo, deployment: Deployment, *, force: bool) ->
     or the one a `rollback --to` or a `deploy --force` goes over. Without --force a deploy does not
     start over an open journal: instances of that run may be on anything."""
     name = deployment.profile.name
-    current = journals.read(git_repo, name)
-    if current is None or not current.open:
+    current = journals.read_open(git_repo, name)
+    if current is None:
         return None
     if deployment.recovers is not None and deployment.recovers.id == current.id:
         return current

@@ -66,14 +66,15 @@ class ProfileStatus:
             any(r.drifted or r.healthy is False or r.error for r in self.instances)
 
 
-def run_in_progress(git_repo: Any, profile: str) -> tuple[RunInProgress | None, str | None]:
+def run_in_progress(git_repo: Any, profile: str,
+                    records: list[dict[str, Any]]) -> tuple[RunInProgress | None, str | None]:
     """The profile's open journal (with its lock holder), and a held lock's description."""
     from hotswap_cli.core.deploy import journal, lock
 
     holder = lock.read_holder(git_repo, profile)
     held = holder.describe() if holder else None
-    current = journal.read(git_repo, profile)
-    if current is None or not current.open:
+    current = journal.read_open(git_repo, profile, records)
+    if current is None:
         return None, held
     alive = holder is not None and not holder.stale and current.state != "needs_recovery"
     return RunInProgress("running" if alive else "interrupted", current.describe(), held,
@@ -133,7 +134,7 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     names = live_version_names(git_repo, profile_name, records)
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
-    run, held = run_in_progress(git_repo, profile_name)
+    run, held = run_in_progress(git_repo, profile_name, records)
     live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed))
     probes = open_probes or partial(default_probes, allowed_env=allowed)
 

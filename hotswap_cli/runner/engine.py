@@ -288,7 +288,8 @@ class _Run:
             if slot.baseline_looks == 0:
                 self._baseline_look(slot)
         except Exception as exc:
-            slot.error = f"{step}: {describe(exc)}"
+            text = describe(exc)
+            slot.error = text if text.startswith(f"{step}: ") else f"{step}: {text}"
             self._state(slot, "failed", slot.error)
 
     def _close_baselines(self, fresh: list[Slot], phase: Phase) -> None:

@@ -98,6 +98,7 @@ class FileSwap:
         self.staged: str | None = None
         self.swapped = False
         self._read = False
+        self._leftovers = False  # a failed write may have left its temp file (the connection died)
         name = posixpath.basename(path)
         self._temp_prefix = f".{name}.hotswap-"
         self._temp_pattern = re.compile(re.escape(self._temp_prefix) + r"[0-9a-f]{12}\.tmp")
@@ -141,12 +142,19 @@ class FileSwap:
         self.swapped = True
 
     def discard(self) -> None:
-        """Remove a staged file that was never swapped in."""
-        if self.staged is None:
-            return
-        with self.fs.guard("discard staged config"):
-            self.fs.remove(self.staged)
-        self.staged = None
+        """Remove a staged file that was never swapped in, and any temp file a failed write left
+        (best effort: it never touched the live file, and the next stage removes it anyway)."""
+        if self.staged is not None:
+            with self.fs.guard("discard staged config"):
+                self.fs.remove(self.staged)
+            self.staged = None
+        if self._leftovers:
+            try:
+                with self.fs.guard("remove a partly written temp file"):
+                    self._remove_stale()
+                self._leftovers = False
+            except TransportError:
+                pass
 
     def revert(self) -> bool:
         """Put back exactly what `read_current` saw; True when the live file was changed back."""
@@ -181,6 +189,7 @@ class FileSwap:
             if self.meta is not None and self.meta.uid is not None and self.meta.gid is not None:
                 self.fs.chown(path, self.meta.uid, self.meta.gid)
         except BaseException:
+            self._leftovers = True  # abandon may not reach it: discard tries again, reconnecting
             self.fs.abandon(path)
             raise
         return path

@@ -70,9 +70,11 @@ class HttpTransport:
     def swap(self) -> None:
         if self._staged is None:
             raise TransportError(self.name, "swap: nothing staged")
+        # from the moment the request is sent the instance may have applied it, even if its answer
+        # is lost (a timeout, a dropped connection): only an explicit refusal means it did not
+        self._swapped = True
         self._push(self._staged, "push")
         self._staged = None
-        self._swapped = True
 
     def reload(self) -> None:
         return None  # the receiving endpoint applies the config itself
@@ -99,8 +101,20 @@ class HttpTransport:
             what = "it had no config" if self.current_url else "its previous config is unknown"
             raise TransportError(self.name, f"revert: cannot restore over HTTP: {what}",
                                  hint="set `current_url` so hotswap can read the config it replaces")
-        self._push(self._previous, "revert")
+        if not self._holds(self._previous):  # a push whose answer was lost may not have been applied
+            self._push(self._previous, "revert")
         self._swapped = False
+
+    def _holds(self, data: bytes) -> bool:
+        """Whether the instance says (at `current_url`) that it holds exactly `data`; False when it
+        cannot tell."""
+        if self.current_url is None:
+            return False
+        try:
+            response = self._send("GET", self.current_url, "revert: read current config")
+        except TransportError:
+            return False
+        return response.status_code == 200 and response.content == data
 
     def close(self) -> None:
         self._client.close()
@@ -111,6 +125,8 @@ class HttpTransport:
         headers = {"Content-Type": CONTENT_TYPES.get(self.format, "application/json")}
         response = self._send(self.method, self.url, step, content=body, headers=headers)
         if response.status_code >= 300:
+            if step == "push":
+                self._swapped = False  # it answered that it did not take the config
             raise self._status_error(step, self.url, response)
         self._reported = reported_hash(response)
 

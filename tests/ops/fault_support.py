@@ -43,7 +43,7 @@ class HttpFaults:
 
     put_status: int | None = None  # answer every PUT /config with this status, storing nothing
     put_hang: bool = False  # PUT /config: no answer until the server stops, nothing stored
-    put_apply_then_hang: bool = False  # PUT /config: stored, then no answer (the answer is lost, not the change)
+    put_apply_then_hang: bool = False  # the next PUT /config: stored, then no answer (the answer is lost)
     get_drip: bool = False  # GET /config: one byte every 0.3 s
     get_huge: bool = False  # GET /config: 64 MiB of body, no Content-Length
     confirm: str = "running"  # GET /confirm: running (the stored config's hash) | other | bomb | hang
@@ -96,7 +96,9 @@ def http_instance() -> Iterator[HttpInstance]:
                 return self._answer(faults.put_status, b"backend exploded")
             if faults.put_apply_then_hang:
                 inst.config = body
-            if faults.put_hang or faults.put_apply_then_hang:
+                faults.put_apply_then_hang = False  # the first answer is lost; the next PUT (the revert) is answered
+                return self._hang(inst)
+            if faults.put_hang:
                 return self._hang(inst)
             inst.config = body
             self._answer(200, b"{}", {"Content-Type": "application/json"})

@@ -287,12 +287,6 @@ REVERTED = r"^deploy deploy-[0-9a-f-]+ failed and was reverted: "
 FAILED_ON = REVERTED + "deploy failed on "
 NOTHING_CHANGED = r"^deploy deploy-[0-9a-f-]+ failed before changing anything: could not prepare "
 NEW_ONLY = "grep -q NEW-1.1.0 {live}"  # true when the live file holds 1.1.0
-PARTIAL_TEMP_LEFT = (
-    "BUG: transports/fileswap.py + ssh.py: when the connection dies mid-upload (stalled and dropped by the "
-    "watchdog, or cut), SftpFS.abandon cannot remove the partial temp file and nothing retries: a "
-    "`.worker.json.hotswap-*.tmp` holding part of the new config stays on the host after the run says "
-    "'reverted' (until the next push to it); revert/discard should reconnect and remove it, as fileswap's "
-    "docstring promises")
 
 FAULTS = [
     # -- local files (web-1) --
@@ -335,13 +329,14 @@ FAULTS = [
     pytest.param(
         Fault("ssh-stalls-mid-upload", 6, FAILED_ON + r"web-2: web-2: stage: connection to root@127\.0\.0\.1:\d+ "
               r"stalled: no answer within 1s during stage into \S+/web-2$", OLD, big=True,
-              inject=lambda w: w.proxy.stall_after(100_000), heal=lambda w: w.proxy.restore()),
-        id="ssh-stalls-mid-upload", marks=pytest.mark.xfail(strict=True, reason=PARTIAL_TEMP_LEFT)),
+              inject=lambda w: w.proxy.stall_after(100_000), heal=lambda w: w.proxy.restore(),
+              leaves_temp=True, recover="deploy", final="new"),
+        id="ssh-stalls-mid-upload"),
     pytest.param(
         Fault("ssh-dropped-mid-upload", 6, FAILED_ON + r"web-2: web-2: stage: .*connection to "
               r"root@127\.0\.0\.1:\d+ dropped", OLD, big=True, inject=lambda w: w.proxy.drop_after(100_000),
-              heal=lambda w: w.proxy.restore()),
-        id="ssh-dropped-mid-upload", marks=pytest.mark.xfail(strict=True, reason=PARTIAL_TEMP_LEFT)),
+              heal=lambda w: w.proxy.restore(), leaves_temp=True, recover="deploy", final="new"),
+        id="ssh-dropped-mid-upload"),
     Fault("ssh-check-hangs", 6, FAILED_ON + r"web-2: web-2: check: command timed out after 0\.5s: sleep 5$", OLD,
           edit=both(spec("web-2", command_timeout="0.5s"), sh("web-2", "check", "sleep 5"))),
     # SIGTERM while web-2's upload is stuck: web-2 abandoned after the 3 s grace, the others reverted; its
@@ -360,11 +355,7 @@ FAULTS = [
     pytest.param(
         Fault("http-put-applied-answer-lost", 6, FAILED_ON + r"web-3: web-3: swap: push: http://\S+/config timed "
               r"out after 0\.5s", OLD, inject=http_faults(put_apply_then_hang=True), heal=heal_http),
-        id="http-put-applied-answer-lost", marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: transports/http.py: a PUT whose answer timed out may have been applied, but revert() returns "
-            "early because _swapped is set only after a 2xx answer: web-3 keeps 1.1.0 while the run says "
-            "'reverted' (exit 6) and the journal is closed; revert should re-send the previous config whenever "
-            "the push was sent"))),
+        id="http-put-applied-answer-lost"),
     Fault("http-drips-bytes", 1, NOTHING_CHANGED + r"web-3: web-3: read current config: (read current config: )?"
           r"http://\S+/config timed out after 0\.5s$", OLD, inject=http_faults(get_drip=True), heal=heal_http,
           record="failed_before_change"),
@@ -389,35 +380,21 @@ FAULTS = [
         Fault("origin-unreachable-at-start", 1, r"^hotswap: error: .*origin\.git.*(does not appear to be a git "
               r"repository|[Cc]ould not read from remote repository)", OLD, inject=origin_away, heal=origin_back,
               record=None),
-        id="origin-unreachable-at-start", marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: core/versions/git.py GitRepo.git reports the last line of git's stderr: with origin gone the "
-            "deploy ends in 'hotswap: error: git fetch: and the repository exists.' (from prepare -> "
-            "quorum.fetch_approvals), which names neither origin nor what failed; it should report git's "
-            "fatal: line (as ledger.git_error does)"))),
+        id="origin-unreachable-at-start"),
     Fault("origin-stalls", 1, r"^hotswap: error: git \S+: no answer within 0\.5s \(is the remote reachable\?\) "
           r"\(set HOTSWAP_GIT_TIMEOUT=SECONDS", OLD, inject=origin_stalls, heal=origin_answers, record=None),
     pytest.param(
         Fault("origin-gone-after-the-run", 0, r"is live on 3 instance\(s\)$", NEW,
               edit=sh("web-1", "reload", NEW_ONLY + " && mv {origin} {gone}; true"), heal=origin_back, process=True,
-              record="completed", journal="running", lock_left=True, final="new",
+              record="completed", journal="running", lock_left=True, recover="rollback", final="old",
               warnings=(r"warning: the ledger record was kept locally, not pushed: cannot push the deployment "
                         r"ledger to origin", r"warning: the deploy lock could not be released")),
-        id="origin-gone-after-the-run", marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: ops/journal.py + ops/status.py + ops/run.py: a completed run that could not close its journal "
-            "(origin gone at the end) leaves it 'running' on origin; once origin is back `status` says "
-            "'INTERRUPTED: deploy of web.development 1.1.0 ... put them back with hotswap rollback' and exits 1, "
-            "`deploy` refuses (exit 5), and `rollback` would revert the completed deploy and add an "
-            "'interrupted' ledger record under the id of the completed one. A journal whose id has a completed "
-            "ledger record should count as closed"))),
+        id="origin-gone-after-the-run"),
     pytest.param(
         Fault("ledger-ref-overwritten-with-blob", 0, r"is live on 3 instance\(s\)$", NEW, inject=ledger_blob,
               heal=ledger_repaired, record="completed", final="new",
               warnings=(r"warning: .*origin's refs/hotswap/deployments is a blob, not a ledger commit",)),
-        id="ledger-ref-overwritten-with-blob", marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: ops/run.py execute() calls ledger.fetch_ledger unguarded right after taking the lock: a blob on "
-            "origin's refs/hotswap/deployments makes every deploy exit 1 ('hotswap: error: origin's "
-            "refs/hotswap/deployments is a blob...') before touching anything, instead of deploying, keeping the "
-            "record locally and warning"))),
+        id="ledger-ref-overwritten-with-blob"),
     # -- kill -9 of the process group at each step of a push (web-1 pauses there; the others run alongside) --
     Fault("kill-9-after-stage", KILLED, "", {"web-1": "old", "web-2": "either", "web-3": "either"},
           edit=sh("web-1", "check", "touch {marker}; exec sleep 60"), kill_when=marker, record=None,
@@ -641,7 +618,9 @@ def test_fault(fault: Fault, world: World, cli: Callable[..., Any]) -> None:
     assert status.exit_code == 0, status
     assert world.fleet_bytes() == (old if fault.final == "old" else new)
     assert temp_files(world.dir("web-1"), world.dir("web-2")) == []
-    assert journal.read(repo, fleet.profile) is None
+    assert journal.read_open(repo, fleet.profile) is None
+    if fault.recover != "status" or fault.journal is None:  # else settled by its own run's ledger record
+        assert journal.read(repo, fleet.profile) is None
     assert lock.read_holder(repo, fleet.profile) is None
 
     assert not said, f"the run did not say {said}: {ran.stderr}"

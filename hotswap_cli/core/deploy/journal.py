@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
-from hotswap_cli.core.deploy.ledger import REMOTE, git_error, identity, utc_iso
+from hotswap_cli.core.deploy.ledger import REMOTE, identity, utc_iso
+from hotswap_cli.core.versions.git import git_error
 from hotswap_cli.errors import RepoError
 
 if TYPE_CHECKING:
@@ -105,6 +106,39 @@ def _from_dict(data: dict[str, Any]) -> Journal:
                                    str(raw.get("state", "prepared")))
     fields_ = {k: v for k, v in data.items() if k in Journal.__dataclass_fields__ and k != "instances"}
     return Journal(**fields_, instances=entries)
+
+
+def settled_by(record: dict[str, Any] | None) -> bool:
+    """Whether a ledger record of the journal's own run shows it ended with every instance on a
+    known config: then the journal is stale (the run could not delete it, e.g. origin was gone)."""
+    if not record:
+        return False
+    instances = record.get("instances") or []
+    return not record.get("unrestored") and all(i.get("state") != "unknown" for i in instances) and \
+        record.get("status") in ("completed", "reverted", "failed_before_change", "interrupted")
+
+
+def read_open(git_repo: GitRepo, profile: str, records: list[dict[str, Any]] | None = None) -> Journal | None:
+    """The profile's journal when it is open and no ledger record of its run settles it."""
+    from hotswap_cli.core.deploy import ledger
+
+    current = read(git_repo, profile)
+    if current is None or not current.open:
+        return None
+    if records is None:
+        records = ledger.read_records(git_repo, profile)
+    own = next((r for r in records if r.get("id") == current.id), None)
+    return None if settled_by(own) else current
+
+
+def close_if_settled(git_repo: GitRepo, profile: str) -> None:
+    """Under the lock: delete a journal its own run's ledger record settles (best effort)."""
+    current = read(git_repo, profile)
+    if current is not None and current.open and read_open(git_repo, profile) is None:
+        try:
+            close(git_repo, current)
+        except RepoError:
+            pass
 
 
 def _ref(profile: str) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
+from hotswap_cli.core.versions.git import git_error
 from hotswap_cli.errors import RepoError
 
 if TYPE_CHECKING:
@@ -277,13 +278,3 @@ def record_and_push(git_repo: GitRepo, record: dict[str, Any]) -> tuple[str, str
 def rejected(porcelain: str) -> bool:
     """Did `git push --porcelain` reach the remote and get a ref refused (as opposed to not reaching it)?"""
     return any(line.startswith("!\t") for line in porcelain.splitlines())
-
-
-def git_error(text: str) -> str:
-    """The line of git's stderr that says what went wrong (its `fatal:`/`error:` line, else the last one)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    for line in lines:
-        for prefix in ("fatal: ", "error: "):
-            if line.startswith(prefix):
-                return line[len(prefix):]
-    return lines[-1] if lines else "failed"

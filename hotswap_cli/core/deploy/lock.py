@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.clock import Clock, SystemClock
-from hotswap_cli.core.deploy.ledger import REMOTE, git_error, identity, rejected, utc_iso
+from hotswap_cli.core.deploy.ledger import REMOTE, identity, rejected, utc_iso
+from hotswap_cli.core.versions.git import git_error
 from hotswap_cli.errors import LockHeld, RepoError, UsageError
 
 if TYPE_CHECKING:

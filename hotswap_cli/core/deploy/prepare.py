@@ -250,8 +250,6 @@ def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
     fleet ran before that run: the newest completed version, not the one before it."""
     from hotswap_cli.core.deploy import ledger
 
-    if git_repo.has_remote():
-        ledger.fetch_ledger(git_repo)
     if to is not None:
         return to
     records = ledger.read_records(git_repo, profile)
@@ -302,12 +300,14 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
     version that was never approved cannot be reached this way. Without --to, an open deploy
     journal (a run that died, or left instances unknown) decides: each instance it touched goes
     back to what it ran before that run."""
-    from hotswap_cli.core.deploy import journal
+    from hotswap_cli.core.deploy import journal, ledger
 
     git_repo = git_repo or open_git(root)
-    open_journal = journal.read(git_repo, profile_name) if to is None else None
+    if git_repo.has_remote():
+        ledger.refresh(git_repo)  # offline or broken on origin: the local ledger still answers
+    open_journal = journal.read_open(git_repo, profile_name) if to is None else None
     notes: tuple[str, ...] = ()
-    if open_journal is not None and open_journal.open:
+    if open_journal is not None:
         version, touched, notes = recovery_plan(profile_name, open_journal)
         targets = tuple(t for t in touched if targets is None or t in targets)
         notes = (f"recovering from the interrupted {open_journal.describe()}: {', '.join(targets)} "

@@ -16,6 +16,16 @@ GIT_TIMEOUT_ENV = "HOTSWAP_GIT_TIMEOUT"
 GIT_TIMEOUT = 60.0  # seconds any one git command may take (a remote that stalls must not hang a deploy)
 
 
+def git_error(text: str) -> str:
+    """The line of git's output that says what went wrong (its `fatal:`/`error:` line, else the last one)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix):]
+    return lines[-1] if lines else "failed"
+
+
 def git_timeout() -> float:
     import os
 
@@ -104,8 +114,7 @@ class GitRepo:
                 raise RepoError(message, hint=f"set {GIT_TIMEOUT_ENV}=SECONDS for a slow remote") from None
             return GitResult(124, "", f"fatal: {message}")
         if check and result.returncode != 0:
-            last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["failed"]
-            raise RepoError(f"git {args[0]}: {last[0]}")
+            raise RepoError(f"git {args[0]}: {git_error(result.stderr or result.stdout)}")
         return GitResult(result.returncode, result.stdout, result.stderr)
 
     def resolve(self, rev: str) -> str:
