@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -170,103 +169,6 @@ def http_instance() -> Iterator[HttpInstance]:
         yield inst
     finally:
         inst.close()
-
-
-# -- a TCP proxy in front of sshd ------------------------------------------------------------------
-
-
-class SshProxy:
-    """Forwards 127.0.0.1:port to sshd. `refuse()` closes the port (connection refused) until
-    `restore()`; `stall_after(n)` / `drop_after(n)` let n more client bytes through, then stop
-    forwarding with every socket left open (a link gone silent) / cut the connection."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target = target_port
-        self.port = 0
-        self.mode = "pass"
-        self.budget = 0
-        self.tripped = threading.Event()
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self.restore()
-
-    def restore(self) -> None:
-        with self._lock:
-            self.mode = "pass"
-        if self._listener is None:
-            listener = socket.socket()
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", self.port))
-            listener.listen(16)
-            self.port = listener.getsockname()[1]
-            self._listener = listener
-            threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def refuse(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-
-    def stall_after(self, nbytes: int) -> None:
-        with self._lock:
-            self.mode, self.budget = "stall", nbytes
-
-    def drop_after(self, nbytes: int) -> None:
-        with self._lock:
-            self.mode, self.budget = "drop", nbytes
-
-    def close(self) -> None:
-        self.refuse()
-        self._release.set()
-        for s in self._sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            self._sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
-
-    def _spend(self, n: int) -> str:
-        """What to do with n more bytes from the client: pass | stall | drop."""
-        with self._lock:
-            if self.mode == "pass":
-                return "pass"
-            self.budget -= n
-            if self.budget >= 0:
-                return "pass"
-            self.tripped.set()
-            return self.mode
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
-        try:
-            while data := src.recv(16384):
-                action = self._spend(len(data)) if upstream else ("stall" if self.tripped.is_set()
-                                                                   and self.mode == "stall" else "pass")
-                if action == "stall":
-                    self._release.wait()
-                    return
-                if action == "drop":
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 # -- disks -----------------------------------------------------------------------------------------

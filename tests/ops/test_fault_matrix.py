@@ -38,13 +38,13 @@ from deploy_support import hotswap_cmd, subprocess_env
 from fault_support import (
     HttpFaults,
     HttpInstance,
-    SshProxy,
     http_instance,
     mount_tmpfs,
     remount,
     temp_files,
     unmount,
 )
+from support.proxy import TcpProxy
 from support.sshd import SshServer, keygen
 
 from hotswap_cli import formats
@@ -64,7 +64,7 @@ class World:
     fleet: Fleet
     origin: Path
     http: HttpInstance
-    proxy: SshProxy
+    proxy: TcpProxy
     sshd: SshServer
     key: Path  # web-2's private key (a copy: auth faults swap it)
     known_hosts: Path  # web-2's known_hosts (a copy: host-key faults empty it)
@@ -429,7 +429,7 @@ def world(make_fleet: Callable[..., Fleet], sshd: SshServer, tmp_path: Path) -> 
         (files / name).mkdir(parents=True)
     key, known = tmp_path / "id_web2", tmp_path / "known_hosts_web2"
     shutil.copy(sshd.user_key, key)
-    proxy = SshProxy(sshd.port)
+    proxy = TcpProxy(sshd.port)
     kind, host_key = sshd.host_key.with_suffix(".pub").read_text().split()[:2]
     known.write_text(f"[127.0.0.1]:{proxy.port} {kind} {host_key}\n")
     with http_instance() as http:

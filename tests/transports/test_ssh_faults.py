@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.proxy import TcpProxy, known_hosts_via
 from support.sshd import SshServer, free_port, keygen
 
 from hotswap_cli.errors import TransportError
@@ -111,56 +110,14 @@ def test_read_only_target_directory(sshd: SshServer, readonly_dir: Path) -> None
     assert (readonly_dir / "app.conf").read_bytes() == OLD
 
 
-class DroppingProxy:
-    """A TCP proxy to sshd that cuts the connection once `limit` bytes went from client to server."""
-
-    def __init__(self, port: int, limit: int) -> None:
-        self.target, self.limit = port, limit
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.dropped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
-        sent = 0
-        try:
-            while data := src.recv(65536):
-                sent += len(data)
-                if upstream and sent > self.limit:
-                    self.dropped.set()
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 def test_connection_dropped_mid_upload(sshd: SshServer, live: Path) -> None:
-    proxy = DroppingProxy(sshd.port, limit=200_000)
-    known = live.parent / "known_hosts"
-    known.write_text(sshd.known_hosts.read_text().replace(f"]:{sshd.port} ", f"]:{proxy.port} "))
+    proxy = TcpProxy(sshd.port)
+    proxy.drop_after(200_000)
+    known = known_hosts_via(sshd, proxy, live.parent / "known_hosts")
     try:
         with pytest.raises(TransportError, match="stage into .*: connection to root@127.0.0.1:\\d+ dropped"):
             push(sshd.target("a", live, port=proxy.port, known_hosts=str(known), retries=0), os.urandom(1_000_000))
     finally:
         proxy.close()
-    assert proxy.dropped.is_set()
+    assert proxy.tripped.is_set()
     assert live.read_bytes() == OLD

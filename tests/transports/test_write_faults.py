@@ -5,7 +5,6 @@ TransportError line and leaves the live file and the kept copy as they were, wit
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -13,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.proxy import TcpProxy, known_hosts_via
 from support.sshd import SshServer
 
 from hotswap_cli.errors import TransportError
@@ -166,64 +166,16 @@ def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next_stage(make: Ma
     assert sorted(p.name for p in directory.iterdir()) == sorted(others + ["app.conf", "app.conf.hotswap-prev"])
 
 
-class StallingProxy:
-    """A TCP proxy to sshd that forwards `limit` bytes from the client, then stops reading (and
-    forwarding) in both directions while keeping every socket open: a link that went silent."""
-
-    def __init__(self, port: int, limit: int) -> None:
-        self.target, self.limit = port, limit
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-        self.sockets: list[socket.socket] = [self.listener]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target))
-            self.sockets += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
-        sent = 0
-        try:
-            while not self.stalled.is_set() and (data := src.recv(16384)):
-                if upstream:
-                    sent += len(data)
-                    if sent > self.limit:
-                        self.stalled.set()
-                        break
-                dst.sendall(data)
-        except OSError:
-            pass
-        self.release.wait()
-
-    def close(self) -> None:
-        self.release.set()
-        for s in self.sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
 @pytest.fixture
-def stalling(sshd: SshServer, tmp_path: Path) -> Iterator[tuple[StallingProxy, Path]]:
-    proxy = StallingProxy(sshd.port, limit=300_000)
-    known = tmp_path / "known_hosts"
-    known.write_text(sshd.known_hosts.read_text().replace(f"]:{sshd.port} ", f"]:{proxy.port} "))
-    yield proxy, known
+def stalling(sshd: SshServer, tmp_path: Path) -> Iterator[tuple[TcpProxy, Path]]:
+    proxy = TcpProxy(sshd.port)
+    proxy.stall_after(300_000)
+    yield proxy, known_hosts_via(sshd, proxy, tmp_path / "known_hosts")
     proxy.close()
 
 
 def test_a_stalled_connection_fails_within_the_timeout(sshd: SshServer, ssh_workdir: Path,
-                                                       stalling: tuple[StallingProxy, Path]) -> None:
+                                                       stalling: tuple[TcpProxy, Path]) -> None:
     proxy, known = stalling
     live = ssh_workdir / "app.conf"
     live.write_bytes(OLD)
@@ -232,13 +184,13 @@ def test_a_stalled_connection_fails_within_the_timeout(sshd: SshServer, ssh_work
     with pytest.raises(TransportError, match=rf"^a: connection to root@127\.0\.0\.1:{proxy.port} stalled: "
                                              rf"no answer within 1s during stage into {ssh_workdir}$"):
         push(tgt, os.urandom(1_000_000))
-    assert proxy.stalled.is_set()
+    assert proxy.tripped.is_set()
     assert time.monotonic() - started < 4
     assert live.read_bytes() == OLD
 
 
 def test_close_from_another_thread_unblocks_a_stuck_write(sshd: SshServer, ssh_workdir: Path,
-                                                          stalling: tuple[StallingProxy, Path]) -> None:
+                                                          stalling: tuple[TcpProxy, Path]) -> None:
     """Ctrl-C abandons a stuck instance by closing its transport from the main thread."""
     proxy, known = stalling
     live = ssh_workdir / "app.conf"
@@ -258,7 +210,7 @@ def test_close_from_another_thread_unblocks_a_stuck_write(sshd: SshServer, ssh_w
 
     worker = threading.Thread(target=stage, daemon=True)
     worker.start()
-    assert proxy.stalled.wait(10)
+    assert proxy.tripped.wait(10)
     time.sleep(0.5)
     assert not ended.is_set(), "the write should be stuck behind the stalled proxy"
     closed = time.monotonic()

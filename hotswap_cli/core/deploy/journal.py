@@ -179,13 +179,8 @@ def read(git_repo: GitRepo, profile: str) -> Journal | None:
     ref = _ref(profile)
     if git_repo.has_remote(REMOTE):
         seen = f"{SEEN_PREFIX}{profile}"
-        result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE, f"+{ref}:{seen}",
-                              check=False)
-        if result.returncode != 0:
-            if "couldn't find remote ref" in result.stderr:
-                git_repo.git("update-ref", "-d", seen, check=False)
-                return None
-            raise RepoError(f"cannot read the deploy journal on {REMOTE}: {git_error(result.stderr)}")
+        if not git_repo.fetch_ref(REMOTE, ref, seen, "the deploy journal"):
+            return None
         ref = seen
     shown = git_repo.git("show", f"{ref}:{JOURNAL_FILE}", check=False)
     if shown.returncode != 0:

@@ -207,14 +207,8 @@ def _create_remote(git_repo: GitRepo, holder: Holder, env: dict[str, str]) -> tu
 
 def _remote_holder(git_repo: GitRepo, profile: str) -> Holder | None:
     ref, seen = f"{LOCK_PREFIX}{profile}", f"{SEEN_PREFIX}{profile}"
-    result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE, f"+{ref}:{seen}",
-                          check=False)
-    if result.returncode != 0:
-        if "couldn't find remote ref" in result.stderr:
-            git_repo.git("update-ref", "-d", seen, check=False)
-            return None
-        last = git_error(result.stderr)
-        raise RepoError(f"cannot read the deploy lock on {REMOTE}: {last}")
+    if not git_repo.fetch_ref(REMOTE, ref, seen, "the deploy lock"):
+        return None
     sha = git_repo.git("rev-parse", seen).stdout.strip()
     body = git_repo.git("log", "-1", "--format=%b", sha).stdout
     return _parse(body, profile, ref=sha, mode="remote")

@@ -117,6 +117,18 @@ class GitRepo:
             raise RepoError(f"git {args[0]}: {git_error(result.stderr or result.stdout)}")
         return GitResult(result.returncode, result.stdout, result.stderr)
 
+    def fetch_ref(self, remote: str, ref: str, into: str, what: str) -> bool:
+        """Fetch one ref of `remote` into the local ref `into`: False (and `into` deleted) when the
+        remote has no such ref; RepoError naming `what` when the remote cannot be read."""
+        result = self.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote, f"+{ref}:{into}",
+                          check=False)
+        if result.returncode == 0:
+            return True
+        if "couldn't find remote ref" in result.stderr:
+            self.git("update-ref", "-d", into, check=False)
+            return False
+        raise RepoError(f"cannot read {what} on {remote}: {git_error(result.stderr)}")
+
     def resolve(self, rev: str) -> str:
         """Full sha of a commit-ish (tags are peeled to their commit)."""
         result = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
