@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hotswap_cli.bounded_yaml import MAX_DEPTH, DataLimitError, check_depth, compose_yaml, format_size, text_dates
+from hotswap_cli.jsonpath import JsonPath, format_path
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "STRUCTURED_FORMATS", "Unrepresentable", "encode", "format_for",
            "format_size", "parse_as", "parse_config_bytes"]
@@ -24,16 +25,14 @@ CONTENT_TYPES = {"json": "application/json", "yaml": "application/yaml", "toml":
 _SUFFIXES = ((".yaml", "yaml"), (".yml", "yaml"), (".toml", "toml"), (".ini", "ini"),
              (".properties", "properties"), (".env", "env"))
 
-# model.JsonPath; model sits above this module in the layers, so the type and its rendering are
-# repeated here rather than imported.
-Path = tuple[str | int, ...]
+Path = JsonPath
 
 
 class Unrepresentable(ValueError):
     """A config the format cannot express: `path` is where (a JSONPath tuple), `reason` why."""
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{_format_path(path)}: {reason}")
+        super().__init__(f"{format_path(path)}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -145,7 +144,7 @@ def _encode_properties(config: Any) -> str:
         key = _property_key(path)
         if key in written:
             raise Unrepresentable(path, f"properties would write the key {key!r} twice "
-                                        f"(also from {_format_path(written[key])})")
+                                        f"(also from {format_path(written[key])})")
         written[key] = path
         pairs.append((key, _scalar_text(value)))
     # javaproperties escapes per java.util.Properties (non-ASCII as \uXXXX, as Properties.load and
@@ -250,19 +249,6 @@ def _nodes(data: Any) -> Iterator[tuple[Path, Any]]:
             stack.extend(reversed([((*path, k), v) for k, v in value.items()]))
         elif isinstance(value, list):
             stack.extend(reversed([((*path, i), v) for i, v in enumerate(value)]))
-
-
-def _format_path(path: Path) -> str:
-    """('database', 'pool', 'max') -> $.database.pool.max; list indices as [i] (as model.format_path)."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.replace("_", "").replace("-", "").isalnum() and not part[:1].isdigit():
-            out += f".{part}"
-        else:
-            out += "[" + repr(part) + "]"
-    return out
 
 
 def parse_as(raw: bytes, fmt: str) -> Any | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hotswap_cli.jsonpath import JsonPath, format_path
 from hotswap_cli.specs import Target
+
+__all__ = ["JsonPath", "format_path"]  # and the classes below: JsonPath and format_path live in jsonpath
 
 ENVIRONMENTS = ("Development", "Staging", "Production")
 SERVICE_TYPES = ("Microservice", "Gateway", "Worker", "Database", "MessageBroker")
@@ -16,22 +19,6 @@ MAX_CONFIG_BYTES = 1024 * 1024
 REVERT_CONCURRENCY = 100  # every touched instance goes back at once: revert is not bounded by the push
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 VERSION_PATTERN = r"^\d+\.\d+\.\d+$"
-
-JsonPath = tuple[str | int, ...]
-
-
-def format_path(path: JsonPath) -> str:
-    """('database', 'pool', 'max') -> $.database.pool.max; list indices as [i]."""
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part.replace("_", "").replace("-", "").isalnum() and not part[:1].isdigit():
-            out += f".{part}"
-        else:
-            out += "[" + repr(part) + "]"
-    return out
-
 
 @dataclass(frozen=True)
 class Location:

@@ -37,6 +37,7 @@ class LocalSpec:
     kind: ClassVar[str] = "local"
     path: str
     format: str = "json"
+    template: str | None = None  # a repo path under templates/: the payload is its rendering (text)
     check: Command | None = None
     reload: Command | None = None
     confirm_url: str | None = None
@@ -53,6 +54,7 @@ class SshSpec:
     host: str
     path: str
     format: str = "json"
+    template: str | None = None  # a repo path under templates/: the payload is its rendering (text)
     port: int = 22
     user: str | None = None
     key: str | None = None
@@ -77,6 +79,7 @@ class HttpSpec:
     kind: ClassVar[str] = "http"
     url: str
     format: str = "json"
+    template: str | None = None  # a repo path under templates/: the payload is its rendering (text)
     method: str = "PUT"
     current_url: str | None = None
     confirm_url: str | None = None
@@ -156,6 +159,12 @@ class Target:
     transport: TransportSpec
     probes: tuple[ProbeSpec, ...] = ()
 
+    @property
+    def structured(self) -> bool:
+        """Whether its bytes read back as data (json, yaml: known by config hash, diffed key by
+        key); any other payload is known by the sha256 of its bytes and diffed as text."""
+        return self.transport.template is None and self.transport.format in ("json", "yaml")
+
 
 def env_refs(target: Target) -> set[str]:
     """The environment variables a target's header values name (${NAME})."""
@@ -201,14 +210,14 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
     try:
         if kind == "local":
             path = os.path.abspath(os.path.expanduser(raw["path"]))
-            return LocalSpec(path=path, format=formats.format_for(path, raw.get("format")),
+            return LocalSpec(path=path, format=_format(path, raw), template=raw.get("template"),
                              check=_command(raw.get("check")), reload=_command(raw.get("reload")),
                              confirm_url=raw.get("confirm_url"),
                              confirm_timeout=_seconds(raw, "confirm_timeout", 10), mode=_mode(raw),
                              timeout=_seconds(raw, "timeout", 60))
         if kind == "ssh":
             return SshSpec(host=str(raw["host"]), path=str(raw["path"]),
-                           format=formats.format_for(str(raw["path"]), raw.get("format")),
+                           format=_format(str(raw["path"]), raw), template=raw.get("template"),
                            port=int(raw.get("port", 22)), user=raw.get("user") or None,
                            key=os.path.expanduser(raw["key"]) if raw.get("key") else None,
                            known_hosts=os.path.expanduser(raw.get("known_hosts") or "~/.ssh/known_hosts"),
@@ -219,7 +228,7 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
                            mode=_mode(raw), tls=_tls(raw))
         if kind == "http":
             url, method = str(raw["url"]), str(raw.get("method", "PUT")).upper()
-            return HttpSpec(url=url, format=formats.format_for(url, raw.get("format")), method=method,
+            return HttpSpec(url=url, format=_format(url, raw), template=raw.get("template"), method=method,
                             current_url=raw.get("current_url") or (url if method == "PUT" else None),
                             confirm_url=raw.get("confirm_url"), timeout=_seconds(raw, "timeout", 10),
                             retries=int(raw.get("retries", 2)), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
@@ -230,6 +239,18 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"target {name}: transport: {exc}") from None
     raise ConfigError(f"target {name}: unknown transport type {kind!r} (use one of local, ssh, http)")
+
+
+def _format(location: str, raw: Mapping[str, Any]) -> str:
+    """`format:`, else `text` with a template, else guessed from the path or URL suffix."""
+    fmt = raw.get("format")
+    if raw.get("template"):
+        if fmt not in (None, "text"):
+            raise ValueError(f"`template` renders text: drop `format: {fmt}` (or make it `text`)")
+        return "text"
+    if fmt is not None and fmt not in formats.FORMATS:
+        raise ValueError(f"unknown format {fmt!r} (use one of {', '.join(formats.FORMATS)})")
+    return formats.format_for(location, fmt)
 
 
 def parse_probe(name: str, raw: Mapping[str, Any]) -> ProbeSpec:

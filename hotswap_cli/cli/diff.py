@@ -45,6 +45,12 @@ def diff(
         a = latest.version
     old, new = config_at(git_repo, profile, a), config_at(git_repo, profile, b)
     key = load_key()
+    live = old if old.raw is not None else new if new.raw is not None else None
+    if live is not None:  # a payload compared as text: a unified diff of the bytes, either side
+        differs = _text_diff(env, git_repo, old, new, live.instance or "", key)
+        if exit_code and differs:
+            raise typer.Exit(1)
+        return
     if (old.live or new.live) and key is not None:
         old, new = comparable(old, key), comparable(new, key)  # instances hold secrets decrypted
     if fmt == "unified" and not env.json:
@@ -61,6 +67,22 @@ def diff(
             _print_human(env, old.describe(), new.describe(), result)
     if exit_code and differs:
         raise typer.Exit(1)
+
+
+def _text_diff(env: Any, git_repo: Any, old: Any, new: Any, instance: str, key: bytes | None) -> bool:
+    """Unified diff of the bytes an instance holds against those a version gives it."""
+    import difflib
+
+    from hotswap_cli.ops.live import payload_at
+
+    before = payload_at(git_repo, old, instance, key).decode("utf-8", "replace").splitlines(keepends=True)
+    after = payload_at(git_repo, new, instance, key).decode("utf-8", "replace").splitlines(keepends=True)
+    text = "".join(difflib.unified_diff(before, after, old.describe(), new.describe()))
+    if env.json:
+        env.print_json({"profile": old.profile, "from": old.describe(), "to": new.describe(), "text_diff": text})
+    else:
+        sys.stdout.write(text)
+    return bool(text)
 
 
 def comparable(snap: Any, key: bytes) -> Any:

@@ -22,6 +22,7 @@ class LiveGroup:
     state: str  # "running 1.0.0", "no config yet", "unreadable: ..."
     sha256: str | None
     diff: Any  # ConfigDiff, or None when nothing could be compared
+    text_diff: str | None = None  # a unified diff, for payloads compared as text
 
 
 def live_diffs(deployment: Deployment) -> list[LiveGroup]:
@@ -33,13 +34,14 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     live = read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env))
     names = deployment.version_names
     key = load_key()
+    bytes_sha = deployment.payload_sha256()
     groups: dict[tuple[str | None, str], list[Any]] = {}
     for item in live:
         if item.error:
             state = f"unreadable: {item.error}"
         elif not item.present:
             state = "no config yet"
-        elif item.sha256 == deployment.sha256:
+        elif item.sha256 in (deployment.sha256, bytes_sha.get(item.instance)):
             state = "already running this version"
         else:
             state = f"running {names.get(item.sha256 or '', 'an unknown config')} ({(item.sha256 or '')[:12]})"
@@ -48,6 +50,10 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     for (sha, state), items in groups.items():
         first = items[0]
         diff = None
+        if first.error is None and (first.raw is not None or not _structured(deployment, first.instance)):
+            out.append(LiveGroup(tuple(i.instance for i in items), state, sha, None,
+                                 _text_diff(first.raw, deployment.payloads.get(first.instance, b""), first.instance)))
+            continue
         if first.present and first.error is None:
             diff = diff_configs(first.data, deployment.config, deployment.schema, deployment.schema, key=key,
                                 check_schemas=False)
@@ -56,6 +62,21 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
                                 check_schemas=False)
         out.append(LiveGroup(tuple(i.instance for i in items), state, sha, diff))
     return out
+
+
+def _structured(deployment: Deployment, instance: str) -> bool:
+    from hotswap_cli.core.config.payload import structured
+
+    return all(structured(t) for t in deployment.targets if t.name == instance)
+
+
+def _text_diff(live: bytes | None, new: bytes, instance: str) -> str:
+    """A unified diff of a text payload (secret values are scrubbed from whatever is printed)."""
+    import difflib
+
+    old_lines = (live or b"").decode("utf-8", "replace").splitlines(keepends=True)
+    new_lines = new.decode("utf-8", "replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(old_lines, new_lines, f"{instance} (now)", f"{instance} (new)"))
 
 
 def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dict[str, Any]:
@@ -75,7 +96,8 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
         "approvals": deployment.quorum.to_dict() if deployment.quorum else None,
         "notes": list(deployment.notes),
         "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
-                  "diff": g.diff.to_dict() if g.diff is not None else None} for g in groups],
+                  "diff": g.diff.to_dict() if g.diff is not None else None,
+                  "text_diff": g.text_diff} for g in groups],
     }
 
 
@@ -112,6 +134,10 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
         out.print(f"  {', '.join(g.instances)}: {g.state}", markup=False)
         if g.diff is not None and not g.diff.empty:
             print_changes(out, g.diff, indent="    ")
+        if g.text_diff:
+            for line in g.text_diff.splitlines():
+                out.print(f"    {line}", markup=False, highlight=False,
+                          style="green" if line.startswith("+") else "red" if line.startswith("-") else None)
     e = deployment.estimate
     longer = (f" (up to ~{format_duration(e.longest_rollout_s)} if bakes are extended)"
               if e.longest_rollout_s > e.full_rollout_s else "")

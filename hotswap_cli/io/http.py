@@ -167,6 +167,10 @@ def post_reload(instance: str, url: str, *, headers: Mapping[str, str], tls: Tls
         raise TransportError(instance, f"reload: {url} answered {response.status_code}: {snippet(response)}")
 
 
+SNIPPET = 300  # characters of an error answer kept in a message
+
+
 def snippet(response: Reply) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return text[:200] or response.reason_phrase
+    """An error answer on one line: its end, where servers (Prometheus' reload, Spring) put the reason."""
+    text = " | ".join(line.strip() for line in response.text.strip().splitlines() if line.strip())
+    return ("…" + text[-SNIPPET:] if len(text) > SNIPPET else text) or response.reason_phrase

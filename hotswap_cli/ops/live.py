@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from hotswap_cli.core.config.payload import payload_sha256, structured
 from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, UsageError
@@ -27,17 +28,22 @@ class LiveConfig:
     instance: str
     present: bool = False
     data: Any = None
-    sha256: str | None = None  # config_hash of the parsed config: comparable with versions
+    sha256: str | None = None  # config_hash of the parsed config, or sha256 of the bytes of a text payload
     error: str | None = None
+    raw: bytes | None = field(default=None, repr=False)  # a text payload's bytes (None for json and yaml)
 
 
 def read_one(target: Target, open_transport: Callable[[Target], Transport]) -> LiveConfig:
+    """What the target holds: json and yaml are read back as data (known by config hash); any
+    other payload (a template's text, toml, ini, ...) is known by the sha256 of its bytes."""
     transport = None
     try:
         transport = open_transport(target)
         raw = transport.read_current()
         if raw is None:
             return LiveConfig(target.name)
+        if not structured(target):
+            return LiveConfig(target.name, True, None, payload_sha256(raw), raw=raw)
         data = parse_config_bytes(raw)
         return LiveConfig(target.name, True, data, config_hash(data))
     except Exception as exc:  # noqa: BLE001 - an unreadable instance is reported, not fatal
@@ -87,5 +93,29 @@ def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     if live.error:
         raise RepoError(f"cannot read what {instance} runs: {live.error}")
     schema, _ = repo.load_schema(loaded.schema)
+    if not target.structured:
+        return ConfigAt(profile, f"live:{instance}", None, None, schema, str(loaded.schema), live=True,
+                        raw=live.raw or b"", instance=instance)
     return ConfigAt(profile, f"live:{instance}", None, live.data if live.present else {}, schema,
-                    str(loaded.schema), live=True)
+                    str(loaded.schema), live=True, instance=instance)
+
+
+def payload_at(git_repo: GitRepo, snap: ConfigAt, instance: str, key: bytes | None) -> bytes:
+    """The bytes `instance` receives from the config `snap` holds (a version, a revision or the
+    working tree; its raw bytes when it is live). Secrets are decrypted with the key (so they
+    compare with what runs; output scrubs them), else shown masked."""
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.payload import render_payloads
+    from hotswap_cli.core.secrets.crypto import decrypt_config, mask_config
+
+    if snap.live:
+        return snap.raw or b""
+    repo = ConfigRepo(git_repo.source_at(snap.commit), root=git_repo.config_root) if snap.commit else \
+        ConfigRepo.open(git_repo.config_root)
+    loaded = load_profile(repo, snap.profile)
+    target = next((t for t in loaded.targets if t.name == instance), None)
+    if target is None:
+        raise UsageError(f"{snap.describe()} has no target {instance!r}")
+    data = decrypt_config(snap.data, snap.schema, snap.origin, key) if key is not None else \
+        mask_config(snap.data, snap.schema)
+    return render_payloads(repo, loaded, data, [target])[instance]

@@ -102,17 +102,20 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
 
             started = time.time()
             if kind == "rollback":
-                result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment.config),
+                result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment),
                                   deployment.sha256, open_transport=transport, clock=clock, sink=sink,
                                   cancel=settings.cancel, concurrency=max(plan.concurrency, 50),
                                   open_probes=probes, health=plan.health)
             else:
-                result = run_plan(plan, payload_for(deployment.config), deployment.sha256,
+                result = run_plan(plan, payload_for(deployment), deployment.sha256,
                                   open_transport=transport, open_probes=probes, clock=clock,
                                   sink=sink, cancel=settings.cancel, ask=settings.ask)
             span.set(status=result.status, exit_code=int(result.exit_code))
             who, _ = ledger.identity(git_repo)
-            extra = {"recovers": deployment.recovers.id} if deployment.recovers is not None else {}
+            extra: dict[str, Any] = {"recovers": deployment.recovers.id} if deployment.recovers is not None else {}
+            text = text_payloads(deployment)
+            if text:
+                extra["payloads"] = text  # instance -> sha256 of the bytes it got: how status knows them
             record = ledger.make_record(
                 result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
                 finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,
@@ -128,6 +131,14 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     problems = tuple(p for p in (fetch_problem if problem is None else None, keeper.problem,
                                  _release_problem(held)) if p)
     return Outcome(result, record, problem, problems)
+
+
+def text_payloads(deployment: Deployment) -> dict[str, str]:
+    """Instance -> sha256 of its bytes, for targets whose bytes are not read back as data."""
+    from hotswap_cli.core.config.payload import structured
+
+    hashes = deployment.payload_sha256()
+    return {t.name: hashes[t.name] for t in deployment.targets if not structured(t) and t.name in hashes}
 
 
 def _dead_run_holds_lock(git_repo: GitRepo, profile: str) -> bool:

@@ -146,7 +146,8 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
         if not item.present:
             return InstanceStatus(target.name, "none", None, expected is not None, healthy, health)
         name = names.get(item.sha256 or "")
-        drifted = expected is not None and item.sha256 != expected
+        pushed = ((good or {}).get("payloads") or {}).get(target.name, expected)  # a text payload: its bytes
+        drifted = pushed is not None and item.sha256 != pushed
         running = name if name else "unknown: drifted"
         if run is not None and target.name in run.instances and item.sha256 == run.sha256:
             # the run in progress (or the interrupted one) put it there: not drift

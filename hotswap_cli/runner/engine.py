@@ -283,7 +283,7 @@ class _Run:
             current = slot.transport.read_current()
             slot.previous_present = current is not None
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
-            slot.previous_config = _config_hash(current)
+            slot.previous_config = _config_hash(current, slot.target.structured)
             step = "baseline"
             if slot.baseline_looks == 0:
                 self._baseline_look(slot)
@@ -461,10 +461,13 @@ class _Run:
         self.sink.emit(RevertFinished(self.clock.now(), ok, bad, self.clock.now() - t0))
 
 
-def _config_hash(raw: bytes | None) -> str | None:
-    """The hash versions are known by, of the config an instance holds (None: absent or unparsable)."""
+def _config_hash(raw: bytes | None, structured: bool) -> str | None:
+    """The hash versions are known by, of what an instance holds: the config hash of json or yaml,
+    the sha256 of any other payload's bytes (None: absent or unparsable)."""
     if raw is None:
         return None
+    if not structured:
+        return hashlib.sha256(raw).hexdigest()
     try:
         return config_hash(parse_config_bytes(raw))
     except Exception:  # noqa: BLE001 - an instance may hold anything; unknown is an answer

@@ -1,5 +1,5 @@
 """Native formats: the exact bytes each serializer writes, read back by the program that would read
-them (tomllib, configparser, java.util.Properties, sh), and every config a format cannot hold refused
+them (tomllib, configparser, javaproperties, sh, python-dotenv), and every config a format cannot hold refused
 with its path."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import configparser
 import shutil
 import subprocess
-import textwrap
 import tomllib
 from pathlib import Path
 
@@ -179,29 +178,6 @@ def test_properties_read_back_with_javaproperties() -> None:
     assert javaproperties.loads(encode(APP, "properties").decode("latin-1")) == PROPERTIES_READ
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("java") is None, reason="needs a JDK")
-def test_properties_read_back_with_java_util_properties(tmp_path: Path) -> None:
-    reader = tmp_path / "ReadProps.java"
-    reader.write_text(textwrap.dedent("""\
-        import java.io.*;
-        import java.util.*;
-        public class ReadProps {
-            public static void main(String[] args) throws Exception {
-                Properties p = new Properties();
-                try (InputStream in = new FileInputStream(args[0])) { p.load(in); }
-                PrintStream out = new PrintStream(System.out, true, "UTF-8");
-                for (String k : new TreeSet<>(p.stringPropertyNames())) out.print(k + "\\0" + p.getProperty(k) + "\\0");
-            }
-        }
-        """))
-    (tmp_path / "app.properties").write_bytes(encode(APP, "properties"))
-    out = subprocess.run(["java", str(reader), str(tmp_path / "app.properties")], capture_output=True,
-                         check=True, timeout=60).stdout.decode("utf-8")
-    fields = out.split("\0")[:-1]
-    assert dict(zip(fields[::2], fields[1::2], strict=True)) == PROPERTIES_READ
-
-
 @pytest.mark.parametrize("shell", ["sh", "bash"])
 def test_env_reads_back_in_a_real_shell(tmp_path: Path, shell: str) -> None:
     if shutil.which(shell) is None:
@@ -214,8 +190,9 @@ def test_env_reads_back_in_a_real_shell(tmp_path: Path, shell: str) -> None:
 
 
 def test_env_reads_back_with_python_dotenv_but_for_escapes_in_double_quotes() -> None:
-    dotenv = pytest.importorskip("dotenv")
     import io
+
+    import dotenv
 
     read = dotenv.dotenv_values(stream=io.StringIO(encode(ENV_CONFIG, "env").decode("utf-8")), interpolate=False)
     # Only a value holding ' or \ is double-quoted; python-dotenv keeps the backslash before $ and `.

@@ -52,7 +52,9 @@ def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
     if bake is not None:
         strategy_raw["bake"] = bake
     health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
-    targets = tuple(specs.target(t["name"], t["transport"], t.get("health") or ())
+    payload = {k: meta[k] for k in ("format", "template") if meta.get(k)}  # the profile's, for every target
+    targets = tuple(specs.target(t["name"], {**payload, **t["transport"]} if "template" not in t["transport"] and
+                                 "format" not in t["transport"] else t["transport"], t.get("health") or ())
                     for t in meta.get("targets") or [])
     return Profile(
         name=src.name,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.config.configrepo import ConfigRepo, document_issue
+from hotswap_cli.core.config.configrepo import DATA_EXTENSIONS, ConfigRepo, document_issue
 from hotswap_cli.core.config.profile import build_profile, check_profile_meta, read_profile
 from hotswap_cli.core.config.render import Rendered, render_profile, template_chain
 from hotswap_cli.core.config.schema import SchemaChecker, describe
@@ -80,8 +80,9 @@ def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> li
     checker = schema_checker(repo, profile)
     secrets = list(secret_values(rendered.data, checker.schema))
     if not secrets:
-        return [Issue(rendered.locate(e.path), format_path(e.path), describe(e))
-                for e in checker.violations(rendered.data)]
+        issues = [Issue(rendered.locate(e.path), format_path(e.path), describe(e))
+                  for e in checker.violations(rendered.data)]
+        return issues or payload_issues(repo, profile, rendered, checker.schema)
     problems = secret_problems(rendered.data, checker.schema, profile.name)
     issues = [Issue(rendered.locate(p), format_path(p), m) for p, m in problems]
     data, undecrypted = _decrypted(rendered.data, secrets, issues, rendered)
@@ -96,7 +97,30 @@ def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> li
                 message = f"{'secret value' if is_secret_path(path, trie) else 'value'} fails the schema " \
                           f"({error.validator}; not shown: it holds a secret)"
         issues.append(Issue(rendered.locate(path), format_path(path), message))
-    return issues
+    return issues or payload_issues(repo, profile, rendered, checker.schema)
+
+
+def payload_issues(repo: ConfigRepo, profile: Profile, rendered: Rendered, schema: Any) -> list[Issue]:
+    """What each target receives must render: a format that cannot hold the config, or a template
+    that fails, is a validation error (rendered with secrets masked: no value is ever shown)."""
+    from hotswap_cli.core.config.payload import PayloadError, render_payloads, structured
+
+    if all(structured(t) for t in profile.targets):
+        return []  # json and yaml hold any config
+    from hotswap_cli.core.secrets.crypto import mask_config
+
+    try:
+        render_payloads(repo, profile, mask_config(rendered.data, schema))
+    except PayloadError as exc:
+        if exc.where:
+            file, _, line = exc.where.rpartition(":")
+            location = Location(file, int(line)) if line.isdigit() else Location(exc.where)
+            return [Issue(location, "$", f"target {exc.target}: {exc.reason}")]
+        path = exc.path or ()
+        return [Issue(rendered.locate(path), format_path(path), f"target {exc.target}: {exc.reason}")]
+    except ConfigError as exc:
+        return [Issue(Location(profile.directory + "/profile.yaml"), "$", exc.message)]
+    return []
 
 
 # jsonschema messages of these validators name keys only, never values.
@@ -230,6 +254,7 @@ def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> lis
     hit: set[str] = set()
     templates: set[str] = set()
     schemas: set[str] = set()
+    text_templates = False
     for raw in paths:
         path = Path(raw).resolve()
         try:
@@ -241,18 +266,20 @@ def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> lis
             hit.update(names)
         elif parts[0] == "profiles" and len(parts) > 1 and parts[1] in names:
             hit.add(parts[1])
-        elif parts[0] == "templates" and len(parts) == 2:
+        elif parts[0] == "templates" and rel.endswith(DATA_EXTENSIONS) and len(parts) == 2:
             templates.add(parts[1].rsplit(".", 1)[0])
+        elif parts[0] == "templates":
+            text_templates = True  # a text template (or what it includes): every profile that renders one
         elif parts[0] == "schemas" and len(parts) == 3:
             schemas.add(f"{parts[1]}/{parts[2].rsplit('.', 1)[0]}")
-    if templates or schemas:
+    if templates or schemas or text_templates:
         for name in names:
             if name in hit:
                 continue
             try:
                 src = read_profile(repo, name)
                 meta = src.meta.data or {}
-                if str(meta.get("schema")) in schemas:
+                if str(meta.get("schema")) in schemas or (text_templates and _renders_template(meta)):
                     hit.add(name)
                     continue
                 ext = meta.get("extends") or []
@@ -264,3 +291,8 @@ def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> lis
             if used & templates:
                 hit.add(name)
     return sorted(hit)
+
+
+def _renders_template(meta: dict[str, Any]) -> bool:
+    transports = [t.get("transport") or {} for t in meta.get("targets") or [] if isinstance(t, dict)]
+    return bool(meta.get("template")) or any(isinstance(t, dict) and t.get("template") for t in transports)

@@ -3,7 +3,6 @@ instance, then run the plan under the profile's lock and record the outcome in t
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -61,6 +60,13 @@ class Deployment:
     allowed_env: frozenset[str] = frozenset()  # environment variables header values may use
     notes: tuple[str, ...] = ()  # shown with the plan
     recovers: Journal | None = None  # rollback: the open journal of a run that died or left instances unknown
+    payloads: dict[str, bytes] = field(default_factory=dict, repr=False)  # target -> its bytes (secrets in)
+
+    def payload_sha256(self) -> dict[str, str]:
+        """Target -> sha256 of the bytes it receives: what `status` recognises a text payload by."""
+        from hotswap_cli.core.config.payload import payload_sha256
+
+        return {name: payload_sha256(data) for name, data in self.payloads.items()}
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -93,6 +99,7 @@ def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tup
 
 def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: GitRepo | None = None) -> Deployment:
     """Resolve, render, validate, decrypt, check approvals and build the plan. No instance I/O."""
+    from hotswap_cli.core.config.payload import render_payloads
     from hotswap_cli.core.config.render import render_profile
     from hotswap_cli.core.config.validate import check_profile_meta, check_rendered
     from hotswap_cli.core.deploy.plan import build_plan, estimate
@@ -121,11 +128,12 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     config = decrypt_config(rendered.data, schema, lambda path: rendered.locate(path).file)
     notes = legacy_secrets(trust, rendered, schema)
     targets = select_targets(profile, options.targets)
+    payloads = render_payloads(at, profile, config, targets)
     plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
                       health_for(profile.health, options))
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
                       estimate(plan), quorum, released, live_version_names(git_repo, profile.name), allowed_env,
-                      notes)
+                      notes, payloads=payloads)
 
 
 def legacy_secrets(trust: TrustRoot, rendered: Rendered, schema: dict[str, Any]) -> tuple[str, ...]:
@@ -226,21 +234,9 @@ def health_for(policy: HealthPolicy, options: DeployOptions) -> HealthPolicy:
     return replace(policy, interval=options.interval) if options.interval is not None else policy
 
 
-def payload_for(config: Any) -> Callable[[Target], bytes]:
-    """Bytes per target (JSON or YAML as the target wants), encoded once per format."""
-    from hotswap_cli import formats
-
-    cache: dict[str, bytes] = {}
-    lock = threading.Lock()
-
-    def encode(target: Target) -> bytes:
-        fmt = target.transport.format
-        with lock:
-            if fmt not in cache:
-                cache[fmt] = formats.encode(config, fmt)
-            return cache[fmt]
-
-    return encode
+def payload_for(deployment: Deployment) -> Callable[[Target], bytes]:
+    """The bytes each target receives, rendered when the deployment was prepared."""
+    return lambda target: deployment.payloads[target.name]
 
 
 def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
@@ -340,4 +336,6 @@ def live_version_names(git_repo: GitRepo, profile: str,
     for record in reversed(records):
         if record.get("sha256") and record.get("status") == "completed":
             names[str(record["sha256"])] = str(record.get("version"))
+            for sha in (record.get("payloads") or {}).values():  # text payloads: known by their bytes
+                names[str(sha)] = str(record.get("version"))
     return names

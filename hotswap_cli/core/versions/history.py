@@ -32,6 +32,8 @@ class ConfigAt:
     schema_ref: str
     version: str | None = None
     live: bool = False  # read from an instance: secrets are plaintext there
+    raw: bytes | None = None  # live: the bytes of a payload compared as text (a template, toml, ...)
+    instance: str | None = None  # live: the instance it was read from
     origins: Mapping[JsonPath, str] = field(default_factory=dict)  # secret path -> the file defining it
 
     def origin(self, path: JsonPath) -> str:
