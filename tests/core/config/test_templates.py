@@ -44,10 +44,10 @@ CONFIG = {"listen": 8080, "upstreams": [{"name": "app", "servers": ["127.0.0.1:9
 
 @pytest.fixture
 def edge(config_repo: Path, tmp_path: Path) -> Path:
-    """An `edge.staging` profile whose two local targets receive templates/nginx.conf.j2's rendering."""
+    """An `edge.staging` profile whose two local targets receive templates/edge-test.conf.j2's rendering."""
     (config_repo / "schemas" / "edge-config").mkdir()
     (config_repo / "schemas" / "edge-config" / "1.0.json").write_text(json.dumps(SCHEMA))
-    (config_repo / "templates" / "nginx.conf.j2").write_text(TEMPLATE)
+    (config_repo / "templates" / "edge-test.conf.j2").write_text(TEMPLATE)
     folder = config_repo / "profiles" / PROFILE
     folder.mkdir()
     targets = [{"name": f"edge-{i}", "transport": {"type": "local", "path": str(tmp_path / f"edge-{i}" / "nginx.conf")}}
@@ -55,7 +55,7 @@ def edge(config_repo: Path, tmp_path: Path) -> Path:
     for i in (1, 2):
         (tmp_path / f"edge-{i}").mkdir()
     (folder / "profile.yaml").write_text(yaml.safe_dump({
-        "environment": "Development", "schema": "edge-config/1.0", "template": "templates/nginx.conf.j2",
+        "environment": "Development", "schema": "edge-config/1.0", "template": "templates/edge-test.conf.j2",
         "strategy": {"type": "direct"}, "targets": targets}, sort_keys=False))
     (folder / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
     commit(config_repo, "an nginx edge")
@@ -69,7 +69,7 @@ def expected(instance: str, listen: int = 8080) -> str:
 
 
 def edit_template(repo: Path, old: str, new: str) -> None:
-    path = repo / "templates" / "nginx.conf.j2"
+    path = repo / "templates" / "edge-test.conf.j2"
     path.write_text(path.read_text().replace(old, new))
 
 
@@ -86,9 +86,9 @@ def test_render_shows_the_bytes_each_target_receives(edge: Path, hs: Callable) -
 
 
 @pytest.mark.parametrize(("old", "new", "where", "says"), [
-    ("listen {{ listen }}", "listen {{ lisen }}", "templates/nginx.conf.j2:10", "'lisen' is undefined"),
-    ("{% endfor %}  }", "{% endfr %}  }", "templates/nginx.conf.j2:7", "syntax error"),
-    ("# {{ profile }}", "# {{ ''.__class__.__mro__[1].__subclasses__() }}", "templates/nginx.conf.j2:11",
+    ("listen {{ listen }}", "listen {{ lisen }}", "templates/edge-test.conf.j2:10", "'lisen' is undefined"),
+    ("{% endfor %}  }", "{% endfr %}  }", "templates/edge-test.conf.j2:7", "syntax error"),
+    ("# {{ profile }}", "# {{ ''.__class__.__mro__[1].__subclasses__() }}", "templates/edge-test.conf.j2:11",
      "refused by the sandbox"),
     ("events {}", "{% include '../profiles/edge.staging/config.yaml' %}", "templates/../profiles",
      "template not found"),
@@ -103,12 +103,12 @@ def test_a_template_that_does_not_render_fails_validation_at_its_line(edge: Path
     assert line.startswith(where) and says in line, line
     assert "root:" not in result.stdout + result.stderr
     # the pre-commit hook passes the changed template's path: the profiles rendering it are checked
-    assert hs("validate", str(edge / "templates" / "nginx.conf.j2")).exit_code == 3
+    assert hs("validate", str(edge / "templates" / "edge-test.conf.j2")).exit_code == 3
 
 
 def test_a_template_path_outside_templates_is_refused(edge: Path, hs: Callable) -> None:
     meta = edge / "profiles" / PROFILE / "profile.yaml"
-    meta.write_text(meta.read_text().replace("template: templates/nginx.conf.j2", "template: ../../etc/passwd"))
+    meta.write_text(meta.read_text().replace("template: templates/edge-test.conf.j2", "template: ../../etc/passwd"))
     result = hs("validate", PROFILE)
     assert result.exit_code == 3, result
     assert "template" in result.stdout + result.stderr and "root:" not in result.stdout + result.stderr
