@@ -13,7 +13,7 @@ import pytest
 import yaml
 from support.example import commit
 
-PROFILE = "edge.staging"
+PROFILE = "edge-test.staging"
 TEMPLATE = """\
 worker_processes {{ workers | default(1) }};
 events {}
@@ -45,8 +45,8 @@ CONFIG = {"listen": 8080, "upstreams": [{"name": "app", "servers": ["127.0.0.1:9
 @pytest.fixture
 def edge(config_repo: Path, tmp_path: Path) -> Path:
     """An `edge.staging` profile whose two local targets receive templates/edge-test.conf.j2's rendering."""
-    (config_repo / "schemas" / "edge-config").mkdir()
-    (config_repo / "schemas" / "edge-config" / "1.0.json").write_text(json.dumps(SCHEMA))
+    (config_repo / "schemas" / "edge-test-config").mkdir()
+    (config_repo / "schemas" / "edge-test-config" / "1.0.json").write_text(json.dumps(SCHEMA))
     (config_repo / "templates" / "edge-test.conf.j2").write_text(TEMPLATE)
     folder = config_repo / "profiles" / PROFILE
     folder.mkdir()
@@ -55,7 +55,7 @@ def edge(config_repo: Path, tmp_path: Path) -> Path:
     for i in (1, 2):
         (tmp_path / f"edge-{i}").mkdir()
     (folder / "profile.yaml").write_text(yaml.safe_dump({
-        "environment": "Development", "schema": "edge-config/1.0", "template": "templates/edge-test.conf.j2",
+        "environment": "Development", "schema": "edge-test-config/1.0", "template": "templates/edge-test.conf.j2",
         "strategy": {"type": "direct"}, "targets": targets}, sort_keys=False))
     (folder / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
     commit(config_repo, "an nginx edge")
