@@ -33,15 +33,16 @@ def command_environment() -> dict[str, str]:
 
 def run_command(instance: str, what: str, argv: list[str], *, timeout: float,
                 env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run `argv` with stdin closed; (exit status, stderr then stdout). A command that cannot run
-    or overruns `timeout` raises TransportError naming `what` (check, reload, command)."""
+    """Run `argv` with stdin closed; (exit status, its output: stdout and stderr on one stream, in
+    the order it printed them, so the end holds the reason whichever stream it went to). A command
+    that cannot run or overruns `timeout` raises TransportError naming `what` (check, reload, command)."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env={**command_environment(), **(env or {})})
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, env={**command_environment(), **(env or {})})
     except FileNotFoundError:
         raise TransportError(instance, f"{what} command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
         raise TransportError(instance, f"{what} command timed out after {timeout:g}s") from None
     except OSError as exc:
         raise TransportError(instance, f"{what} command could not run: {argv[0]}: {exc.strerror}") from None
-    return proc.returncode, proc.stderr + proc.stdout
+    return proc.returncode, proc.stdout

@@ -343,7 +343,8 @@ class _Run:
                 elif transport.confirm(self.expected_hash) is False:
                     raise NotConfirmed(f"instance does not report running {self.expected_hash[:12]}")
             except Exception as exc:
-                slot.error = f"{step}: {exc}" if isinstance(exc, NotConfirmed) else f"{step}: {describe(exc)}"
+                text = str(exc) if isinstance(exc, NotConfirmed) else describe(exc)
+                slot.error = text if text.startswith(f"{step}: ") else f"{step}: {text}"
                 slot.finished_at = self.clock.now()
                 self._state(slot, "failed", slot.error)
                 self.stop.set()

@@ -498,6 +498,11 @@ def run_process(world: World, fault: Fault) -> Ran:
         _, stderr = proc.communicate(timeout=30)
         if fault.term_when is not None:
             assert time.monotonic() - sent < 6, "SIGTERM took more than a few seconds"
+        if fault.kill_when is not None:
+            # the host's sftp-server may still act on what the dead client sent: let it see the end
+            # (a file it creates after recovery would be cleaned by the next push, not by this one)
+            assert world.proxy.wait_idle(10)
+            time.sleep(0.3)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

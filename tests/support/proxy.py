@@ -26,6 +26,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._sockets: list[socket.socket] = []
+        self._pipes = 0  # directions still forwarding
+        self._idle = threading.Condition()
         self._listener: socket.socket | None = None
         self.restore()
 
@@ -86,7 +88,22 @@ class TcpProxy:
             self.tripped.set()
             return self.mode
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Until every connection through the proxy has ended (the server has seen the client go)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pipes == 0, timeout)
+
     def _pipe(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
+        with self._idle:
+            self._pipes += 1
+        try:
+            self._forward(src, dst, upstream)
+        finally:
+            with self._idle:
+                self._pipes -= 1
+                self._idle.notify_all()
+
+    def _forward(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
         try:
             while data := src.recv(16384):
                 action = self._spend(len(data)) if upstream else ("stall" if self.tripped.is_set()

@@ -328,12 +328,8 @@ REASON = "REASON: upstream pool payments has no servers"
     ("local", "reload", f"{NOISE}; echo '{REASON}'; exit 1"),
     ("ssh", "check", f"{NOISE}; echo '{REASON}' >&2; exit 1"),
     ("ssh", "reload", f"{NOISE}; echo '{REASON}' >&2; exit 1"),
-    pytest.param("local", "check", f"{NOISE}; echo '{REASON}' >&2; exit 1", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: a local check's output is stderr + stdout and only its last 5 lines are "
-                            "kept, so a reason printed on stderr after 50 lines of stdout is cut off")),
-    pytest.param("local", "reload", f"{NOISE}; echo '{REASON}' >&2; exit 1", marks=pytest.mark.xfail(
-        strict=True, reason="BUG: a local reload's output is stderr + stdout and only its last 5 lines are "
-                            "kept, so a reason printed on stderr after 50 lines of stdout is cut off")),
+    ("local", "check", f"{NOISE}; echo '{REASON}' >&2; exit 1"),
+    ("local", "reload", f"{NOISE}; echo '{REASON}' >&2; exit 1"),
 ], ids=["local-check", "local-reload", "ssh-check-stderr", "ssh-reload-stderr", "local-check-stderr",
         "local-reload-stderr"])
 def test_a_failing_command_shows_the_end_of_its_output(config_repo: Path, sshd: SshServer, tmp_path: Path,

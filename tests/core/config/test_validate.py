@@ -25,7 +25,7 @@ def test_example_repo_is_valid(config_repo: Path, cli: Callable) -> None:
     result = cli("--repo", str(config_repo), "validate")
     assert result.exit_code == 0, result
     assert result.stdout == ""
-    assert "5 profile(s) valid" in result.stderr
+    assert "6 profile(s) valid" in result.stderr
 
 
 def test_bad_value_in_template_points_at_template_line(config_repo: Path, cli: Callable) -> None:
@@ -154,7 +154,8 @@ def test_no_repo_found_is_exit_1(tmp_path: Path, cli: Callable) -> None:
         (["schemas/worker-config/1.0.json"], ["order-worker.staging"]),
         (["profiles/payment-service.staging/config.yaml"], ["payment-service.staging"]),
         (["hotswap.yaml"], ["api-gateway.production", "order-worker.staging", "payment-service.development",
-                            "payment-service.production", "payment-service.staging"]),
+                            "payment-service.production", "payment-service.staging", "shop-edge.development"]),
+        (["templates/nginx.conf.j2"], ["shop-edge.development"]),
         (["README.md", "../elsewhere.yaml"], []),
     ],
 )
