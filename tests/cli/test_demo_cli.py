@@ -19,7 +19,8 @@ def test_demo_up_then_down(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == ["demo-1", "demo-2", "demo-3"]
     assert "started 3 demo instance(s)" in up.stderr
     for _, url, config in rows:
-        assert http_get(url + "/health")[0] == 200
+        # its simulated traffic fails 0.5 % of requests, /health included: healthy means mostly 200
+        assert [http_get(url + "/health")[0] for _ in range(5)].count(200) >= 4
         assert Path(config).exists()
     pids = {i.pid for i in list_instances(tmp_path)}
     assert len(pids) == 3 and all(pid_alive(p) for p in pids)
