@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     LOCKED = 5  # deploy lock held by someone else
     REVERTED = 6  # deploy failed, automatic revert succeeded
     REVERT_FAILED = 7  # deploy failed and revert failed on some instances
+    UNRECORDED = 8  # deploy completed, but its ledger record did not reach origin (`deployments --push`)
     INTERRUPTED = 130
 
 

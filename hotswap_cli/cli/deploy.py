@@ -119,15 +119,35 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
     finally:
         sink.close()
     result = outcome.result
-    if outcome.push_problem:
+    unrecorded = outcome.push_problem is not None and result.ok and _ledger_push_required(env)
+    if outcome.push_problem and not unrecorded:
         env.message(f"hotswap: warning: the ledger record was kept locally, not pushed: {outcome.push_problem}")
     for problem in outcome.problems:
         env.message(f"hotswap: warning: {problem}")
+    code = ExitCode.UNRECORDED if unrecorded else result.exit_code
     if env.json:
-        env.print_json_line({"event": "result", **result.to_dict(), "id": outcome.record["id"]})
+        env.print_json_line({"event": "result", **result.to_dict(), "id": outcome.record["id"],
+                             "exit_code": int(code), "recorded": outcome.push_problem is None})
     else:
         _summary(env, result, outcome.record["id"], kind)
-    return int(result.exit_code)
+    if unrecorded:
+        env.message(f"hotswap: {kind} {outcome.record['id']} completed, but its ledger record is not on origin "
+                    f"(the audit trail is incomplete): {outcome.push_problem}; send it with "
+                    "`hotswap deployments --push`")
+    return int(code)
+
+
+def _ledger_push_required(env: Env) -> bool:
+    """Whether a record that cannot reach origin fails the command (exit 8): `ledger: {push: warn}`
+    in hotswap.yaml or HOTSWAP_LEDGER_PUSH=warn makes it a warning."""
+    import os
+
+    if os.environ.get("HOTSWAP_LEDGER_PUSH", "").strip().lower() == "warn":
+        return False
+    try:
+        return env.repo.settings.ledger_push != "warn"
+    except Exception:  # noqa: BLE001 - an unreadable hotswap.yaml: the strict default
+        return True
 
 
 def _summary(env: Env, result: DeployResult, record_id: str, kind: str) -> None:

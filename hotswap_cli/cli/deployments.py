@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
@@ -14,6 +16,8 @@ def deployments(
     profile: str = typer.Argument(None, help="Profile name (default: every profile)."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Show at most N records (0: all)."),
     offline: bool = typer.Option(False, "--offline", help="Read the local ledger without fetching origin."),
+    push: bool = typer.Option(False, "--push", help="Send records this clone holds that origin lacks; exit 8 "
+                              "if they still cannot reach it."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List deployments and rollbacks: id, when, who, version, strategy, status, reason."""
@@ -22,6 +26,9 @@ def deployments(
 
     env = env_of(ctx, json=json_output)
     git_repo = GitRepo(env.root)
+    if push:
+        _push(env, git_repo)
+        return
     problem = None if offline else refresh(git_repo)
     if problem:
         env.message(f"hotswap: warning: {problem}; showing the local ledger")
@@ -47,3 +54,28 @@ def deployments(
             cells["STRATEGY"] = "rollback"
         table.add_row(*(str(cells[c]) for c in columns))
     env.out.print(table)
+
+
+def _push(env: Any, git_repo: Any) -> None:
+    """`deployments --push`: fetch, rebase this clone's pending records on origin's and send them."""
+    from hotswap_cli.core.deploy.ledger import fetch_ledger, pending, push_ledger
+    from hotswap_cli.errors import ExitCode, RepoError
+
+    try:
+        fetch_ledger(git_repo)
+    except RepoError as exc:
+        env.message(f"hotswap: warning: {exc.message}")
+    waiting = pending(git_repo)
+    try:
+        push_ledger(git_repo, waiting)
+    except RepoError as exc:
+        if env.json:
+            env.print_json({"pushed": [], "pending": waiting, "error": exc.message})
+        env.message(f"hotswap: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+        raise typer.Exit(ExitCode.UNRECORDED) from None
+    if env.json:
+        env.print_json({"pushed": waiting, "pending": []})
+    elif waiting:
+        env.message(f"sent the pending ledger records of {', '.join(waiting)} to origin", "green")
+    else:
+        env.message("nothing to send: origin has every record of this clone")

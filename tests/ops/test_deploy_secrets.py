@@ -74,7 +74,7 @@ def test_a_command_that_echoes_the_config_and_its_environment_leaks_nothing(
         assert result.exit_code == 6, result  # the check failed: nothing went live
         outputs.append(result.stdout + result.stderr)
     assert not instance.exists()
-    ledger = git(config_repo, "log", "-p", "--format=%B", "refs/hotswap/deployments")
+    ledger = git(config_repo, "log", "-p", "--format=%B", "--glob=refs/hotswap/ledger/*")
     traces = json.dumps([dict(s.attributes or {}) | {"events": [dict(e.attributes or {}) for e in s.events]}
                          for s in spans.get_finished_spans()])  # type: ignore[attr-defined]
     for text in (*outputs, ledger, traces):

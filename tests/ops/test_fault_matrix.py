@@ -49,7 +49,7 @@ from support.sshd import SshServer, keygen
 
 from hotswap_cli import formats
 from hotswap_cli.core.deploy import journal, ledger, lock
-from hotswap_cli.core.deploy.ledger import LEDGER_REF, read_records
+from hotswap_cli.core.deploy.ledger import ledger_ref, read_records
 from hotswap_cli.core.versions.git import GitRepo
 from hotswap_cli.model import config_hash
 
@@ -260,13 +260,15 @@ def origin_answers(world: World) -> None:
 
 
 def ledger_blob(world: World) -> None:
-    """Someone force-pushed a blob over origin's ledger ref."""
+    """Someone force-pushed a blob over origin's ledger ref of the profile."""
     blob = git(world.origin, "hash-object", "-w", "--stdin", input="not a ledger\n").strip()
-    git(world.origin, "update-ref", LEDGER_REF, blob)
+    git(world.origin, "update-ref", ledger_ref(world.fleet.profile), blob)
 
 
 def ledger_repaired(world: World) -> None:
-    git(world.fleet.root, "push", "-q", "--force", "origin", f"{LEDGER_REF}:{LEDGER_REF}")
+    """From the clone whose ledger is intact, as the warning says."""
+    ref = ledger_ref(world.fleet.profile)
+    git(world.fleet.root, "push", "-q", "--force", "origin", f"{ref}:{ref}")
 
 
 def marker(world: World) -> bool:
@@ -384,16 +386,18 @@ FAULTS = [
     Fault("origin-stalls", 1, r"^hotswap: error: git \S+: no answer within 0\.5s \(is the remote reachable\?\) "
           r"\(set HOTSWAP_GIT_TIMEOUT=SECONDS", OLD, inject=origin_stalls, heal=origin_answers, record=None),
     pytest.param(
-        Fault("origin-gone-after-the-run", 0, r"is live on 3 instance\(s\)$", NEW,
+        Fault("origin-gone-after-the-run", 8, r"completed, but its ledger record is not on origin \(the audit "
+              r"trail is incomplete\): .*did not reach origin within 1s.*hotswap deployments --push`$", NEW,
               edit=sh("web-1", "reload", NEW_ONLY + " && mv {origin} {gone}; true"), heal=origin_back, process=True,
               record="completed", journal="running", lock_left=True, recover="rollback", final="old",
-              warnings=(r"warning: the ledger record was kept locally, not pushed: cannot push the deployment "
-                        r"ledger to origin", r"warning: the deploy lock could not be released")),
+              warnings=(r"is live on 3 instance\(s\)", r"warning: the deploy lock could not be released")),
         id="origin-gone-after-the-run"),
     pytest.param(
-        Fault("ledger-ref-overwritten-with-blob", 0, r"is live on 3 instance\(s\)$", NEW, inject=ledger_blob,
+        Fault("ledger-ref-overwritten-with-blob", 8, r"completed, but its ledger record is not on origin \(the "
+              r"audit trail is incomplete\): .*did not reach origin within 1s", NEW, inject=ledger_blob,
               heal=ledger_repaired, record="completed", final="new",
-              warnings=(r"warning: .*origin's refs/hotswap/deployments is a blob, not a ledger commit",)),
+              warnings=(r"is live on 3 instance\(s\)",
+                        r"origin's refs/hotswap/ledger/web\.development is a blob, not a ledger commit")),
         id="ledger-ref-overwritten-with-blob"),
     # -- kill -9 of the process group at each step of a push (web-1 pauses there; the others run alongside) --
     Fault("kill-9-after-stage", KILLED, "", {"web-1": "old", "web-2": "either", "web-3": "either"},
@@ -556,7 +560,8 @@ def release_new(world: World, cli: Callable[..., Any], fault: Fault) -> dict[str
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.id)
-def test_fault(fault: Fault, world: World, cli: Callable[..., Any]) -> None:
+def test_fault(fault: Fault, world: World, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTSWAP_LEDGER_PUSH_DEADLINE", "1")  # a record that cannot reach origin: exit 8 soon
     fleet, repo = world.fleet, GitRepo(world.fleet.root)
     if fault.setup:
         fault.setup(world)
@@ -599,7 +604,7 @@ def test_fault(fault: Fault, world: World, cli: Callable[..., Any]) -> None:
     else:
         assert dead is not None and dead.state == fault.journal and dead.version == "1.1.0", dead
     records = [(r["version"], r["status"], r.get("exit_code")) for r in read_records(repo, fleet.profile)]
-    ran_record = [] if fault.record is None else [("1.1.0", fault.record, ran.code)]
+    ran_record = [] if fault.record is None else [("1.1.0", fault.record, 0 if ran.code == 8 else ran.code)]
     assert records == ran_record + [("1.0.0", "completed", 0)], records
 
     # recovery

@@ -68,6 +68,7 @@ class Settings:
     approvers_file: str = "approvers"
     allow_env: tuple[str, ...] = ()  # environment variables header values may use (read on the trusted ref)
     name: str = ""
+    ledger_push: str = "required"  # required: a record that cannot reach origin is exit 8; warn: a warning
 
 
 def _approval_roles(value: Any) -> tuple[str, ...]:
@@ -95,6 +96,7 @@ def settings_from(data: dict[str, Any]) -> Settings:
         approvers_file=str(data.get("approvers", "approvers")),
         allow_env=tuple(str(n) for n in data.get("allow_env") or ()),
         name=str(data.get("name", "")),
+        ledger_push=str((data.get("ledger") or {}).get("push", "required")),
     )
 
 

@@ -1,9 +1,16 @@
-"""The deployment ledger: one JSON record per commit on refs/hotswap/deployments, shared through origin."""
+"""The deployment ledger: one JSON record per commit, on one ref per profile
+(`refs/hotswap/ledger/<profile>`), shared through origin.
+
+A profile's records are written while its deploy lock is held, and the ledger was fetched right
+after the lock was taken, so pushing them is a fast-forward that no other profile's deploy can
+race: 50 pipelines deploying 50 profiles at once do not fight over one ref. The single ref older
+versions wrote (`refs/hotswap/deployments`) is still read, never written."""
 
 from __future__ import annotations
 
 import getpass
 import json
+import os
 import random
 import socket
 import time
@@ -18,12 +25,25 @@ from hotswap_cli.errors import RepoError
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo
 
-LEDGER_REF = "refs/hotswap/deployments"
-REMOTE_LEDGER_REF = "refs/hotswap/remote/deployments"  # origin's ledger as last fetched
+LEDGER_PREFIX = "refs/hotswap/ledger/"  # + profile
+REMOTE_PREFIX = "refs/hotswap/remote/ledger/"  # origin's, as last fetched
+LEDGER_REF = "refs/hotswap/deployments"  # the single ref of older versions: read, never written
+REMOTE_LEDGER_REF = "refs/hotswap/remote/deployments"
+FETCH_REFSPECS = (f"+{LEDGER_PREFIX}*:{REMOTE_PREFIX}*",
+                  "+refs/hotswap/deployment*:refs/hotswap/remote/deployment*")  # the old ref, if origin has it
 RECORD_FILE = "record.json"
 REMOTE = "origin"
-PUSH_ATTEMPTS = 12
+PUSH_DEADLINE_ENV = "HOTSWAP_LEDGER_PUSH_DEADLINE"
+PUSH_DEADLINE = 60.0  # seconds a record may take to reach origin (retries with backoff and jitter)
 ZERO = "0" * 40
+
+
+def ledger_ref(profile: str) -> str:
+    return f"{LEDGER_PREFIX}{profile}"
+
+
+def remote_ref(profile: str) -> str:
+    return f"{REMOTE_PREFIX}{profile}"
 
 
 def new_id(kind: str = "deploy") -> str:
@@ -109,8 +129,9 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
     # signed with the deployer's git signing key where one is set: evidence of who wrote it (a
     # record never grants anything: rollback and deploys check approvals on the signed tags)
     sign = ["-S"] if git_repo.git("config", "--get", "user.signingkey", check=False).stdout.strip() else []
+    ref = ledger_ref(str(record["profile"]))
     for _ in range(50):  # compare-and-swap against other local writers
-        old = _rev(git_repo, LEDGER_REF)
+        old = _rev(git_repo, ref)
         parents = ["-p", old] if old else []
         made = git_repo.git("commit-tree", tree, *parents, *sign, "-m", _subject(record), env=env, check=False)
         if made.returncode != 0 and sign:  # the key is set but cannot sign now: keep the record unsigned
@@ -119,19 +140,31 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
         if made.returncode != 0:
             raise RepoError(f"cannot write a ledger record: {git_error(made.stderr)}")
         commit = made.stdout.strip()
-        if git_repo.git("update-ref", LEDGER_REF, commit, old or ZERO, check=False).returncode == 0:
+        if git_repo.git("update-ref", ref, commit, old or ZERO, check=False).returncode == 0:
             return str(record["id"])
         time.sleep(random.uniform(0.005, 0.05))
-    raise RepoError(f"could not update {LEDGER_REF}: it keeps changing under us")
+    raise RepoError(f"could not update {ref}: it keeps changing under us")
 
 
-def _log(git_repo: GitRepo, ref: str, limit: int | None = None) -> list[tuple[str, str]]:
-    """(commit, subject) newest first."""
-    if _rev(git_repo, ref) is None:
+def _log(git_repo: GitRepo, refs: list[str], limit: int | None = None) -> list[tuple[str, str]]:
+    """(commit, subject) of every record on `refs`, newest first (one `git log` over all of them)."""
+    present = [r for r in refs if _rev(git_repo, r) is not None]
+    if not present:
         return []
-    args = ["log", "--format=%H %s", *([f"-n{limit}"] if limit is not None else []), ref, "--"]
+    args = ["log", "--format=%H %s", *([f"-n{limit}"] if limit is not None else []), *present, "--"]
     rows = [line.split(" ", 1) for line in git_repo.git(*args).stdout.splitlines()]
     return [(row[0], row[1]) for row in rows if len(row) == 2]
+
+
+def _ledger_refs(git_repo: GitRepo, profile: str | None) -> list[str]:
+    """The refs holding a profile's records (or every profile's): its own ref, and the old single
+    ref (local and as last fetched) for records written before refs were per profile."""
+    if profile is not None:
+        own = [ledger_ref(profile), remote_ref(profile)]
+    else:
+        listed = git_repo.git("for-each-ref", "--format=%(refname)", LEDGER_PREFIX, REMOTE_PREFIX).stdout.split()
+        own = sorted(listed)
+    return [*own, LEDGER_REF, REMOTE_LEDGER_REF]
 
 
 def _read_blobs(git_repo: GitRepo, commits: list[str]) -> list[dict[str, Any]]:
@@ -155,10 +188,10 @@ def _read_blobs(git_repo: GitRepo, commits: list[str]) -> list[dict[str, Any]]:
     return records
 
 
-def read_records(git_repo: GitRepo, profile: str | None = None, limit: int | None = None,
-                 *, ref: str = LEDGER_REF) -> list[dict[str, Any]]:
-    """Records newest first, optionally of one profile and at most `limit` of them (offline: the local ledger)."""
-    entries = _log(git_repo, ref, None if profile else limit)
+def read_records(git_repo: GitRepo, profile: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Records newest first, optionally of one profile and at most `limit` of them (offline: the
+    local ledger). Every profile's records are merged by time in one `git log`."""
+    entries = _log(git_repo, _ledger_refs(git_repo, profile), None if profile else limit)
     if profile is not None:
         entries = [(c, s) for c, s in entries if s.split(" ")[1:2] == [profile]]
     if limit is not None:
@@ -185,40 +218,48 @@ def refresh(git_repo: GitRepo) -> str | None:
 
 
 def fetch_ledger(git_repo: GitRepo) -> bool:
-    """Bring origin's ledger in and put unpushed local records on top of it; False when there is no remote."""
+    """Bring origin's ledger in (every profile's ref, and the old single ref, in one fetch) and put
+    unpushed local records on top of it; False when there is no remote."""
     if not git_repo.has_remote(REMOTE):
         return False
-    result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE,
-                          f"+{LEDGER_REF}:{REMOTE_LEDGER_REF}", check=False)
+    result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE, *FETCH_REFSPECS,
+                          check=False)
     if result.returncode != 0:
-        if "couldn't find remote ref" in result.stderr:
-            return True  # nobody has pushed a ledger yet
         raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {git_error(result.stderr)}")
-    kind = git_repo.git("cat-file", "-t", REMOTE_LEDGER_REF, check=False).stdout.strip()
-    if kind != "commit":
-        raise RepoError(f"{REMOTE}'s {LEDGER_REF} is a {kind or 'broken object'}, not a ledger commit: someone "
-                        "overwrote it; records are kept locally until it is repaired",
-                        hint=f"from a clone whose ledger is intact: git push --force {REMOTE} "
-                             f"{LEDGER_REF}:{LEDGER_REF} (or delete the ref on {REMOTE} to start it afresh)")
-    _integrate(git_repo, _rev(git_repo, REMOTE_LEDGER_REF))
+    listed = git_repo.git("for-each-ref", "--format=%(refname) %(objecttype)", REMOTE_PREFIX,
+                          REMOTE_LEDGER_REF).stdout.splitlines()
+    broken = []
+    for line in listed:
+        remote, kind = line.rsplit(" ", 1)
+        name = LEDGER_REF if remote == REMOTE_LEDGER_REF else ledger_ref(remote[len(REMOTE_PREFIX):])
+        if kind != "commit":
+            broken.append((name, kind))
+        elif remote != REMOTE_LEDGER_REF:
+            _integrate(git_repo, name, _rev(git_repo, remote))
+    if broken:
+        name, kind = broken[0]
+        raise RepoError(f"{REMOTE}'s {name} is a {kind}, not a ledger commit: someone overwrote it; its records "
+                        "are kept in clones that have them, and cannot be pushed until it is repaired",
+                        hint=f"from a clone whose ledger is intact: git push --force {REMOTE} {name}:{name} "
+                             f"(or delete the ref on {REMOTE}), then `hotswap deployments --push`")
     return True
 
 
-def _integrate(git_repo: GitRepo, remote: str | None) -> None:
-    """Local ledger := remote ledger + local-only records re-created on top (a rebase that never drops one)."""
+def _integrate(git_repo: GitRepo, ref: str, remote: str | None) -> None:
+    """Local ref := remote + local-only records re-created on top (a rebase that never drops one)."""
     if remote is None:
         return
     for _ in range(50):
-        local = _rev(git_repo, LEDGER_REF)
+        local = _rev(git_repo, ref)
         if local == remote or (local and _is_ancestor(git_repo, remote, local)):
             return
         if local is None or _is_ancestor(git_repo, local, remote):
             new = remote
         else:
             new = _rebase(git_repo, local, remote)
-        if git_repo.git("update-ref", LEDGER_REF, new, local or ZERO, check=False).returncode == 0:
+        if git_repo.git("update-ref", ref, new, local or ZERO, check=False).returncode == 0:
             return
-    raise RepoError(f"could not update {LEDGER_REF}: it keeps changing under us")
+    raise RepoError(f"could not update {ref}: it keeps changing under us")
 
 
 def _is_ancestor(git_repo: GitRepo, a: str, b: str) -> bool:
@@ -239,37 +280,68 @@ def _rebase(git_repo: GitRepo, local: str, onto: str) -> str:
     return tip
 
 
-def push_ledger(git_repo: GitRepo, *, attempts: int = PUSH_ATTEMPTS) -> bool:
-    """Publish the local ledger on origin; on a race, fetch, rebase and retry. False when there is no remote."""
+def pending(git_repo: GitRepo) -> list[str]:
+    """Profiles with records origin does not have yet (as last fetched or pushed)."""
+    out = []
+    for ref in git_repo.git("for-each-ref", "--format=%(refname)", LEDGER_PREFIX).stdout.split():
+        profile = ref[len(LEDGER_PREFIX):]
+        local, remote = _rev(git_repo, ref), _rev(git_repo, remote_ref(profile))
+        if local is not None and local != remote and not (remote and _is_ancestor(git_repo, local, remote)):
+            out.append(profile)
+    return out
+
+
+def push_deadline() -> float:
+    try:
+        return float(os.environ.get(PUSH_DEADLINE_ENV, "") or PUSH_DEADLINE)
+    except ValueError:
+        return PUSH_DEADLINE
+
+
+def push_ledger(git_repo: GitRepo, profiles: list[str] | None = None, *, deadline: float | None = None) -> bool:
+    """Publish the profiles' records (default: every profile with pending ones) on origin, all
+    refs in one push. A ref that moved on origin (records written elsewhere without our lock, or
+    a push whose answer was lost) is fetched, rebased and pushed again, with backoff and jitter,
+    until `deadline` seconds have passed. False when there is no remote."""
     if not git_repo.has_remote(REMOTE):
         return False
-    last = ""
-    for attempt in range(attempts):
-        local = _rev(git_repo, LEDGER_REF)
-        if local is None:
-            return True
-        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", REMOTE,
-                              f"{LEDGER_REF}:{LEDGER_REF}", check=False)
-        if result.returncode == 0:
-            git_repo.git("update-ref", REMOTE_LEDGER_REF, local, check=False)
+    todo = pending(git_repo) if profiles is None else [p for p in profiles if p in pending(git_repo)]
+    ends = time.monotonic() + (push_deadline() if deadline is None else deadline)
+    last, attempt = "", 0
+    while todo:
+        result = git_repo.git("push", "--porcelain", "--no-verify", REMOTE,
+                              *(f"{ledger_ref(p)}:{ledger_ref(p)}" for p in todo), check=False)
+        for line in result.stdout.splitlines():  # `=`/` `/`+`: the ref is on origin now
+            parts = line.split("\t")
+            if len(parts) >= 2 and line[:1] in (" ", "+", "=", "*") and parts[1].startswith(LEDGER_PREFIX):
+                profile = parts[1].split(":", 1)[0][len(LEDGER_PREFIX):]
+                git_repo.git("update-ref", remote_ref(profile), ledger_ref(profile), check=False)
+        todo = [p for p in todo if p in pending(git_repo)]
+        if not todo:
             return True
         last = git_error(result.stderr or result.stdout)
-        if not rejected(result.stdout):
-            raise RepoError(f"cannot push the deployment ledger to {REMOTE}: {last}")
-        fetch_ledger(git_repo)
-        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-    raise RepoError(f"cannot push the deployment ledger to {REMOTE} after {attempts} attempts: {last}",
-                    hint="the records are kept locally and go out with the next deploy")
+        if rejected(result.stdout):
+            try:
+                fetch_ledger(git_repo)
+            except RepoError as exc:
+                last = exc.message  # why origin refuses: e.g. its ref was overwritten
+        if time.monotonic() >= ends:
+            break
+        attempt += 1
+        time.sleep(min(max(0.0, ends - time.monotonic()), random.uniform(0.05, 0.2) * 2 ** min(attempt, 5)))
+    if not todo:
+        return True
+    raise RepoError(f"the ledger record(s) of {', '.join(todo)} did not reach {REMOTE} within "
+                    f"{push_deadline() if deadline is None else deadline:g}s: {last}",
+                    hint="they are kept in this clone: send them with `hotswap deployments --push`")
 
 
 def record_and_push(git_repo: GitRepo, record: dict[str, Any]) -> tuple[str, str | None]:
     """Append a record, then publish it when there is a remote: (id, why the push failed or None).
-
-    A deploy's outcome does not depend on the network after it: a failed push is a warning.
-    """
+    The caller decides what an unpushed record means (exit 8 by default, see ops.run)."""
     record_id = append_record(git_repo, record)
     try:
-        push_ledger(git_repo)
+        push_ledger(git_repo, [str(record["profile"])])
     except RepoError as exc:
         return record_id, str(exc)
     return record_id, None

@@ -19,10 +19,15 @@ GIT_TIMEOUT = 60.0  # seconds any one git command may take (a remote that stalls
 def git_error(text: str) -> str:
     """The line of git's output that says what went wrong (its `fatal:`/`error:` line, else the last one)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    said = [line[len("remote: "):].strip() for line in lines if line.startswith("remote: ")]
+    said = [line for line in said if line]
     for line in lines:
         for prefix in ("fatal: ", "error: "):
             if line.startswith(prefix):
-                return line[len(prefix):]
+                found = line[len(prefix):]
+                if found.startswith("failed to push some refs") and said:  # a hook said why
+                    return f"the remote refused the push: {said[-1]}"
+                return found
     return lines[-1] if lines else "failed"
 
 

@@ -1,10 +1,11 @@
-"""The ledger: records as commits on refs/hotswap/deployments, read newest first, shared through origin."""
+"""The ledger: records as commits on one ref per profile, read newest first, shared through origin."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from ledger_support import PROFILE, git
 
 from hotswap_cli.core.deploy import ledger
@@ -38,8 +39,8 @@ def test_appending_never_touches_branches_index_or_work_tree(local_repo: GitRepo
     assert git(local_repo.top, "rev-parse", "HEAD") == head
     assert git(local_repo.top, "status", "--porcelain") == "A  edited.txt\n"
     assert git(local_repo.top, "for-each-ref", "--format=%(refname)") == \
-        "refs/heads/main\nrefs/hotswap/deployments\n"
-    assert git(local_repo.top, "show", "refs/hotswap/deployments:record.json").startswith("{")
+        f"refs/heads/main\nrefs/hotswap/ledger/{PROFILE}\n"
+    assert git(local_repo.top, "show", f"refs/hotswap/ledger/{PROFILE}:record.json").startswith("{")
 
 
 def test_profile_filter_is_exact_and_limit_applies_after_it(local_repo: GitRepo) -> None:
@@ -129,12 +130,16 @@ def test_racing_pushes_from_eight_clones_lose_no_record(clone: Callable[[str], G
     assert len(read) == 16 and set(read) == written
 
 
-def test_record_and_push_keeps_the_record_when_origin_is_unreachable(clone: Callable[[str], GitRepo]) -> None:
+def test_record_and_push_keeps_the_record_when_origin_is_unreachable(clone: Callable[[str], GitRepo],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ledger.PUSH_DEADLINE_ENV, "0.5")
     a = clone("a")
     git(a.top, "remote", "set-url", "origin", str(a.top.parent / "gone.git"))
 
     ident, problem = ledger.record_and_push(a, record("1.0.0"))
 
     assert problem is not None
-    assert problem.startswith("cannot push the deployment ledger to origin: ") and "gone.git" in problem
+    assert problem.startswith(f"the ledger record(s) of {PROFILE} did not reach origin within 0.5s: ")
+    assert "gone.git" in problem and "hotswap deployments --push" in problem
+    assert ledger.pending(a) == [PROFILE]
     assert [r["id"] for r in ledger.read_records(a)] == [ident]
