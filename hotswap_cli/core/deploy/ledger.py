@@ -328,7 +328,7 @@ def push_ledger(git_repo: GitRepo, profiles: list[str] | None = None, *, deadlin
         if time.monotonic() >= ends:
             break
         attempt += 1
-        time.sleep(min(max(0.0, ends - time.monotonic()), random.uniform(0.05, 0.2) * 2 ** min(attempt, 5)))
+        time.sleep(min(max(0.0, ends - time.monotonic()), random.uniform(0.02, 0.1) * 2 ** min(attempt, 4)))
     if not todo:
         return True
     raise RepoError(f"the ledger record(s) of {', '.join(todo)} did not reach {REMOTE} within "

@@ -157,7 +157,7 @@ def test_a_forged_ledger_record_does_not_make_a_version_deployable(cli: Cli, wor
     tree = git(repo, "mktree", input=f"100644 blob {blob}\trecord.json\n").strip()
     commit = git(repo, "commit-tree", tree, "-m", f"deploy {PROFILE} 1.6.0: completed (deploy-forged)",
                  env=mallory.env()).strip()
-    git(repo, "push", "-q", "origin", f"{commit}:refs/hotswap/deployments")
+    git(repo, "push", "-q", "origin", f"{commit}:refs/hotswap/ledger/{PROFILE}")
     git(world.ci, "fetch", "-q", "--tags", "origin")
     named = hs(cli, world.ci, "rollback", PROFILE, "--to", "1.6.0", "--yes")
     assert named.exit_code == 4, named
@@ -175,7 +175,7 @@ def test_the_gate_lets_an_approved_version_through_and_signs_the_ledger(
     deployed = hs(cli, world.ci, "deploy", PROFILE, "1.0.0", "--yes", who=keyring["alice"])
     assert deployed.exit_code == 0, deployed
     assert world.live(PROFILE).exists()
-    raw = git(world.ci, "cat-file", "commit", "refs/hotswap/deployments")
+    raw = git(world.ci, "cat-file", "commit", f"refs/hotswap/ledger/{PROFILE}")
     assert "gpgsig -----BEGIN SSH SIGNATURE-----" in raw  # evidence of who wrote it, never authority
 
 
