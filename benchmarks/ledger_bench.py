@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "ops"))
 
-from deploy_support import hotswap_cmd, subprocess_env  # noqa: E402
+from deploy_support import clone_jobs, hotswap_cmd, subprocess_env  # noqa: E402
 from support.repo import git  # noqa: E402
 from test_ledger_scale import monorepo, with_origin  # noqa: E402
 
@@ -36,11 +36,7 @@ def one_round(n: int) -> tuple[list[float], int]:
         root = work / "repo"
         names = monorepo(root, work / "instances", n)
         origin = with_origin(root, work)
-        clones = []
-        for i in range(n):
-            clone = work / f"job-{i}"
-            git(work, "clone", "-q", str(origin), str(clone))
-            clones.append(clone)
+        clones = clone_jobs(origin, work, n)
         env = subprocess_env()
         procs = [subprocess.Popen(hotswap_cmd(c, "deploy", name, "1.0.0", "--yes", "--json"),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -124,6 +124,16 @@ def hotswap_cmd(root: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "hotswap_cli", "--repo", str(root), *args]
 
 
+def clone_jobs(origin: Path, parent: Path, n: int, prefix: str = "job") -> list[Path]:
+    """`n` fresh clones of `origin` under `parent`, as CI jobs each start from one."""
+    clones = []
+    for i in range(n):
+        clone = parent / f"{prefix}-{i:02d}"
+        git(parent, "clone", "-q", str(origin), str(clone))
+        clones.append(clone)
+    return clones
+
+
 def subprocess_env() -> dict[str, str]:
     """The test session's environment (isolated git identity) without OTEL exporters."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy_fleet import Fleet, git
-from deploy_support import hotswap_cmd, parse_json_lines, subprocess_env
+from deploy_support import clone_jobs, hotswap_cmd, parse_json_lines, subprocess_env
 
 from hotswap_cli.core.deploy.ledger import fetch_ledger, read_records
 from hotswap_cli.core.versions.git import GitRepo
@@ -28,11 +28,7 @@ def test_eight_concurrent_deploys_run_one_at_a_time_and_all_are_recorded(
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(fleet.root, "remote", "add", "origin", str(bare))
     git(fleet.root, "push", "-q", "origin", "main", f"refs/tags/{fleet.profile}/1.0.0")
-    clones = []
-    for i in range(N):
-        clone = tmp_path / f"clone-{i}"
-        git(tmp_path, "clone", "-q", str(bare), str(clone))
-        clones.append(clone)
+    clones = clone_jobs(bare, tmp_path, N, "clone")
 
     env = subprocess_env()
     started = time.monotonic()

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from deploy_fleet import WORKER_CONFIG, git
-from deploy_support import hotswap_cmd, subprocess_env
+from deploy_support import clone_jobs, hotswap_cmd, subprocess_env
 from support.repo import EXAMPLE_REPO
 
 from hotswap_cli.core.deploy import ledger
@@ -58,11 +58,7 @@ def test_fifty_pipelines_deploying_at_once_all_reach_the_remote_ledger(tmp_path:
     root, files = tmp_path / "repo", tmp_path / "instances"
     names = monorepo(root, files, N)
     origin = with_origin(root, tmp_path)
-    clones = []
-    for i in range(N):
-        clone = tmp_path / f"job-{i:02d}"
-        git(tmp_path, "clone", "-q", str(origin), str(clone))
-        clones.append(clone)
+    clones = clone_jobs(origin, tmp_path, N)
     env = subprocess_env()
     procs = [subprocess.Popen(hotswap_cmd(clone, "deploy", name, "1.0.0", "--yes"), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
