@@ -23,9 +23,9 @@ import paramiko
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support.push import push  # noqa: E402
 from support.sshd import SshServer, start_sshd  # noqa: E402
 
-from hotswap_cli.ops.backends import open_transport  # noqa: E402
 from hotswap_cli.specs import target as make_target  # noqa: E402
 
 CHECK = "test -s {path}"
@@ -33,16 +33,7 @@ RELOAD = "true"
 
 
 def hotswap_push(server: SshServer, path: Path, data: bytes) -> None:
-    target = make_target(path.parent.name, server.spec(path, check=CHECK, reload=RELOAD))
-    transport = open_transport(target)
-    try:
-        transport.read_current()
-        transport.stage(data)
-        transport.check()
-        transport.swap()
-        transport.reload()
-    finally:
-        transport.close()
+    push(make_target(path.parent.name, server.spec(path, check=CHECK, reload=RELOAD)), data)
 
 
 def bare_push(server: SshServer, path: Path, data: bytes) -> None:

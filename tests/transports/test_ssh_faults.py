@@ -9,24 +9,16 @@ from pathlib import Path
 
 import pytest
 from support.proxy import TcpProxy, known_hosts_via
+from support.push import push as push_through
 from support.sshd import SshServer, free_port, keygen
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.ops.backends import open_transport
 
 OLD = b"old config\n"
 
 
 def push(target, data: bytes = b"new config\n") -> None:  # type: ignore[no-untyped-def]
-    transport = open_transport(target)
-    try:
-        transport.read_current()
-        transport.stage(data)
-        transport.check()
-        transport.swap()
-        transport.reload()
-    finally:
-        transport.close()
+    push_through(target, data)
 
 
 @pytest.fixture
