@@ -70,6 +70,12 @@ class SshSpec:
     confirm_timeout: float = 10.0
     mode: int | None = None
     tls: Tls = field(default_factory=Tls)
+    ssh_config: str | None = None  # an ssh config file to read instead of ~/.ssh/config
+    jump: tuple[str, ...] | None = None  # ProxyJump hops, overriding the ssh config's
+    become: bool = False  # file steps, check and reload under sudo on the host
+    become_user: str = "root"
+    become_password_env: str | None = None  # an allowed environment variable holding the sudo password
+    given: frozenset[str] | None = None  # the keys profile.yaml set, which win over the ssh config (None: all)
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,8 @@ class Target:
 
 
 def env_refs(target: Target) -> set[str]:
-    """The environment variables a target's header values name (${NAME})."""
+    """The environment variables a target reads: those its header values name (${NAME}), and
+    become_password_env."""
     headers: list[Mapping[str, str]] = []
     spec = target.transport
     if isinstance(spec, HttpSpec):
@@ -175,7 +182,10 @@ def env_refs(target: Target) -> set[str]:
     if isinstance(spec, SshSpec):
         headers.append(spec.reload_headers)
     headers += [p.headers for p in target.probes if not isinstance(p, CommandProbeSpec)]
-    return {m.group(1) for h in headers for value in h.values() for m in ENV_REF.finditer(value)}
+    names = {m.group(1) for h in headers for value in h.values() for m in ENV_REF.finditer(value)}
+    if isinstance(spec, SshSpec) and spec.become_password_env:
+        names.add(spec.become_password_env)
+    return names
 
 
 def refused_env(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
@@ -191,7 +201,9 @@ def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
         refused = refused_env(env_refs(t), allowed)
         if refused:
             names = ", ".join(refused)
-            raise ConfigError(f"target {t.name}: header values use ${{{refused[0]}}}, which is not an allowed "
+            what = ("become_password_env names" if isinstance(t.transport, SshSpec)
+                    and t.transport.become_password_env == refused[0] else "header values use")
+            raise ConfigError(f"target {t.name}: {what} ${{{refused[0]}}}, which is not an allowed "
                               f"environment variable (refused: {names}); nothing was sent",
                               hint=f"allow it with HOTSWAP_ALLOW_ENV={refused[0]}, or `allow_env: [{refused[0]}]` "
                                    "in hotswap.yaml on the default branch (HOTSWAP_* never)")
@@ -225,7 +237,11 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
                            retries=int(raw.get("retries", 3)), check=raw.get("check"), reload=raw.get("reload"),
                            reload_url=raw.get("reload_url"), reload_headers=_headers(raw.get("reload_headers")),
                            confirm_url=raw.get("confirm_url"), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
-                           mode=_mode(raw), tls=_tls(raw))
+                           mode=_mode(raw), tls=_tls(raw),
+                           ssh_config=os.path.expanduser(raw["ssh_config"]) if raw.get("ssh_config") else None,
+                           jump=_hops(raw.get("jump")), become=bool(raw.get("become", False)),
+                           become_user=str(raw.get("become_user") or "root"),
+                           become_password_env=raw.get("become_password_env") or None, given=frozenset(raw))
         if kind == "http":
             url, method = str(raw["url"]), str(raw.get("method", "PUT")).upper()
             return HttpSpec(url=url, format=_format(url, raw), template=raw.get("template"), method=method,
@@ -306,6 +322,14 @@ def _command(value: Any) -> Command | None:
     if value is None:
         return None
     return value if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _hops(value: str | list[str] | None) -> tuple[str, ...] | None:
+    """`jump:` as ProxyJump hops: a comma-separated string or a list of them."""
+    if value is None:
+        return None
+    parts = [value] if isinstance(value, str) else list(value)
+    return tuple(hop.strip() for part in parts for hop in str(part).split(",") if hop.strip())
 
 
 def _mode(raw: Mapping[str, Any]) -> int | None:

@@ -19,14 +19,15 @@ from support.repo import EXAMPLE_REPO, git  # noqa: E402,F401 - re-exported for 
 
 @pytest.fixture(scope="session", autouse=True)
 def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Tests never read or write the user's own git config."""
+    """Tests never read or write the user's own git config (or ssh config)."""
     home = tmp_path_factory.mktemp("gitconfig")
     cfg = home / "gitconfig"
     cfg.write_text("[user]\n\tname = Test Author\n\temail = author@example.com\n"
                    "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n")
-    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM")}
+    saved = {k: os.environ.get(k) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "HOTSWAP_SSH_CONFIG")}
     os.environ["GIT_CONFIG_GLOBAL"] = str(cfg)
     os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    os.environ["HOTSWAP_SSH_CONFIG"] = "none"  # nor the user's ssh config (tests that read one set it)
     yield
     for k, v in saved.items():
         if v is None:

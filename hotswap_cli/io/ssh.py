@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import errno
 import getpass
-import os
-import random
 import shlex
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,30 +17,11 @@ from paramiko.message import Message
 from paramiko.sftp import CMD_INIT, CMD_STATUS, CMD_VERSION
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.io.ssh_config import Route, resolve
+from hotswap_cli.io.ssh_connect import close_jumps, login, route_sock
 from hotswap_cli.specs import SshSpec
 
-
-class UnknownHostKey(Exception):
-    def __init__(self, key: paramiko.PKey) -> None:
-        super().__init__("unknown host key")
-        self.key = key
-
-
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        raise UnknownHostKey(key)
-
-
-def _transient(exc: BaseException) -> bool:
-    """Drops before or during key exchange (sshd past MaxStartups, a restarting server)."""
-    if isinstance(exc, paramiko.AuthenticationException | paramiko.BadHostKeyException | UnknownHostKey):
-        return False
-    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError | EOFError):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, paramiko.SSHException) and any(
-        word in text for word in ("banner", "reset", "eof", "closed", "negotiation")
-    )
+__all__ = ["Sftp", "SshConnection", "close_jumps"]
 
 
 _SFTP_VERSION = 3  # the protocol version paramiko (and OpenSSH) speak
@@ -112,11 +90,8 @@ class SshConnection:
 
     def __init__(self, instance: str, spec: SshSpec) -> None:
         self.instance = instance
-        self.host = spec.host
-        self.port = spec.port
-        self.user: str = spec.user or getpass.getuser()
-        self.key = spec.key
-        self.known_hosts = spec.known_hosts
+        self.spec = spec
+        self._route: Route | None = None
         self.timeout = spec.timeout
         self.command_timeout = spec.command_timeout
         self.retries = spec.retries
@@ -129,8 +104,25 @@ class SshConnection:
         self._stalled: str | None = None
 
     @property
+    def route(self) -> Route:
+        """The target's settings merged with the ssh config (read once; an error names the file)."""
+        if self._route is None:
+            self._route = resolve(self.instance, self.spec)
+        return self._route
+
+    @property
+    def host(self) -> str:
+        return self._route.target.host if self._route else self.spec.host
+
+    @property
+    def user(self) -> str:
+        return self._route.target.user if self._route else (self.spec.user or getpass.getuser())
+
+    @property
     def where(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}"
+        if self._route is not None:
+            return self._route.target.where
+        return f"{self.user}@{self.spec.host}:{self.spec.port}"
 
     @property
     def client(self) -> paramiko.SSHClient:
@@ -140,7 +132,9 @@ class SshConnection:
             self._drop()
             self._connecting = True
             try:
-                self._client = self._connect()
+                route = self.route
+                self._client = login(self.instance, route.target, route_sock(self.instance, route, self.retries),
+                                     retries=self.retries)
             finally:
                 self._connecting = False
                 self._mark_ready()
@@ -265,60 +259,3 @@ class SshConnection:
                     closable.close()
                 except Exception:  # already broken; nothing left to release
                     pass
-
-    # -- connecting -------------------------------------------------------------------------
-
-    def _connect(self) -> paramiko.SSHClient:
-        for attempt in range(self.retries + 1):
-            client = paramiko.SSHClient()
-            try:
-                if os.path.exists(self.known_hosts):
-                    client.load_host_keys(self.known_hosts)
-                client.set_missing_host_key_policy(_RefuseUnknown())
-                client.connect(
-                    self.host, port=self.port, username=self.user, key_filename=self.key,
-                    allow_agent=self.key is None, look_for_keys=self.key is None, timeout=self.timeout,
-                    banner_timeout=self.timeout, auth_timeout=self.timeout, channel_timeout=self.timeout,
-                )
-                return client
-            except Exception as exc:
-                client.close()
-                if attempt < self.retries and _transient(exc):
-                    time.sleep(0.1 * 2**attempt + random.uniform(0, 0.1))
-                    continue
-                raise self._connect_error(exc) from None
-        raise AssertionError("unreachable")
-
-    def _connect_error(self, exc: BaseException) -> TransportError:
-        hosts_file = self.known_hosts
-        if isinstance(exc, UnknownHostKey):
-            return TransportError(
-                self.instance,
-                f"unknown host key for {self.host}:{self.port} ({exc.key.get_name()} {exc.key.fingerprint}); "
-                f"refusing to connect",
-                hint=f"after checking the fingerprint: ssh-keyscan -p {self.port} {self.host} >> {hosts_file}",
-            )
-        if isinstance(exc, paramiko.BadHostKeyException):
-            return TransportError(
-                self.instance,
-                f"HOST KEY CHANGED for {self.host}:{self.port}: it presents {exc.key.fingerprint}, "
-                f"{hosts_file} expects {exc.expected_key.fingerprint}; refusing to connect (possible "
-                f"man-in-the-middle, or the host was reinstalled)",
-                hint=f"if the change is expected: ssh-keygen -R '[{self.host}]:{self.port}' -f {hosts_file}, "
-                f"then add the new key",
-            )
-        if isinstance(exc, paramiko.AuthenticationException):
-            how = f"key {self.key}" if self.key else "ssh agent and default keys"
-            return TransportError(self.instance, f"authentication failed for {self.where} ({how})",
-                                  hint="check `user` and `key`, and that the public key is in authorized_keys")
-        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-            return TransportError(self.instance, f"connection refused by {self.host}:{self.port}",
-                                  hint="is sshd running there, and is the port right?")
-        if isinstance(exc, TimeoutError | socket.timeout):
-            return TransportError(self.instance, f"connection to {self.host}:{self.port} timed out after "
-                                  f"{self.timeout:g}s")
-        if isinstance(exc, socket.gaierror):
-            return TransportError(self.instance, f"cannot resolve host {self.host}: {exc.strerror}")
-        if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == errno.ENOENT:
-            return TransportError(self.instance, f"ssh key file not found: {self.key}")
-        return TransportError(self.instance, f"cannot connect to {self.where}: {exc or type(exc).__name__}")

@@ -1,0 +1,234 @@
+"""Logging in over ssh along a Route: directly, through a ProxyCommand, or through jump hosts whose
+connections are shared. Every hop's host key is verified (plain known_hosts keys, or host
+certificates from a listed CA); bounded retries of transient drops; one line for every failure.
+
+Jump hosts: one connection per chain of hops per process, shared by every target behind it (50
+targets behind one bastion are 1 bastion login and 50 channels), kept until close_jumps() or the
+process ends. A chain whose connection died is reconnected by the next target that needs it."""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import paramiko
+
+from hotswap_cli.errors import TransportError
+from hotswap_cli.io.ssh_config import Hop, Route
+from hotswap_cli.io.ssh_hostkeys import HOST_CERT_ALGORITHMS, HostCertRefused, KnownHosts, UnknownHostKey, VerifyHostKey
+
+Sock = paramiko.Channel | paramiko.ProxyCommand | socket.socket
+
+
+def transient(exc: BaseException) -> bool:
+    """Drops before or during key exchange (sshd past MaxStartups, a restarting server)."""
+    if isinstance(exc, paramiko.AuthenticationException | paramiko.BadHostKeyException | UnknownHostKey
+                  | HostCertRefused | TransportError):
+        return False
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError | EOFError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, paramiko.SSHException) and any(
+        word in text for word in ("banner", "reset", "eof", "closed", "negotiation")
+    )
+
+
+def login(instance: str, hop: Hop, open_sock: Callable[[], Sock], *, retries: int,
+          role: str = "") -> paramiko.SSHClient:
+    """A verified, authenticated client for `hop` over the socket `open_sock` gives (one per attempt)."""
+    for attempt in range(retries + 1):
+        client = paramiko.SSHClient()
+        sock: Sock | None = None
+        try:
+            sock = open_sock()
+            known = KnownHosts.load(hop.known_hosts)
+            for path in hop.known_hosts:
+                if os.path.exists(path):
+                    client.load_host_keys(path)  # read only: the policy below never adds a key
+            client.set_missing_host_key_policy(VerifyHostKey(known, hop.key_name, hop.host_key_alias or hop.host))
+            with_certs = bool(known.authorities_for(hop.key_name))
+            client.connect(
+                hop.host_key_alias or hop.host, port=22 if hop.host_key_alias else hop.port, username=hop.user,
+                sock=sock, pkey=_certified_key(hop), key_filename=list(hop.keys) or None,  # type: ignore[arg-type]
+                allow_agent=not hop.identities_only, look_for_keys=not hop.keys,
+                timeout=hop.connect_timeout, banner_timeout=hop.connect_timeout,
+                auth_timeout=hop.connect_timeout, channel_timeout=hop.connect_timeout,
+                transport_factory=_prefer_host_certs if with_certs else None,  # type: ignore[arg-type]
+            )
+            return client
+        except TransportError:
+            client.close()
+            raise
+        except Exception as exc:
+            client.close()
+            if sock is not None:
+                sock.close()
+            if attempt < retries and transient(exc):
+                time.sleep(0.1 * 2**attempt + random.uniform(0, 0.1))
+                continue
+            raise connect_error(instance, hop, exc, role=role) from None
+    raise AssertionError("unreachable")
+
+
+def _prefer_host_certs(sock: Sock, **kwargs: object) -> paramiko.Transport:
+    """A transport that asks for a host certificate first (where a CA is listed for the host)."""
+    transport = paramiko.Transport(sock, **kwargs)  # type: ignore[arg-type]
+    options = transport.get_security_options()
+    options.keys = HOST_CERT_ALGORITHMS + tuple(options.keys)  # type: ignore[attr-defined]
+    return transport
+
+
+def _certified_key(hop: Hop) -> paramiko.PKey | None:
+    """The first identity with the CertificateFile the config names (paramiko itself offers
+    `<key>-cert.pub` next to a key; a CertificateFile elsewhere needs loading here)."""
+    if not hop.certificate or not hop.keys:
+        return None
+    key = paramiko.PKey.from_path(hop.keys[0])
+    key.load_certificate(hop.certificate)
+    return key
+
+
+def direct(instance: str, hop: Hop, role: str = "") -> Callable[[], Sock]:
+    def open_sock() -> Sock:
+        return socket.create_connection((hop.host, hop.port), timeout=hop.connect_timeout)
+
+    return open_sock
+
+
+def route_sock(instance: str, route: Route, retries: int) -> Callable[[], Sock]:
+    """Opens the path to the route's target: a TCP socket, a ProxyCommand, or a channel through the jumps."""
+    target = route.target
+    if route.jumps:
+        def through_jumps() -> Sock:
+            return JUMPS.channel(instance, route.jumps, target, retries)
+
+        return through_jumps
+    if route.proxy_command:
+        command = route.proxy_command
+
+        def proxy() -> Sock:
+            return paramiko.ProxyCommand(command)
+
+        return proxy
+    return direct(instance, target)
+
+
+class _Jump:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.client: paramiko.SSHClient | None = None
+
+    def alive(self) -> bool:
+        transport = self.client.get_transport() if self.client else None
+        return transport is not None and transport.is_active()
+
+
+class JumpPool:
+    """Shared connections to jump hosts, one per chain of hops."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chains: dict[tuple[Hop, ...], _Jump] = {}
+        self.logins = 0  # jump host logins made by this process (for tests and benchmarks)
+
+    def channel(self, instance: str, hops: tuple[Hop, ...], to: Hop, retries: int) -> paramiko.Channel:
+        """A direct-tcpip channel from the last hop to `to`; a dead shared connection is replaced once."""
+        for fresh in (False, True):
+            transport = self._transport(instance, hops, retries, fresh=fresh)
+            try:
+                return transport.open_channel("direct-tcpip", (to.host, to.port), ("127.0.0.1", 0),
+                                              timeout=to.connect_timeout)
+            except paramiko.ChannelException as exc:  # the jump host answered: it cannot or will not
+                raise TransportError(instance, f"jump host {hops[-1].alias} could not open a connection to "
+                                     f"{to.host}:{to.port}: {exc.text or exc}",
+                                     hint="check the target's HostName/Port, and that the jump host "
+                                          "allows TCP forwarding (AllowTcpForwarding)") from None
+            except (paramiko.SSHException, OSError, EOFError):
+                if fresh:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _transport(self, instance: str, hops: tuple[Hop, ...], retries: int, *, fresh: bool) -> paramiko.Transport:
+        with self._lock:
+            entry = self._chains.setdefault(hops, _Jump())
+        with entry.lock:
+            if fresh and entry.client is not None:
+                entry.client.close()
+                entry.client = None
+            if not entry.alive():
+                hop = hops[-1]
+                if len(hops) > 1:
+                    inner = hops[:-1]
+
+                    def open_sock() -> Sock:
+                        return self.channel(instance, inner, hop, retries)
+                else:
+                    open_sock = direct(instance, hop)
+                entry.client = login(instance, hop, open_sock, retries=retries, role="jump host ")
+                self.logins += 1
+            transport = entry.client.get_transport() if entry.client else None
+            assert transport is not None
+            return transport
+
+    def close(self) -> None:
+        with self._lock:
+            chains = list(self._chains.values())
+            self._chains.clear()
+        for entry in reversed(chains):  # the innermost hops first
+            if entry.client is not None:
+                entry.client.close()
+
+
+JUMPS = JumpPool()
+atexit.register(JUMPS.close)
+
+
+def close_jumps() -> None:
+    """Close every shared jump host connection (the next target that needs one reconnects)."""
+    JUMPS.close()
+
+
+def connect_error(instance: str, hop: Hop, exc: BaseException, *, role: str = "") -> TransportError:
+    """One line for a failed login to `hop` (`role`: "jump host " for a hop on the way)."""
+    name, where = hop.key_name, f"{role}{hop.host}:{hop.port}"
+    hosts_file = hop.known_hosts[0] if hop.known_hosts else "~/.ssh/known_hosts"
+    if isinstance(exc, UnknownHostKey):
+        return TransportError(
+            instance, f"unknown host key for {where} ({exc.key.get_name()} {exc.key.fingerprint}); refusing to connect",
+            hint=f"after checking the fingerprint: ssh-keyscan -p {hop.port} {hop.host} >> {hosts_file}")
+    if isinstance(exc, HostCertRefused):
+        return TransportError(instance, f"host certificate of {where} refused: {exc}",
+                              hint=f"list the signing CA for {name} as `@cert-authority` in {hosts_file}, or check "
+                                   "the certificate with ssh-keygen -L -f")
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return TransportError(
+            instance,
+            f"HOST KEY CHANGED for {where}: it presents {exc.key.fingerprint}, {hosts_file} expects "
+            f"{exc.expected_key.fingerprint}; refusing to connect (possible man-in-the-middle, or the host was "
+            f"reinstalled)",
+            hint=f"if the change is expected: ssh-keygen -R '{name}' -f {hosts_file}, then add the new key")
+    if isinstance(exc, paramiko.AuthenticationException):
+        how = f"key {', '.join(hop.keys)}" if hop.keys else "ssh agent and default keys"
+        return TransportError(instance, f"authentication failed for {role}{hop.where} ({how})",
+                              hint="check `user` and `key` (or User/IdentityFile in the ssh config), and that the "
+                                   "public key (or its certificate's CA) is trusted there")
+    if isinstance(exc, ConnectionRefusedError | paramiko.ssh_exception.NoValidConnectionsError):
+        return TransportError(instance, f"connection refused by {where}", hint="is sshd running there, and is the "
+                                                                                 "port right?")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return TransportError(instance, f"connection to {where} timed out after {hop.connect_timeout:g}s")
+    if isinstance(exc, socket.gaierror):
+        hint = None if hop.host != hop.alias else "is it an alias in an ssh config hotswap does not read? see " \
+                                                  "--ssh-config"
+        return TransportError(instance, f"cannot resolve host {hop.host}: {exc.strerror}", hint=hint)
+    if isinstance(exc, paramiko.ProxyCommandFailure):
+        return TransportError(instance, f"ProxyCommand for {where} failed: {exc}")
+    if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == errno.ENOENT:
+        return TransportError(instance, f"ssh key file not found: {', '.join(hop.keys) or hop.certificate}")
+    return TransportError(instance, f"cannot connect to {role}{hop.where}: {exc or type(exc).__name__}")
