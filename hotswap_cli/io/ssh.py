@@ -241,6 +241,33 @@ class SshConnection:
             raise TransportError(self.instance, f"connection to {self.where} lost while running a command: "
                                  f"{exc or type(exc).__name__}") from None
 
+    def exec(self, command: str, *, stdin: bytes = b"", step: str = "command") -> tuple[int, bytes, str]:
+        """Run `command` (already quoted) with `stdin`: exit status, stdout bytes, stderr text; bounded
+        as `run`."""
+        with self.bounded(step, self.command_timeout + self.timeout, idle=False):
+            try:
+                chan = self.client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+                try:
+                    chan.settimeout(self.command_timeout)
+                    chan.exec_command(command)
+                    if stdin:
+                        chan.sendall(stdin)
+                    chan.shutdown_write()
+                    out = []
+                    while data := chan.recv(65536):
+                        out.append(data)
+                    err = []
+                    while data := chan.recv_stderr(65536):
+                        err.append(data)
+                    return chan.recv_exit_status(), b"".join(out), b"".join(err).decode("utf-8", "replace")
+                finally:
+                    chan.close()
+            except TimeoutError:
+                raise TransportError(self.instance, f"{step} timed out after {self.command_timeout:g}s") from None
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise TransportError(self.instance, f"connection to {self.where} lost during {step}: "
+                                     f"{exc or type(exc).__name__}") from None
+
     def close(self) -> None:
         """Close for good. Safe from another thread: an operation stuck in this connection raises
         promptly (closing the transport ends every paramiko wait) and nothing reconnects."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import posixpath
 import shlex
 import stat
@@ -31,6 +32,7 @@ from hotswap_cli.io.process import tail
 from hotswap_cli.io.ssh import Sftp, SshConnection
 from hotswap_cli.specs import SshSpec
 from hotswap_cli.transports.fileswap import FileMeta, FileSwap
+from hotswap_cli.transports.ssh_sudo import SudoFS
 
 FSYNC = "fsync@openssh.com"
 STATVFS = "statvfs@openssh.com"
@@ -59,10 +61,11 @@ class SftpFS:
     """The swap's file operations on a host over SFTP (paramiko), each step's failure one line, each
     step bounded by the spec's timeout (SshConnection.bounded)."""
 
-    def __init__(self, instance: str, conn: SshConnection, directory: str) -> None:
+    def __init__(self, instance: str, conn: SshConnection, path: str) -> None:
         self.instance = instance
         self.conn = conn
-        self.directory = directory
+        self.path = path
+        self.directory = posixpath.dirname(path) or "."
 
     @contextmanager
     def guard(self, step: str) -> Iterator[None]:
@@ -73,8 +76,11 @@ class SftpFS:
         except TransportError:
             raise
         except PermissionError:
-            raise TransportError(self.instance, f"{step}: permission denied on {self.conn.host}",
-                                 hint=f"{self.conn.user} must be able to write {self.directory}") from None
+            what = f"read {self.path}" if step.startswith("read") else f"write in {self.directory}"
+            raise TransportError(self.instance, f"{step}: permission denied: {self.conn.user} may not {what} on "
+                                 f"{self.conn.host}",
+                                 hint="set `become: true` on the target to use sudo there (as Ansible's become), "
+                                      f"or give {self.conn.user} access") from None
         except OSError as exc:
             if exc.errno is None and str(exc) == "Failure":  # SFTP's catch-all status (EROFS, ENOSPC, ...)
                 reason = f"the server refused to write in {self.directory} (read-only file system or disk full?)"
@@ -220,9 +226,14 @@ class SshTransport:
         self.allowed_env = allowed_env
         self.conn = SshConnection(name, spec)
         self.traceparent = traceparent
-        directory = posixpath.dirname(spec.path) or "."
-        self.file = FileSwap(name, SftpFS(name, self.conn, directory), spec.path, mode=spec.mode,
-                             where=f" on {spec.host}")
+        fs: SftpFS | SudoFS
+        if spec.become:
+            fs = SudoFS(name, self.conn, posixpath.dirname(spec.path) or ".", user=spec.become_user,
+                        password=self._become_password)
+        else:
+            fs = SftpFS(name, self.conn, spec.path)
+        self.commands: SshConnection | SudoFS = fs if isinstance(fs, SudoFS) else self.conn
+        self.file = FileSwap(name, fs, spec.path, mode=spec.mode, where=f" on {spec.host}")
 
     def read_current(self) -> bytes | None:
         return self.file.read_current()
@@ -234,8 +245,8 @@ class SshTransport:
         if not self.spec.check:
             return
         staged = self.file.require_staged("check")
-        code, output = self.conn.run(self.spec.check.replace("{path}", shlex.quote(staged)), env=self._env(),
-                                     step="check")
+        code, output = self.commands.run(self.spec.check.replace("{path}", shlex.quote(staged)),
+                                         env=self._env(), step="check")
         if code != 0:
             self.file.discard()
             raise TransportError(self.name, f"check failed (exit {code}): {tail(output)}")
@@ -245,7 +256,7 @@ class SshTransport:
 
     def reload(self) -> None:
         if self.spec.reload:
-            code, output = self.conn.run(self.spec.reload, env=self._env(), step="reload")
+            code, output = self.commands.run(self.spec.reload, env=self._env(), step="reload")
             if code != 0:
                 raise TransportError(self.name, f"reload failed (exit {code}): {tail(output)}")
         if self.spec.reload_url:
@@ -272,6 +283,20 @@ class SshTransport:
 
     def close(self) -> None:
         self.conn.close()
+
+    def _become_password(self) -> str | None:
+        """The sudo password from the allowed environment variable `become_password_env` names."""
+        name = self.spec.become_password_env
+        if not name:
+            return None
+        if name.startswith("HOTSWAP_") or name not in self.allowed_env:
+            raise TransportError(self.name, f"become_password_env names ${{{name}}}, which is not an allowed "
+                                 "environment variable", hint=f"allow it with HOTSWAP_ALLOW_ENV={name}")
+        value = os.environ.get(name)
+        if not value:
+            raise TransportError(self.name, f"become_password_env names ${{{name}}}, which is not set",
+                                 hint=f"export {name} with the sudo password of the login user")
+        return value
 
     def _env(self) -> dict[str, str]:
         return {"TRACEPARENT": self.traceparent} if self.traceparent else {}
