@@ -78,8 +78,13 @@ def _global(
     repo: Path = typer.Option(None, "--repo", help="Config repo directory (default: find hotswap.yaml upward)."),
     json_output: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     no_color: bool = typer.Option(False, "--no-color", help="No colour (also: NO_COLOR, or stdout not a TTY)."),
+    ssh_config: str = typer.Option(None, "--ssh-config", metavar="FILE",
+                                   help="ssh config to read for ssh targets instead of ~/.ssh/config ('none': no "
+                                        "file); the same as HOTSWAP_SSH_CONFIG."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
+    if ssh_config:
+        os.environ["HOTSWAP_SSH_CONFIG"] = ssh_config  # read where ssh targets are resolved (io/ssh_config)
     ctx.obj = Env(repo_option=repo, json=json_output, no_color=no_color)
 
 

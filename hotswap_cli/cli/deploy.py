@@ -86,7 +86,7 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
     if env.json:
         env.print_json_line({"event": "plan", **plan_dict(deployment, diffs, kind)})
     else:
-        print_plan(env, deployment, diffs, kind)
+        print_plan(env, deployment, diffs, kind, dry_run=dry_run)
     if dry_run:
         env.message("dry run: nothing was changed")
         return ExitCode.OK

@@ -98,10 +98,36 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
         "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
                   "diff": g.diff.to_dict() if g.diff is not None else None,
                   "text_diff": g.text_diff} for g in groups],
+        "ssh": ssh_settings(deployment),
     }
 
 
-def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: str) -> None:
+def ssh_settings(deployment: Deployment) -> dict[str, Any]:
+    """Per ssh target: how it is reached and where each setting came from (profile, ssh config, default)."""
+    from hotswap_cli.specs import SshSpec
+
+    out: dict[str, Any] = {}
+    for t in deployment.targets:
+        if isinstance(t.transport, SshSpec):
+            from hotswap_cli.io.ssh_config import describe
+
+            out[t.name] = describe(t.name, t.transport)
+    return out
+
+
+def _print_ssh(out: Any, settings: dict[str, Any]) -> None:
+    out.print("ssh (where each setting comes from):", style="bold", markup=False)
+    for name, found in settings.items():
+        if "error" in found:
+            out.print(f"  {name}: {found['error']}", style="red", markup=False)
+            continue
+        out.print(f"  {name}: {found['route']}", markup=False)
+        for key, item in found["settings"].items():
+            out.print(f"    {key} {item['value']}  ({item['from']})", markup=False, highlight=False)
+
+
+def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: str, *,
+               dry_run: bool = False) -> None:
     from hotswap_cli.cli.diff import print_changes
 
     plan = deployment.plan
@@ -138,6 +164,8 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
             for line in g.text_diff.splitlines():
                 out.print(f"    {line}", markup=False, highlight=False,
                           style="green" if line.startswith("+") else "red" if line.startswith("-") else None)
+    if dry_run and (settings := ssh_settings(deployment)):
+        _print_ssh(out, settings)
     e = deployment.estimate
     longer = (f" (up to ~{format_duration(e.longest_rollout_s)} if bakes are extended)"
               if e.longest_rollout_s > e.full_rollout_s else "")

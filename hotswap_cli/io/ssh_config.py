@@ -62,6 +62,21 @@ class Route:
     origins: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # setting -> (value, where from)
 
 
+def describe(instance: str, spec: SshSpec) -> dict[str, object]:
+    """What `hotswap deploy --dry-run` shows for an ssh target: the route and where each setting
+    came from (nothing connects)."""
+    try:
+        route = resolve(instance, spec)
+    except TransportError as exc:
+        return {"error": exc.reason}
+    via = " -> ".join(h.where for h in route.jumps)
+    path = route.target.where + (f" via {via}" if via else "") + (" via ProxyCommand" if route.proxy_command else "")
+    settings = {name: {"value": value, "from": origin} for name, (value, origin) in route.origins.items()}
+    if spec.become:
+        settings["become"] = {"value": f"sudo -u {spec.become_user}", "from": "profile"}
+    return {"route": path, "settings": settings}
+
+
 def config_path(spec: SshSpec) -> tuple[str | None, str]:
     """The ssh config file to read (None: none) and what chose it."""
     chosen = os.environ.get("HOTSWAP_SSH_CONFIG", "").strip()
@@ -128,7 +143,7 @@ def resolve(instance: str, spec: SshSpec) -> Route:
     origins: dict[str, tuple[str, str]] = {}
 
     def pick(name: str, profile_value: object, found: object, default: object) -> object:
-        if name in given:
+        if name.removeprefix("connect_") in given:
             origins[name] = (str(profile_value), "profile")
             return profile_value
         if found is not None:
@@ -145,7 +160,8 @@ def resolve(instance: str, spec: SshSpec) -> Route:
     user = str(pick("user", spec.user, found.get("user"), spec.user or _local_user()))
     keys = _keys(spec, found, given, origins, source)
     known = _known_hosts(spec, found, given, origins, source)
-    timeout = float(pick("timeout", spec.timeout, found.get("connecttimeout"), spec.timeout))  # type: ignore[arg-type]
+    timeout = float(pick("connect_timeout", spec.timeout, found.get("connecttimeout"),  # type: ignore[arg-type]
+                         spec.timeout))
     target = Hop(alias=spec.host, host=host, port=port, user=user, keys=keys,
                  certificate=_expand(found.get("certificatefile")), identities_only=_identities_only(spec, found,
                                                                                                   given),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from deploy_fleet import Fleet
 
 from hotswap_cli.core.deploy.ledger import read_records
@@ -132,3 +133,30 @@ def test_blue_green_over_ssh_switches_nothing_when_one_check_fails(
     assert not list(files.rglob("*.hotswap-prev"))  # nothing was swapped, so nothing was kept
     record = read_records(GitRepo(fleet.root), fleet.profile)[0]
     assert record["status"] == "reverted" and record["failed_phase"] == 1
+
+
+def test_targets_named_by_ssh_config_alias_deploy_and_the_dry_run_shows_where_settings_came_from(
+        make_fleet: Callable[..., Fleet], sshd: Any, tmp_path: Path, cli: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTSWAP_SSH_CONFIG", "none")  # restored after the test: --ssh-config sets it in-process
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host web-*.fleet\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {sshd.user}\n"
+                      f"  IdentityFile {sshd.user_key}\n  UserKnownHostsFile {sshd.known_hosts}\n")
+    files = tmp_path / "instances"
+    targets = []
+    for i in (1, 2):
+        (files / f"web-{i}").mkdir(parents=True)
+        targets.append({"name": f"web-{i}", "transport": {"type": "ssh", "host": f"web-{i}.fleet", "timeout": "5s",
+                                                          "path": str(files / f"web-{i}" / "worker.json")},
+                        "health": [{"type": "command", "command": ["true"]}]})
+    fleet = make_fleet(targets, strategy={"type": "direct"})
+    fleet.release(cli, "1.0.0")
+
+    planned = cli("--ssh-config", str(config), "--repo", str(fleet.root), "deploy", fleet.profile, "--dry-run")
+    assert planned.exit_code == 0, planned
+    assert f"web-1: {sshd.user}@127.0.0.1:{sshd.port}" in planned.stdout
+    assert f"port {sshd.port}  (ssh config {config})" in planned.stdout
+    assert "timeout 5.0  (profile)" in planned.stdout
+    result = cli("--ssh-config", str(config), "--repo", str(fleet.root), "deploy", fleet.profile, "--yes")
+    assert result.exit_code == 0, result
+    assert fleet.running("web-2")["concurrency"] == 8
