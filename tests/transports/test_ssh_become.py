@@ -28,7 +28,8 @@ from hotswap_cli.errors import ConfigError, TransportError
 from hotswap_cli.ops.backends import open_transport
 from hotswap_cli.specs import Target, check_env
 
-OLD = b"worker_processes 2;  # old, odd  spacing kept\n"
+# Bytes a text-only path would mangle: CR LF, NUL, escape, invalid UTF-8, no final newline.
+OLD = b"worker_processes 2;  # old, odd  spacing kept\r\n\x00\x1b[0m\xff\xfe tail"
 NEW = b"worker_processes 4;\n"
 ADM = 4  # Debian's adm group: a live file owned root:adm 0640, like many files under /etc
 PW_ENV = "HS_SUDO_PW"
@@ -107,17 +108,34 @@ def test_become_root_swaps_a_root_owned_file_keeping_owner_mode_and_previous_byt
 
 
 def test_become_revert_removes_a_file_that_did_not_exist(host: BecomeHost, etc: Path) -> None:
-    live = etc / "new.conf"
-    transport = open_transport(host.target("a", "hsdeploy", live, become=True))
+    live = etc / "it's $new `conf`.conf"  # paths reach sudo's shell as data, never as script
+    transport = open_transport(host.target("a", "hsdeploy", live, become=True, check="test -s {path}"))
     try:
         assert transport.read_current() is None
         transport.stage(NEW)
+        transport.check()
         transport.swap()
         assert live.read_bytes() == NEW
         assert meta(live) == (0, 0, 0o644)  # written by root, the default mode
         transport.revert()
         assert not live.exists()
         assert sorted(os.listdir(etc)) == []
+    finally:
+        transport.close()
+
+
+def test_a_large_binary_config_goes_through_sudo_intact(host: BecomeHost, etc: Path) -> None:
+    live = etc / "big.bin"
+    old, new = os.urandom(3 << 20), os.urandom(2 << 20)
+    write_owned(live, old, owner="root", group=ADM, mode=0o600)
+    transport = open_transport(host.target("a", "hsdeploy", live, become=True))
+    try:
+        assert transport.read_current() == old
+        transport.stage(new)
+        transport.swap()
+        assert live.read_bytes() == new
+        transport.revert()
+        assert live.read_bytes() == old and meta(live) == (0, ADM, 0o600)
     finally:
         transport.close()
 
@@ -177,6 +195,16 @@ def test_become_with_a_password_from_an_allowed_variable(
         transport.close()
 
 
+def test_a_password_is_sent_only_when_sudo_asks_for_one(
+        host: BecomeHost, etc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """hsdeploy has NOPASSWD: a configured password must not end up in front of the file's bytes."""
+    monkeypatch.setenv(PW_ENV, PASSWORD)
+    live = etc / "app.conf"
+    write_owned(live, OLD, owner="root", group=ADM, mode=0o640)
+    push_with_env(host.target("a", "hsdeploy", live, become=True, become_password_env=PW_ENV), NEW)
+    assert live.read_bytes() == NEW and meta(live) == (0, ADM, 0o640)
+
+
 def test_the_password_never_reaches_a_command_or_its_output(
         host: BecomeHost, etc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failing check's output is shown; a command reading its stdin must not find the password there."""
@@ -209,27 +237,42 @@ def test_a_wrong_password_is_refused_without_showing_it(
     assert snapshot(etc) == before
 
 
-def test_a_password_variable_that_is_not_allowed_or_not_set_is_a_config_error_before_connecting(
+def test_a_password_variable_that_is_not_allowed_or_not_set_is_refused_before_connecting(
         host: BecomeHost, monkeypatch: pytest.MonkeyPatch) -> None:
-    nobody_listens = free_port()
     target = host.target("a", "hspass", "/etc/hotswap-test-never.conf", become=True, become_password_env=PW_ENV,
-                         port=nobody_listens, retries=0)
+                         port=free_port(), retries=0)  # nobody listens: an attempt would say "connection refused"
     monkeypatch.setenv(PW_ENV, PASSWORD)
-    with pytest.raises(ConfigError, match=PW_ENV) as refused:
+    with pytest.raises(ConfigError, match=PW_ENV) as refused:  # the deploy's pre-flight
         check_env([target], set())
     assert f"HOTSWAP_ALLOW_ENV={PW_ENV}" in str(refused.value)
-    with pytest.raises(ConfigError, match=PW_ENV) as not_allowed:  # a ConfigError, not "connection refused"
+    with pytest.raises((ConfigError, TransportError), match=f"{PW_ENV}.*not an allowed") as not_allowed:
         push(target, NEW)
     monkeypatch.delenv(PW_ENV)
-    with pytest.raises(ConfigError, match=PW_ENV) as unset:
+    with pytest.raises((ConfigError, TransportError), match=f"{PW_ENV}.*not set") as unset:
         push_with_env(target, NEW)
-    for exc in (not_allowed, unset):
+    for exc in (refused, not_allowed, unset):
         assert PASSWORD not in f"{exc.value} {exc.value.hint}"
+    with pytest.raises(ConfigError, match=f"{PW_ENV}.*not set"):  # allowed but unset: found before any instance
+        check_env([target], {PW_ENV})
+
+
+def test_a_symlinked_live_file_is_replaced_with_its_target_mode_never_the_link_s(
+        host: BecomeHost, etc: Path) -> None:
+    """As over SFTP (which reads the file through the link): the new file gets the mode and owner of the
+    file the link points to; a symbolic link's own lstat mode is 0777."""
+    real = etc / "app.conf.real"
+    write_owned(real, OLD, owner="root", group=ADM, mode=0o640)
+    live = etc / "app.conf"
+    live.symlink_to(real.name)
+    push(host.target("a", "hsdeploy", live, become=True), NEW)
+    assert live.read_bytes() == NEW
+    assert meta(live) == (0, ADM, 0o640)
+    assert real.read_bytes() == OLD
 
 @pytest.mark.parametrize(("user", "says"), [
-    ("hsnosudo", ("not allowed", "may not", "not permitted", "not in the sudoers", "password is required",
-                  "needs a password")),
-    ("hspass", ("password is required", "needs a password", "become_password_env")),
+    # sudo -n cannot tell "no rights" from "needs a password" before authenticating: either is fine
+    ("hsnosudo", ("not allowed", "may not", "not in the sudoers", "password is required", "wants a password")),
+    ("hspass", ("password is required", "wants a password", "become_password_env")),
 ])
 def test_a_user_sudo_refuses_gets_one_clear_error_and_nothing_changes(
         host: BecomeHost, etc: Path, user: str, says: tuple[str, ...]) -> None:
