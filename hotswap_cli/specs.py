@@ -195,7 +195,8 @@ def refused_env(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
 
 
 def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
-    """Before anything connects: every ${NAME} the targets' headers use must be allowed."""
+    """Before anything connects: every ${NAME} the targets' headers use must be allowed, and a
+    become_password_env must be allowed and set."""
     allowed = frozenset(allowed)
     for t in targets:
         refused = refused_env(env_refs(t), allowed)
@@ -207,6 +208,11 @@ def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
                               f"environment variable (refused: {names}); nothing was sent",
                               hint=f"allow it with HOTSWAP_ALLOW_ENV={refused[0]}, or `allow_env: [{refused[0]}]` "
                                    "in hotswap.yaml on the default branch (HOTSWAP_* never)")
+        spec = t.transport
+        if isinstance(spec, SshSpec) and spec.become_password_env and not os.environ.get(spec.become_password_env):
+            raise ConfigError(f"target {t.name}: become_password_env names ${{{spec.become_password_env}}}, which "
+                              "is not set; nothing was sent",
+                              hint=f"export {spec.become_password_env} with the sudo password of the login user")
 
 
 # -- parsing: from profile.yaml's (schema-checked) mappings ------------------------------------

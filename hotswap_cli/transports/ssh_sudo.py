@@ -111,7 +111,7 @@ class SudoFS:
             raise OSError(number, f"{what} on {self.conn.host} (as {self.user} through sudo): {reason}")
 
     def read(self, path: str) -> tuple[bytes, FileMeta] | None:
-        code, out, err = self.sudo(f'[ -e "$1" ] || exit {_MISSING}; stat -c "%a %u %g" -- "$1" && exec cat -- "$1"',
+        code, out, err = self.sudo(f'[ -e "$1" ] || exit {_MISSING}; stat -L -c "%a %u %g" -- "$1" && exec cat -- "$1"',
                                    path, step="read")
         if code == _MISSING:
             return None
