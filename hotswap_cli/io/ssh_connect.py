@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import errno
-import os
 import random
 import socket
 import threading
@@ -48,9 +47,10 @@ def login(instance: str, hop: Hop, open_sock: Callable[[], Sock], *, retries: in
         try:
             sock = open_sock()
             known = KnownHosts.load(hop.known_hosts)
-            for path in hop.known_hosts:
-                if os.path.exists(path):
-                    client.load_host_keys(path)  # read only: the policy below never adds a key
+            trusted = client.get_host_keys()  # read only: the policy below never adds a key
+            for name in known.keys.keys():
+                for kind, key in known.keys[name].items():
+                    trusted.add(name, kind, key)
             client.set_missing_host_key_policy(VerifyHostKey(known, hop.key_name, hop.host_key_alias or hop.host))
             with_certs = bool(known.authorities_for(hop.key_name))
             client.connect(
@@ -80,7 +80,7 @@ def _prefer_host_certs(sock: Sock, **kwargs: object) -> paramiko.Transport:
     """A transport that asks for a host certificate first (where a CA is listed for the host)."""
     transport = paramiko.Transport(sock, **kwargs)  # type: ignore[arg-type]
     options = transport.get_security_options()
-    options.keys = HOST_CERT_ALGORITHMS + tuple(options.keys)  # type: ignore[attr-defined]
+    options.key_types = HOST_CERT_ALGORITHMS + tuple(options.key_types)
     return transport
 
 
@@ -217,7 +217,8 @@ def connect_error(instance: str, hop: Hop, exc: BaseException, *, role: str = ""
         how = f"key {', '.join(hop.keys)}" if hop.keys else "ssh agent and default keys"
         return TransportError(instance, f"authentication failed for {role}{hop.where} ({how})",
                               hint="check `user` and `key` (or User/IdentityFile in the ssh config), and that the "
-                                   "public key (or its certificate's CA) is trusted there")
+                                   "public key is in authorized_keys there (or its certificate's CA in "
+                                   "TrustedUserCAKeys)")
     if isinstance(exc, ConnectionRefusedError | paramiko.ssh_exception.NoValidConnectionsError):
         return TransportError(instance, f"connection refused by {where}", hint="is sshd running there, and is the "
                                                                                  "port right?")

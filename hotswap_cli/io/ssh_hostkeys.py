@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -40,8 +40,9 @@ class HostCertRefused(Exception):
 
 @dataclass
 class KnownHosts:
-    """What known_hosts files say beyond plain keys (paramiko loads those): CAs and revoked keys."""
+    """What known_hosts files say: plain keys per host, CAs for host certificates, revoked keys."""
 
+    keys: paramiko.HostKeys = field(default_factory=paramiko.HostKeys)
     authorities: list[tuple[list[str], bytes]] = field(default_factory=list)  # (host patterns, CA key blob)
     revoked: set[bytes] = field(default_factory=set)
 
@@ -54,6 +55,11 @@ class KnownHosts:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     words = line.split()
+                    if not words or words[0].startswith("#"):
+                        continue
+                    if not words[0].startswith("@"):
+                        known._add_plain(line.strip())
+                        continue
                     if len(words) < 4 or words[0] not in ("@cert-authority", "@revoked"):
                         continue
                     try:
@@ -66,9 +72,24 @@ class KnownHosts:
                         known.authorities.append((words[1].split(","), blob))
         return known
 
+    def _add_plain(self, line: str) -> None:
+        """A `names keytype key` line (paramiko's own loader stops at the first marker line)."""
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+        except Exception:  # noqa: BLE001 - a line paramiko cannot read trusts nothing, as in OpenSSH
+            return
+        if entry is not None and entry.key is not None:
+            for name in entry.hostnames:
+                self.keys.add(name, entry.key.get_name(), entry.key)
+
     def authorities_for(self, name: str) -> list[bytes]:
         """The CA keys trusted to sign host certificates for `name` (`host` or `[host]:port`)."""
         return [blob for patterns, blob in self.authorities if _matches(patterns, name)]
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """OpenSSH's patterns: `*` and `?` only (so `[host]:port` is literal, unlike fnmatch)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower()))
 
 
 def _matches(patterns: list[str], name: str) -> bool:
@@ -76,7 +97,7 @@ def _matches(patterns: list[str], name: str) -> bool:
     hit = False
     for pattern in patterns:
         negate = pattern.startswith("!")
-        if fnmatch.fnmatchcase(name.lower(), pattern.lstrip("!").lower()):
+        if _glob(pattern.lstrip("!")).fullmatch(name.lower()):
             if negate:
                 return False
             hit = True
