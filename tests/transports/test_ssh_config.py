@@ -161,3 +161,25 @@ def test_without_the_config_an_alias_fails_before_anything_changes_and_says_why(
     transport.close()
     assert "cannot resolve host edge-alias.invalid" in caught.value.reason
     assert "--ssh-config" in (caught.value.hint or "")
+
+
+def test_the_profile_schema_takes_the_new_keys_and_refuses_a_relative_ssh_config() -> None:
+    import json
+
+    import jsonschema
+
+    from hotswap_cli import DATA_DIR
+
+    schema = json.loads((DATA_DIR / "profile.schema.json").read_text())
+    ssh = schema["properties"]["targets"]["items"]["properties"]["transport"]["allOf"][1]["then"]
+
+    def errors(**raw: Any) -> list[str]:
+        doc = {"type": "ssh", "host": "edge-1", "path": "/etc/nginx/nginx.conf", **raw}
+        return [e.message for e in jsonschema.Draft202012Validator(ssh).iter_errors(doc)]
+
+    assert errors(jump="deploy@bastion:2222,inner", become=True, become_user="www-data",
+                  become_password_env="SUDO_PW", ssh_config="~/.ssh/fleet.conf") == []
+    assert errors(jump=["bastion", "ssh://ops@10.0.0.1:22"]) == []
+    assert errors(ssh_config="fleet.conf")  # relative to what? refused
+    assert errors(jump="a b")  # not a hop
+    assert errors(become_password_env="NOT-A-NAME")
