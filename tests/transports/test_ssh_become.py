@@ -60,15 +60,7 @@ def meta(path: Path) -> tuple[int, int, int]:
 
 def push_with_env(target: Target, data: bytes) -> None:
     """support.push.push with the password variable allowed, as `HOTSWAP_ALLOW_ENV=HS_SUDO_PW` would."""
-    transport = open_transport(target, allowed_env={PW_ENV})
-    try:
-        transport.read_current()
-        transport.stage(data)
-        transport.check()
-        transport.swap()
-        transport.reload()
-    finally:
-        transport.close()
+    push(target, data, allowed_env={PW_ENV})
 
 
 def leftovers(directory: Path) -> list[str]:
