@@ -53,9 +53,9 @@ def test_canary_failure_in_phase_2_touches_three_of_ten_and_reverts_them(make_fl
     fleet.set_config(concurrency=99)
     fleet.release(cli, "1.1.0")
     result = deploy(cli, fleet, "1.1.0")
-    assert result.exit_code == 6, result
-    assert "health gate failed after phase 2 (canary 30%)" in result.stderr
-    assert "failed and was reverted" in result.stderr
+    assert result.exit_code == 6, result.stderr
+    assert "health gate failed after phase 2 (canary 30%)" in result.stderr, result.stderr
+    assert "failed and was reverted" in result.stderr, result.stderr
     record = read_records(GitRepo(fleet.root), fleet.profile)[0]
     touched = [i["instance"] for i in record["instances"] if i["touched"]]
     assert touched == ["web-1", "web-2", "web-3"]
