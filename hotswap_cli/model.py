@@ -149,6 +149,7 @@ class Phase:
     percent: float | None = None
     action: str = "deploy"  # deploy (stage..reload) | stage (stage+check) | switch (swap+reload)
     gate: bool = True  # bake then health gate over every live instance after this phase
+    pause: float | None = None  # then wait: math.inf until `hotswap resume`/`promote`, else seconds (resumes itself)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,8 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
     for p in plan.phases:
         for t in p.targets:
             phase_of.setdefault(t.name, p.number)
-    sink: JsonLines | Progress = JsonLines() if env.json else Progress(list(phase_of.items()), color=env.color)
+    sink: JsonLines | Progress = JsonLines() if env.json else Progress(list(phase_of.items()), color=env.color,
+                                                                           plan=plan)
 
     def waiting(holder: LockHolder) -> None:
         env.message(f"waiting for the deploy lock: {holder.describe()}")

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.durations import format_duration
 from hotswap_cli.runner.events import (
@@ -72,10 +72,16 @@ class JsonLines:
 _SHOWN_LIVE = (RevertStarted, VerdictReached, DeployFinished, RevertFinished, BakeExtended, GatePaused)
 
 
+if TYPE_CHECKING:
+    from hotswap_cli.model import Plan
+
+
 class Progress:
     """Human progress on stderr: a rich Live table when stderr is a terminal, else log lines."""
 
-    def __init__(self, instances: list[tuple[str, int]], *, color: bool, live: bool | None = None) -> None:
+    def __init__(self, instances: list[tuple[str, int]], *, color: bool, live: bool | None = None,
+                 plan: Plan | None = None) -> None:
+        self.plan = plan  # phases, bakes and the health policy (thresholds) the run follows
         self.rows = {name: Row(name, phase) for name, phase in instances}
         self.phase = ""
         self._lock = threading.Lock()

@@ -16,6 +16,8 @@ from hotswap_cli.core.deploy.journal import Journal
 from hotswap_cli.core.deploy.prepare import Deployment, open_git, payload_for
 from hotswap_cli.errors import Interrupted, LockHeld
 from hotswap_cli.ops.journal import JournalKeeper
+from hotswap_cli.ops.notify import notifier_for
+from hotswap_cli.ops.timeline import Timeline
 from hotswap_cli.runner.events import TeeSink
 from hotswap_cli.specs import Target
 
@@ -92,7 +94,9 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         keeper = JournalKeeper(git_repo, journals.new_journal(
             git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
             sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases)), deployment.version_names)
-        sink = TeeSink(keeper, settings.sink)
+        timeline = Timeline()
+        notifier = notifier_for(deployment, record_id, kind)
+        sink = TeeSink(keeper, timeline, notifier, settings.sink)
         with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
                             instances=len(plan.targets)) as span:
             traceparent = telemetry.traceparent_for_deploy()
@@ -116,6 +120,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             text = text_payloads(deployment)
             if text:
                 extra["payloads"] = text  # instance -> sha256 of the bytes it got: how status knows them
+            if points := timeline.to_record():
+                extra["timeline"] = points
             record = ledger.make_record(
                 result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
                 finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,
@@ -128,8 +134,9 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                 _settle_recovered(git_repo, deployment.recovers, record_id)
             _, problem = ledger.record_and_push(git_repo, record)
             keeper.finish(result)
+            notifier.finish(record)
     problems = tuple(p for p in (fetch_problem if problem is None else None, keeper.problem,
-                                 _release_problem(held)) if p)
+                                 _release_problem(held), *notifier.problems) if p)
     return Outcome(result, record, problem, problems)
 
 
