@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     REVERTED = 6  # deploy failed, automatic revert succeeded
     REVERT_FAILED = 7  # deploy failed and revert failed on some instances
     UNRECORDED = 8  # deploy completed, but its ledger record did not reach origin (`deployments --push`)
+    ABORTED = 9  # `hotswap abort` stopped the deploy; every touched instance reverted
     INTERRUPTED = 130
 
 

@@ -1,25 +1,36 @@
 """Keeps the deploy journal (core.deploy.journal) true while a run goes: an event sink that writes
-it to the remote before each phase touches anything, after each gate and when a revert starts,
-and a `finish` that closes it, or leaves it open naming the instances nobody can vouch for."""
+it to the remote before each phase touches anything, after each gate, on a pause or an order, and
+when a revert starts, and a `finish` that closes it, or leaves it open naming the instances nobody
+can vouch for. Between those writes it is also the live deploy record `status` and `watch` read on
+other machines: instance states and the latest health figures are written in the background, at
+most every LIVE_INTERVAL seconds, never holding the run up."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from hotswap_cli.core.deploy import journal as journals
 from hotswap_cli.core.deploy.journal import Before, Entry, Journal
+from hotswap_cli.core.deploy.ledger import utc_iso
 from hotswap_cli.errors import HotswapError
 from hotswap_cli.runner.events import (
+    ControlReceived,
     DeployStarted,
     Event,
+    GatePaused,
+    HealthSampled,
     InstanceState,
+    PhasePaused,
     PhasePrepared,
     PhaseStarted,
     RevertStarted,
     VerdictReached,
 )
+
+LIVE_INTERVAL = 2.0  # the live record (states, health figures) is pushed at most this often
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo
@@ -35,14 +46,40 @@ class JournalKeeper:
         self.journal = journal
         self.names = names  # config hash -> version
         self.problem: str | None = None  # the last best-effort write that failed
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards self.journal
+        self._writing = threading.Lock()  # one write at a time, in order
+        self._dirty = threading.Event()
+        self._done = threading.Event()
+        self._writer: threading.Thread | None = None
 
     def emit(self, event: Event) -> None:
         if isinstance(event, DeployStarted):
             self._write(strict=False)
+            self._writer = threading.Thread(target=self._write_live, name="hotswap-live-record", daemon=True)
+            self._writer.start()
         elif isinstance(event, PhaseStarted):
             with self._lock:
-                self.journal = replace(self.journal, phase=event.number, phase_name=event.name)
+                self.journal = replace(self.journal, phase=event.number, phase_name=event.name, paused=None)
+        elif isinstance(event, PhasePaused | GatePaused):
+            until = getattr(event, "until", None)
+            with self._lock:
+                self.journal = replace(self.journal, paused={
+                    "phase": event.phase, "reason": event.reason, "since": utc_iso(),
+                    "until": utc_iso(time.time() + until) if until is not None else None})
+            self._write(strict=False)
+        elif isinstance(event, ControlReceived):
+            with self._lock:
+                self.journal = replace(self.journal, paused=None, controls=[*self.journal.controls, {
+                    "id": event.id, "action": event.action, "by": event.by, "full": event.full, "at": utc_iso()}])
+            self._write(strict=False)
+        elif isinstance(event, HealthSampled) and not event.baseline:
+            with self._lock:
+                entry = self.journal.instances.get(event.instance)
+                if entry is not None:
+                    figures = {"probe": event.probe, "ok": event.ok, "no_data": event.no_data, "at": utc_iso(),
+                               "error_rate": event.error_rate, "p99_ms": event.p99_ms}
+                    self.journal = self.journal.with_entries(**{event.instance: replace(entry, health=figures)})
+            self._dirty.set()
         elif isinstance(event, PhasePrepared):
             with self._lock:
                 self.journal = self.journal.with_entries(**{
@@ -54,6 +91,7 @@ class JournalKeeper:
                 entry = self.journal.instances.get(event.instance)
                 if entry is not None and event.state in ("live", "healthy", "reverted", "failed", "unknown"):
                     self.journal = self.journal.with_entries(**{event.instance: replace(entry, state=event.state)})
+            self._dirty.set()
         elif isinstance(event, VerdictReached):
             self._write(strict=False)
         elif isinstance(event, RevertStarted):
@@ -66,6 +104,7 @@ class JournalKeeper:
         (`needs_recovery`) with the instances that did not. Best effort, like the ledger push."""
         unknown = {i.instance for i in result.instances
                    if i.revert_error is not None or i.state == "unknown"}
+        self.stop()  # no live write may land after the close
         try:
             if not unknown:
                 journals.close(self.git_repo, self.journal)
@@ -78,12 +117,30 @@ class JournalKeeper:
         except HotswapError as exc:
             self.problem = exc.message
 
+    def stop(self) -> None:
+        """Stop the background writer (waits for a write in flight)."""
+        self._done.set()
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join(timeout=60)
+
     def _write(self, *, strict: bool) -> None:
-        with self._lock:
-            current = self.journal
-        try:
-            journals.write(self.git_repo, current)
-        except HotswapError as exc:
-            if strict:
-                raise
-            self.problem = exc.message
+        with self._writing:
+            with self._lock:
+                current = self.journal
+            try:
+                journals.write(self.git_repo, current)
+            except HotswapError as exc:
+                if strict:
+                    raise
+                self.problem = exc.message
+
+    def _write_live(self) -> None:
+        """The background writer: the latest states and figures, at most every LIVE_INTERVAL."""
+        while not self._done.is_set():
+            if not self._dirty.wait(0.2):
+                continue
+            if self._done.is_set():
+                return
+            self._dirty.clear()
+            self._write(strict=False)
+            self._done.wait(LIVE_INTERVAL)

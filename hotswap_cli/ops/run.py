@@ -15,6 +15,7 @@ from hotswap_cli.core.deploy import journal as journals
 from hotswap_cli.core.deploy.journal import Journal
 from hotswap_cli.core.deploy.prepare import Deployment, open_git, payload_for
 from hotswap_cli.errors import Interrupted, LockHeld
+from hotswap_cli.ops.control import OrderPoller
 from hotswap_cli.ops.journal import JournalKeeper
 from hotswap_cli.ops.notify import notifier_for
 from hotswap_cli.ops.timeline import Timeline
@@ -97,44 +98,51 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         timeline = Timeline()
         notifier = notifier_for(deployment, record_id, kind)
         sink = TeeSink(keeper, timeline, notifier, settings.sink)
-        with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
-                            instances=len(plan.targets)) as span:
-            traceparent = telemetry.traceparent_for_deploy()
+        try:
+            with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
+                                instances=len(plan.targets)) as span:
+                traceparent = telemetry.traceparent_for_deploy()
 
-            def transport(t: Target) -> Transport:
-                return opener(t, traceparent=traceparent)
+                def transport(t: Target) -> Transport:
+                    return opener(t, traceparent=traceparent)
 
-            started = time.time()
-            if kind == "rollback":
-                result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment),
-                                  deployment.sha256, open_transport=transport, clock=clock, sink=sink,
-                                  cancel=settings.cancel, concurrency=max(plan.concurrency, 50),
-                                  open_probes=probes, health=plan.health)
-            else:
-                result = run_plan(plan, payload_for(deployment), deployment.sha256,
-                                  open_transport=transport, open_probes=probes, clock=clock,
-                                  sink=sink, cancel=settings.cancel, ask=settings.ask)
-            span.set(status=result.status, exit_code=int(result.exit_code))
-            who, _ = ledger.identity(git_repo)
-            extra: dict[str, Any] = {"recovers": deployment.recovers.id} if deployment.recovers is not None else {}
-            text = text_payloads(deployment)
-            if text:
-                extra["payloads"] = text  # instance -> sha256 of the bytes it got: how status knows them
-            if points := timeline.to_record():
-                extra["timeline"] = points
-            record = ledger.make_record(
-                result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
-                finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,
-                phases=[{"number": p.number, "name": p.name, "instances": [t.name for t in p.targets],
-                         "bake_s": p.bake} for p in plan.phases],
-                approvals=[a.approver for a in deployment.quorum.valid] if deployment.quorum else [],
-                **extra,
-            )
-            if deployment.recovers is not None and result.ok:
-                _settle_recovered(git_repo, deployment.recovers, record_id)
-            _, problem = ledger.record_and_push(git_repo, record)
-            keeper.finish(result)
-            notifier.finish(record)
+                started = time.time()
+                if kind == "rollback":
+                    result = rollback(plan.profile, plan.version, plan.targets, payload_for(deployment),
+                                      deployment.sha256, open_transport=transport, clock=clock, sink=sink,
+                                      cancel=settings.cancel, concurrency=max(plan.concurrency, 50),
+                                      open_probes=probes, health=plan.health)
+                else:
+                    poller = OrderPoller(git_repo, plan.profile, record_id)
+                    try:
+                        result = run_plan(plan, payload_for(deployment), deployment.sha256,
+                                          open_transport=transport, open_probes=probes, clock=clock,
+                                          sink=sink, cancel=settings.cancel, ask=settings.ask, orders=poller)
+                    finally:
+                        poller.stop()
+                span.set(status=result.status, exit_code=int(result.exit_code))
+                who, _ = ledger.identity(git_repo)
+                extra: dict[str, Any] = {"recovers": deployment.recovers.id} if deployment.recovers is not None else {}
+                text = text_payloads(deployment)
+                if text:
+                    extra["payloads"] = text  # instance -> sha256 of the bytes it got: how status knows them
+                if points := timeline.to_record():
+                    extra["timeline"] = points
+                record = ledger.make_record(
+                    result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
+                    finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,
+                    phases=[{"number": p.number, "name": p.name, "instances": [t.name for t in p.targets],
+                             "bake_s": p.bake} for p in plan.phases],
+                    approvals=[a.approver for a in deployment.quorum.valid] if deployment.quorum else [],
+                    **extra,
+                )
+                if deployment.recovers is not None and result.ok:
+                    _settle_recovered(git_repo, deployment.recovers, record_id)
+                _, problem = ledger.record_and_push(git_repo, record)
+                keeper.finish(result)
+                notifier.finish(record)
+        finally:
+            keeper.stop()  # the live record's writer, also when the run raised
     problems = tuple(p for p in (fetch_problem if problem is None else None, keeper.problem,
                                  _release_problem(held), *notifier.problems) if p)
     return Outcome(result, record, problem, problems)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
@@ -16,6 +17,7 @@ from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
     BakeExtended,
     BakeStarted,
+    ControlReceived,
     DeployFinished,
     DeployStarted,
     EventSink,
@@ -23,6 +25,7 @@ from hotswap_cli.runner.events import (
     HealthSampled,
     InstanceState,
     LockedSink,
+    PhasePaused,
     PhasePrepared,
     PhaseStarted,
     RevertFinished,
@@ -46,6 +49,22 @@ STEPS = {
 }
 
 Ask = Callable[[Verdict], bool]  # a paused gate's question: True promotes the phase, False aborts
+PAUSE_LIMIT = 24 * 3600.0  # a pause step with no duration waits this long for resume/promote, then fails
+GATE_PAUSE_LIMIT = 30 * 60.0  # an inconclusive gate under `on_inconclusive: pause` waits this long
+PAUSE_STEP = 0.2  # how often a paused run looks for an order
+
+
+@dataclass(frozen=True)
+class Order:
+    """`hotswap promote|resume|abort` sent to this run (from any machine), or a terminal's answer."""
+
+    action: str  # promote | resume | abort
+    by: str
+    full: bool = False  # promote: every remaining phase now, no more bakes, gates or pauses
+    id: str = ""
+
+
+Orders = Callable[[], "Order | None"]  # the next order for this run, or None; never blocks for long
 
 
 class NotConfirmed(Exception):
@@ -63,10 +82,12 @@ def run_plan(
     sink: EventSink,
     cancel: threading.Event | None = None,
     ask: Ask | None = None,
+    orders: Orders | None = None,
 ) -> DeployResult:
     """Run every phase of `plan`; never raises for a failed deploy, returns what happened.
-    `ask` settles an inconclusive gate under `on_inconclusive: pause` (without it: fail)."""
-    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel, ask)
+    `ask` settles an inconclusive gate under `on_inconclusive: pause` at a terminal; `orders` brings
+    promote/resume/abort from anywhere (without either, a paused gate fails)."""
+    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel, ask, orders)
     try:
         return run.execute()
     finally:
@@ -85,6 +106,7 @@ class _Run:
         sink: EventSink,
         cancel: threading.Event | None,
         ask: Ask | None = None,
+        orders: Orders | None = None,
     ) -> None:
         self.plan = plan
         self.payload_for = payload_for
@@ -95,6 +117,9 @@ class _Run:
         self.sink = LockedSink(sink)
         self.cancel = cancel or threading.Event()
         self.ask = ask
+        self.orders = orders
+        self.aborted: Order | None = None  # `hotswap abort`: revert, status "aborted"
+        self.full = False  # `hotswap promote --full`: no more bakes, gates or pauses
         self.stop = threading.Event()  # a push failed: start nothing new
         self.verdicts: list[Verdict] = []
         self.slots: dict[str, Slot] = {}
@@ -198,6 +223,8 @@ class _Run:
             reason += f"; could not restore: {', '.join(unrestored)}"
         elif interrupted:
             status = "interrupted"
+        elif self.aborted is not None:
+            status = "aborted"
         else:
             status = "reverted" if touched else "failed_before_change"
         result = DeployResult(
@@ -238,16 +265,81 @@ class _Run:
         failed = [s for s in slots if s.error]
         if failed:
             return f"{phase.action} failed on {_names(failed)}: {failed[0].name}: {failed[0].error}"
-        if self.cancel.is_set() or not phase.gate:
+        if self.cancel.is_set():
             return ""
-        verdict = self._bake_and_gate(phase)
-        if verdict is None:
+        if phase.gate and not self.full:
+            verdict = self._bake_and_gate(phase)
+            if self.aborted is not None:
+                return f"aborted by {self.aborted.by} during phase {phase.number} ({phase.name})"
+            if verdict is None:
+                return ""
+            if not verdict.ok:
+                return f"health gate failed after phase {phase.number} ({phase.name}): {verdict.summary()}"
+            for s in slots:
+                self._state(s, "healthy")
+        return self._pause_after(phase)
+
+    # -- pauses and orders ------------------------------------------------------------------
+
+    def _order(self) -> Order | None:
+        order = self.orders() if self.orders is not None else None
+        if order is not None:
+            self.sink.emit(ControlReceived(self.clock.now(), order.action, order.by, order.full, order.id))
+        return order
+
+    def _pause_after(self, phase: Phase) -> str:
+        """A pause step after `phase`: wait for resume/promote (or its own end); '' to go on, else
+        why the run stops (aborted, or health failed while paused)."""
+        if phase.pause is None or self.full or phase is self.plan.phases[-1] or self.cancel.is_set():
             return ""
-        if not verdict.ok:
-            return f"health gate failed after phase {phase.number} ({phase.name}): {verdict.summary()}"
-        for s in slots:
-            self._state(s, "healthy")
+        finite = math.isfinite(phase.pause)
+        reason = f"pause {format_duration(phase.pause)}" if finite else "paused until resumed"
+        self.sink.emit(PhasePaused(self.clock.now(), phase.number, reason, phase.pause if finite else None))
+        outcome, order = self._wait(phase.pause if finite else PAUSE_LIMIT, watch=True)
+        where = f"while paused after phase {phase.number} ({phase.name})"
+        if outcome == "abort" and order is not None:
+            return f"aborted by {order.by} {where}"
+        if outcome == "failed":
+            verdict = self._judge([s for s in self.slots.values() if s.live], False)
+            return f"health gate failed {where}: {verdict.summary()}"
+        if outcome == "timeout" and not finite:
+            return f"paused after phase {phase.number} ({phase.name}) for {format_duration(PAUSE_LIMIT)} with " \
+                   "nobody resuming it"
         return ""
+
+    def _wait(self, seconds: float, *, watch: bool, ask: Callable[[], bool] | None = None) -> tuple[str, Order | None]:
+        """Wait up to `seconds` for an order from anywhere (or `ask`'s answer at a terminal), sampling
+        the live instances every interval when `watch`: a conclusive failure ends the wait. Returns
+        (resume | promote | abort | timeout | failed | cancel, the order)."""
+        answer: list[bool] = []
+        if ask is not None:
+            threading.Thread(target=lambda: answer.append(ask()), name="hotswap-pause-ask", daemon=True).start()
+        live = [s for s in self.slots.values() if s.live]
+        interval = self.plan.health.interval if self.plan.health.interval > 0 else 1.0
+        start = self.clock.now()
+        end, next_look = start + seconds, start + interval
+        while not self.cancel.is_set():
+            order = self._order()
+            if order is not None and order.action == "abort":
+                self.aborted = order
+                return "abort", order
+            if order is not None:
+                self.full = self.full or (order.action == "promote" and order.full)
+                return order.action, order
+            if answer:
+                order = Order("promote" if answer[0] else "abort", "the terminal")
+                self.aborted = None if answer[0] else order
+                return order.action, order
+            now = self.clock.now()
+            if now >= end - EPSILON:
+                return "timeout", None
+            if watch and live and now >= next_look:
+                self._look(live, [])
+                if self._judge(live, False, explain=False).outcome == "fail":
+                    return "failed", None
+                next_look = self.clock.now() + interval
+            self.clock.sleep(max(0.0, min(PAUSE_STEP, end - now)))
+        return "cancel", None
 
     def _upcoming(self, phase: Phase) -> list[Slot]:
         """The next phase's new instances, opened now: sampled through this bake, their baseline
@@ -387,6 +479,14 @@ class _Run:
             outcome = self._judge(live, closing, explain=False).outcome
             if outcome == "fail" or (closing and outcome == "pass"):
                 break
+            order = self._order()  # conclusive failing evidence above wins over any order
+            if order is not None and order.action == "abort":
+                self.aborted = order
+                return None
+            if order is not None and order.action == "promote":
+                self.full = order.full
+                settled = (True, f"promoted by {order.by} after {format_duration(round(now - start, 1))}")
+                break
             if not closing:
                 continue
             if phase.bake <= 0:
@@ -429,11 +529,17 @@ class _Run:
         if policy == "pass":
             return True, f"{after}: passed by on_inconclusive: pass"
         if policy == "pause":
-            if self.ask is None:
+            if self.ask is None and self.orders is None:
                 return False, f"{after}: on_inconclusive: pause, and nobody to ask: failed"
             self.sink.emit(GatePaused(self.clock.now(), verdict.phase, verdict.summary()))
-            promoted = self.ask(verdict)
-            return promoted, f"{after}: paused, then {'promoted' if promoted else 'aborted'}"
+            ask = self.ask
+            outcome, order = self._wait(GATE_PAUSE_LIMIT, watch=False,
+                                        ask=(lambda: ask(verdict)) if ask is not None else None)
+            if outcome in ("promote", "resume") and order is not None:
+                return True, f"{after}: paused, then promoted by {order.by}"
+            if outcome == "abort" and order is not None:
+                return False, f"{after}: paused, then aborted by {order.by}"
+            return False, f"{after}: paused, and nobody decided within {format_duration(GATE_PAUSE_LIMIT)}"
         return False, f"{after}: on_inconclusive: fail"
 
     def _revert(self, touched: list[Slot], reason: str) -> None:

@@ -100,6 +100,29 @@ class GatePaused(Event):
 
 
 @dataclass(frozen=True)
+class PhasePaused(Event):
+    """After `phase`: a pause step, or an inconclusive gate under `on_inconclusive: pause`. The run
+    waits for `hotswap resume`/`promote`/`abort` (from any machine), or `until` seconds (None: no
+    end but the pause limit)."""
+
+    kind: ClassVar[str] = "phase_paused"
+    phase: int
+    reason: str
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class ControlReceived(Event):
+    """Someone sent `hotswap promote|resume|abort PROFILE` for this run."""
+
+    kind: ClassVar[str] = "control"
+    action: str  # promote | resume | abort
+    by: str
+    full: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True)
 class HealthSampled(Event):
     kind: ClassVar[str] = "health_sample"
     instance: str

@@ -8,7 +8,7 @@ from typing import Any
 from hotswap_cli.errors import ExitCode
 from hotswap_cli.runner.gate import Verdict
 
-STATUSES = ("completed", "reverted", "revert_failed", "interrupted", "failed_before_change")
+STATUSES = ("completed", "reverted", "revert_failed", "interrupted", "failed_before_change", "aborted")
 
 _EXIT = {
     "completed": ExitCode.OK,
@@ -16,6 +16,7 @@ _EXIT = {
     "revert_failed": ExitCode.REVERT_FAILED,
     "interrupted": ExitCode.INTERRUPTED,
     "failed_before_change": ExitCode.ERROR,
+    "aborted": ExitCode.ABORTED,
 }
 
 

@@ -13,15 +13,13 @@ a remote the journal is the same ref in the local repo."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli import redact
-from hotswap_cli.core.deploy.ledger import REMOTE, identity, utc_iso
-from hotswap_cli.core.versions.git import git_error
+from hotswap_cli.core.deploy import refdoc
+from hotswap_cli.core.deploy.ledger import identity, utc_iso
 from hotswap_cli.errors import RepoError
 
 if TYPE_CHECKING:
@@ -48,6 +46,7 @@ class Entry:
 
     before: Before
     state: str = "prepared"  # prepared | pushing | live | healthy | reverted | failed | unknown
+    health: dict[str, Any] | None = None  # the latest sample's figures (error_rate, p99_ms, ok, at), live record
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,8 @@ class Journal:
     phase_name: str = ""
     instances: dict[str, Entry] = field(default_factory=dict)
     note: str = ""
+    paused: dict[str, Any] | None = None  # {"phase", "reason", "since", "until"} while the run waits
+    controls: list[dict[str, Any]] = field(default_factory=list)  # promote/resume/abort the run took
 
     @property
     def open(self) -> bool:
@@ -103,7 +104,7 @@ def _from_dict(data: dict[str, Any]) -> Journal:
     for name, raw in (data.get("instances") or {}).items():
         before = raw.get("before") or {}
         entries[str(name)] = Entry(Before(bool(before.get("present")), before.get("sha256"), before.get("version")),
-                                   str(raw.get("state", "prepared")))
+                                   str(raw.get("state", "prepared")), raw.get("health") or None)
     fields_ = {k: v for k, v in data.items() if k in Journal.__dataclass_fields__ and k != "instances"}
     return Journal(**fields_, instances=entries)
 
@@ -115,7 +116,7 @@ def settled_by(record: dict[str, Any] | None) -> bool:
         return False
     instances = record.get("instances") or []
     return not record.get("unrestored") and all(i.get("state") != "unknown" for i in instances) and \
-        record.get("status") in ("completed", "reverted", "failed_before_change", "interrupted")
+        record.get("status") in ("completed", "reverted", "failed_before_change", "interrupted", "aborted")
 
 
 def read_open(git_repo: GitRepo, profile: str, records: list[dict[str, Any]] | None = None) -> Journal | None:
@@ -148,48 +149,23 @@ def _ref(profile: str) -> str:
 def write(git_repo: GitRepo, journal: Journal) -> Journal:
     """Store the journal (origin when there is one): before this returns, it is durable there."""
     journal = replace(journal, updated_at=utc_iso())
-    text = json.dumps(redact.scrub_data(journal.to_dict()), indent=2, ensure_ascii=True) + "\n"
-    blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
-    tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{JOURNAL_FILE}\n").stdout.strip()
-    _, env = identity(git_repo)
-    commit = git_repo.git("commit-tree", tree, "-m", f"journal {journal.profile} {journal.version}: "
-                          f"{journal.state} ({journal.id})", env=env).stdout.strip()
-    ref = _ref(journal.profile)
-    git_repo.git("update-ref", ref, commit)
-    if git_repo.has_remote(REMOTE):
-        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", "--force", REMOTE,
-                              f"{commit}:{ref}", check=False)
-        if result.returncode != 0:
-            raise RepoError(f"cannot write the deploy journal to {REMOTE}: {git_error(result.stderr or result.stdout)}")
+    refdoc.store(git_repo, _ref(journal.profile), JOURNAL_FILE, journal.to_dict(),
+                 f"journal {journal.profile} {journal.version}: {journal.state} ({journal.id})", "the deploy journal")
     return journal
 
 
 def close(git_repo: GitRepo, journal: Journal) -> None:
     """The run ended with every instance on a known config: remove the journal."""
-    ref = _ref(journal.profile)
-    if git_repo.has_remote(REMOTE):
-        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", REMOTE, f":{ref}", check=False)
-        if result.returncode != 0 and "remote ref does not exist" not in result.stderr:
-            raise RepoError(f"cannot close the deploy journal on {REMOTE}: {git_error(result.stderr or result.stdout)}")
-    git_repo.git("update-ref", "-d", ref, check=False)
+    refdoc.delete(git_repo, _ref(journal.profile), "the deploy journal")
 
 
 def read(git_repo: GitRepo, profile: str) -> Journal | None:
     """The profile's journal (from origin when there is one), or None."""
     ref = _ref(profile)
-    if git_repo.has_remote(REMOTE):
-        seen = f"{SEEN_PREFIX}{profile}"
-        if not git_repo.fetch_ref(REMOTE, ref, seen, "the deploy journal"):
-            return None
-        ref = seen
-    shown = git_repo.git("show", f"{ref}:{JOURNAL_FILE}", check=False)
-    if shown.returncode != 0:
-        return None
     try:
-        return _from_dict(json.loads(shown.stdout))
+        found = refdoc.load(git_repo, ref, f"{SEEN_PREFIX}{profile}", JOURNAL_FILE, "the deploy journal")
+        return _from_dict(found[0]) if found else None
     except (ValueError, TypeError, AttributeError) as exc:
         raise RepoError(f"the deploy journal of {profile} ({ref}) is unreadable: {exc}",
                         hint=f"look at it with `git show {ref}:{JOURNAL_FILE}`; delete it with "
                              f"`git push origin :{JOURNAL_PREFIX}{profile}` once the fleet is checked") from None
-
-
