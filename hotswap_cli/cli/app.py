@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("hotswap_cli.cli.status", "status"),
     "deployments": ("hotswap_cli.cli.deployments", "deployments"),
     "unlock": ("hotswap_cli.cli.unlock", "unlock"),
+    "watch": ("hotswap_cli.cli.watch", "watch"),
+    "promote": ("hotswap_cli.cli.control", "promote"),
+    "resume": ("hotswap_cli.cli.control", "resume"),
+    "abort": ("hotswap_cli.cli.control", "abort"),
     "demo": ("hotswap_cli.cli.demo", "app"),
 }
 

@@ -38,7 +38,7 @@ def status(
             env.message("no deployment recorded yet")
         run = report.run
         if run is not None and run.state == "running":
-            env.message(f"deploy in progress: {run.description}")
+            env.message(f"{run.summary}; follow it with `hotswap watch {report.profile}`")
         elif run is not None:
             env.message(f"INTERRUPTED: {run.description}; instances: "
                         + ", ".join(f"{n} {s}" for n, s in run.instances.items())

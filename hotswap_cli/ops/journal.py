@@ -31,6 +31,7 @@ from hotswap_cli.runner.events import (
 )
 
 LIVE_INTERVAL = 2.0  # the live record (states, health figures) is pushed at most this often
+HEARTBEAT = 30.0  # and at least this often, so a watcher can tell a quiet run from a dead one
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo
@@ -136,11 +137,13 @@ class JournalKeeper:
 
     def _write_live(self) -> None:
         """The background writer: the latest states and figures, at most every LIVE_INTERVAL."""
+        quiet_since = time.monotonic()
         while not self._done.is_set():
-            if not self._dirty.wait(0.2):
+            if not self._dirty.wait(0.2) and time.monotonic() - quiet_since < HEARTBEAT:
                 continue
             if self._done.is_set():
                 return
+            quiet_since = time.monotonic()
             self._dirty.clear()
             self._write(strict=False)
             self._done.wait(LIVE_INTERVAL)

@@ -94,7 +94,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         span_name = "config.rollback" if kind == "rollback" else "config.deploy"
         keeper = JournalKeeper(git_repo, journals.new_journal(
             git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
-            sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases)), deployment.version_names)
+            sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases), total=len(plan.targets)),
+            deployment.version_names)
         timeline = Timeline()
         notifier = notifier_for(deployment, record_id, kind)
         sink = TeeSink(keeper, timeline, notifier, settings.sink)

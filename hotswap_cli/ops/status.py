@@ -39,6 +39,9 @@ class RunInProgress:
     instances: dict[str, str]  # instance -> where the run got to with it (pushing, live, unknown...)
     version: str
     sha256: str
+    summary: str = ""  # "deploy in progress by ..., phase 2/4 (canary 30%), 3 of 10 on 1.4.0"
+    id: str = ""  # the run's id (its ledger record's, once written)
+    paused: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -79,7 +82,7 @@ def run_in_progress(git_repo: Any, profile: str,
     alive = holder is not None and not holder.stale and current.state != "needs_recovery"
     return RunInProgress("running" if alive else "interrupted", current.describe(), held,
                          {n: e.state for n, e in sorted(current.instances.items())}, current.version,
-                         current.sha256), held
+                         current.sha256, current.summary(), current.id, current.paused), held
 
 
 def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap: float) -> tuple[bool | None, str]:

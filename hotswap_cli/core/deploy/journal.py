@@ -68,6 +68,7 @@ class Journal:
     phase_name: str = ""
     instances: dict[str, Entry] = field(default_factory=dict)
     note: str = ""
+    total: int = 0  # instances in the whole plan (the entries grow phase by phase)
     paused: dict[str, Any] | None = None  # {"phase", "reason", "since", "until"} while the run waits
     controls: list[dict[str, Any]] = field(default_factory=list)  # promote/resume/abort the run took
 
@@ -86,17 +87,32 @@ class Journal:
         return (f"{self.kind} of {self.profile} {self.version} by {self.who} on {self.host} (pid {self.pid}), "
                 f"started {self.started_at}, last written {self.updated_at} at {where}")
 
+    def summary(self) -> str:
+        """One line for `status` and `watch`: who, where, which phase, how many run the version."""
+        on = sum(1 for e in self.instances.values() if e.state in ("live", "healthy"))
+        total = self.total or len(self.instances)
+        where = f"phase {self.phase}/{self.phases} ({self.phase_name})" if self.phase else "starting"
+        line = (f"{self.kind} in progress by {self.who} on {self.host}, {where}, {on} of {total} on "
+                f"{self.version}")
+        if self.state == "reverting":
+            line += ", REVERTING"
+        if self.paused:
+            until = f" until {self.paused['until']}" if self.paused.get("until") else ""
+            line += (f", PAUSED after phase {self.paused.get('phase')}{until} ({self.paused.get('reason')}): "
+                     f"`hotswap resume|promote|abort {self.profile}`")
+        return line
+
     def touched(self) -> dict[str, Entry]:
         """Instances the run may have changed (every one it prepared: a push may have begun)."""
         return {n: e for n, e in self.instances.items() if e.state not in ("prepared", "reverted")}
 
 
 def new_journal(git_repo: GitRepo, *, record_id: str, kind: str, profile: str, version: str, sha256: str,
-                strategy: str, phases: int) -> Journal:
+                strategy: str, phases: int, total: int = 0) -> Journal:
     who, _ = identity(git_repo)
     now = utc_iso()
     return Journal(record_id, kind, profile, version, sha256, strategy, who, socket.gethostname(), os.getpid(),
-                   now, now, phases=phases)
+                   now, now, phases=phases, total=total)
 
 
 def _from_dict(data: dict[str, Any]) -> Journal:
