@@ -97,7 +97,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases), total=len(plan.targets)),
             deployment.version_names)
         timeline = Timeline()
-        notifier = notifier_for(deployment, record_id, kind)
+        notifier = notifier_for(deployment, record_id, kind, git_repo=git_repo)
         sink = TeeSink(keeper, timeline, notifier, settings.sink)
         try:
             with telemetry.span(span_name, profile=plan.profile, version=plan.version, strategy=plan.strategy,
