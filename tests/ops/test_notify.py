@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -24,19 +24,9 @@ from support.repo import git
 from hotswap_cli.core.deploy.ledger import read_records
 from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY, KEY_ENV
 from hotswap_cli.core.versions.git import GitRepo
-from hotswap_cli.ops import notify, run
+from hotswap_cli.ops import notify
 from hotswap_cli.ops.notify import FINISH_WAIT, choose_notify, shown_url, webhooks_from
-from hotswap_cli.runner.events import DeployStarted, Event, GatePaused, PhaseStarted
-
-try:
-    from hotswap_cli.runner.events import PhasePaused
-except ImportError:  # pause steps land with the delivery controls: the event as the runner will send it
-    @dataclass(frozen=True)
-    class PhasePaused(Event):  # type: ignore[no-redef]
-        kind: ClassVar[str] = "phase_paused"
-        phase: int
-        reason: str
-        until: float | None = None
+from hotswap_cli.runner.events import DeployStarted, GatePaused, PhasePaused, PhaseStarted
 
 Cli = Callable[..., Any]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -94,29 +84,13 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-@pytest.fixture
-def wire(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
-    """run.py gives notifier_for the run's repo (where `notify:` is read); until it does, this
-    hands it one."""
-
-    def wire(root: Path) -> None:
-        real = notify.notifier_for
-
-        def notifier_for(deployment: Any, record_id: str, kind: str, *, git_repo: Any = None) -> notify.Notifier:
-            return real(deployment, record_id, kind, git_repo=git_repo or GitRepo(root))
-
-        monkeypatch.setattr(run, "notifier_for", notifier_for)
-
-    return wire
-
-
 def edit_yaml(path: Path, **changes: Any) -> None:
     data = yaml.safe_load(path.read_text())
     data.update(changes)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def fleet_with(make_fleet: Callable[..., Fleet], wire: Callable[[Path], None], targets: Any = 3, *,
+def fleet_with(make_fleet: Callable[..., Fleet], targets: Any = 3, *,
                notify: list[dict[str, Any]] | None = None, default: list[dict[str, Any]] | None = None,
                **kwargs: Any) -> Fleet:
     fleet = make_fleet(targets, **kwargs)
@@ -124,7 +98,6 @@ def fleet_with(make_fleet: Callable[..., Fleet], wire: Callable[[Path], None], t
         edit_yaml(fleet.root / "profiles" / fleet.profile / "profile.yaml", notify=notify)
     if default is not None:
         edit_yaml(fleet.root / "hotswap.yaml", notify=default)
-    wire(fleet.root)
     return fleet
 
 
@@ -133,9 +106,9 @@ def deploy(cli: Cli, fleet: Fleet, *args: str, env: dict[str, str] | None = None
 
 
 def test_a_passing_canary_sends_started_then_finished(make_fleet: Callable[..., Fleet], cli: Cli,
-                                                     receiver: Receiver, wire: Callable[[Path], None]) -> None:
+                                                     receiver: Receiver) -> None:
     hook = {"url": f"{receiver.url}/ok", "headers": {"Authorization": "Bearer ${NOTIFY_TOKEN}"}}
-    fleet = fleet_with(make_fleet, wire, notify=[hook], default=[{"url": f"{receiver.url}/default"}])
+    fleet = fleet_with(make_fleet, notify=[hook], default=[{"url": f"{receiver.url}/default"}])
     fleet.release(cli, "1.0.0")
     result = deploy(cli, fleet, env={"NOTIFY_TOKEN": "t0ken-for-the-hook", "HOTSWAP_ALLOW_ENV": "NOTIFY_TOKEN"})
     assert result.exit_code == 0, result
@@ -170,14 +143,13 @@ def sick_when(files: Path, name: str) -> list[str]:
 
 
 def test_a_failing_canary_sends_verdict_failed_reverted_finished(make_fleet: Callable[..., Fleet], tmp_path: Path,
-                                                                 cli: Cli, receiver: Receiver,
-                                                                 wire: Callable[[Path], None]) -> None:
+                                                                 cli: Cli, receiver: Receiver) -> None:
     files = tmp_path / "instances"
     targets = [local_target(files, f"web-{i}", probes=[{"type": "command", "command": sick_when(files, f"web-{i}")}])
                for i in (1, 2, 3)]
     hooks = [{"url": f"{receiver.url}/json"},
              {"url": f"{receiver.url}/slack", "format": "slack", "events": ["verdict_failed", "finished"]}]
-    fleet = fleet_with(make_fleet, wire, targets, notify=hooks, health={"interval": "0.1s", "failure_limit": 0},
+    fleet = fleet_with(make_fleet, targets, notify=hooks, health={"interval": "0.1s", "failure_limit": 0},
                        strategy={"type": "canary", "bake": "1s"})
     fleet.set_config(concurrency=99)
     fleet.release(cli, "1.0.0")
@@ -208,14 +180,13 @@ def test_a_failing_canary_sends_verdict_failed_reverted_finished(make_fleet: Cal
 
 
 def test_failing_and_stalling_receivers_never_change_the_deploy(make_fleet: Callable[..., Fleet], cli: Cli,
-                                                                receiver: Receiver,
-                                                                wire: Callable[[Path], None]) -> None:
+                                                                receiver: Receiver) -> None:
     host = receiver.url.removeprefix("http://")
     hooks = [{"url": f"http://user:hunter22@{host}/fail/deep/path?token=qs-secret"},  # answers 500
              {"url": f"{receiver.url}/stall", "timeout": "60s"},  # takes the request, never answers
              {"url": f"{receiver.url}/drip", "timeout": "1s"},  # answers a byte every 0.3 s
              {"url": "http://127.0.0.1:9/closed"}]  # nothing listens
-    fleet = fleet_with(make_fleet, wire, notify=hooks)
+    fleet = fleet_with(make_fleet, notify=hooks)
     fleet.release(cli, "1.0.0")
     t0 = time.monotonic()
     result = deploy(cli, fleet)
@@ -237,9 +208,8 @@ def test_failing_and_stalling_receivers_never_change_the_deploy(make_fleet: Call
 
 
 def test_hotswap_yaml_notify_is_the_default_for_a_profile_without_its_own(make_fleet: Callable[..., Fleet],
-                                                                          cli: Cli, receiver: Receiver,
-                                                                          wire: Callable[[Path], None]) -> None:
-    fleet = fleet_with(make_fleet, wire, default=[{"url": f"{receiver.url}/default", "events": ["finished"]}],
+                                                                          cli: Cli, receiver: Receiver) -> None:
+    fleet = fleet_with(make_fleet, default=[{"url": f"{receiver.url}/default", "events": ["finished"]}],
                        strategy={"type": "canary", "bake": "0.1s"})
     fleet.release(cli, "1.0.0")
     assert deploy(cli, fleet).exit_code == 0
@@ -253,8 +223,7 @@ ECHOING_CHECK = ["python3", "-c", "import json, sys; print(json.dumps(json.load(
                  "{path}"]
 
 
-def test_no_secret_reaches_a_payload(config_repo: Path, tmp_path: Path, cli: Cli, receiver: Receiver,
-                                     wire: Callable[[Path], None]) -> None:
+def test_no_secret_reaches_a_payload(config_repo: Path, tmp_path: Path, cli: Cli, receiver: Receiver) -> None:
     name = "payment-service.development"
     instance = tmp_path / "pay-dev-1" / "config.json"
     instance.parent.mkdir()
@@ -264,7 +233,6 @@ def test_no_secret_reaches_a_payload(config_repo: Path, tmp_path: Path, cli: Cli
     profile["notify"] = [{"url": f"{receiver.url}/json"}, {"url": f"{receiver.url}/slack", "format": "slack"}]
     profile_file.write_text(yaml.safe_dump(profile))
     git(config_repo, "commit", "-qam", "a validator that talks too much, and webhooks")
-    wire(config_repo)
     result = cli("--repo", str(config_repo), "deploy", name, "--rev", "HEAD", "--yes", env={KEY_ENV: DEMO_SECRET_KEY})
     assert result.exit_code == 6, result  # the check failed: reverted
     assert receiver.events("/json") == ["started", "reverted", "finished"]
