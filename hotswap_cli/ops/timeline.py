@@ -35,7 +35,7 @@ MIN_POINTS = 24
 TOTAL_POINTS = 12_000  # the whole run's share: ~300 KB of JSON at most
 MAX_STATES = 32  # state changes kept per instance (a few are normal; pauses add some)
 MAX_MARKS = 200  # phase, bake, verdict, revert, pause... marks of the run
-_TEXT = 160  # characters of an event's text kept in a mark
+_TEXT = 240  # characters of an event's text kept in a mark
 _FINAL = ("reverted", "failed", "unknown")  # kept past MAX_STATES: how an instance ended
 
 Point = list[Any]  # [t seconds since the start, error rate 0..1 | None, p99 ms | None]
@@ -141,7 +141,7 @@ class Timeline:
 
     def _verdict(self, t: float, event: VerdictReached) -> None:
         verdict = event.verdict
-        self._mark(t, event, f"{'pass' if event.ok else 'FAIL'} ({verdict.outcome})")
+        self._mark(t, event, f"phase {event.phase} verdict: {'pass' if event.ok else 'FAIL'}: {verdict.summary()}")
         for inst in verdict.instances:
             gate = self._gate.setdefault(inst.instance, {})
             error = inst.finding("error_rate")
@@ -159,7 +159,8 @@ class Timeline:
             return
         if not text:
             text = _describe(event)
-        self._marks.append([t, event.kind, text[:_TEXT]] + ([event.phase] if isinstance(event, VerdictReached)
+        text = text if len(text) <= _TEXT else text[:_TEXT - 1] + "…"
+        self._marks.append([t, event.kind, text] + ([event.phase] if isinstance(event, VerdictReached)
                                                              else []))
 
     def to_record(self) -> dict[str, Any]:
@@ -198,18 +199,21 @@ class Timeline:
 
 def _describe(event: Event) -> str:
     if isinstance(event, PhaseStarted):
-        return f"phase {event.number}: {event.name} ({event.action}) -> {len(event.instances)} instance(s)"
+        names = ", ".join(event.instances[:5]) + (f" and {len(event.instances) - 5} more" if len(event.instances) > 5
+                                                   else "")
+        return f"phase {event.number}: {event.name} ({event.action}) -> {names}"
     if isinstance(event, BakeStarted):
         return f"phase {event.phase}: bake {event.seconds:g}s, a look every {event.interval:g}s"
     if isinstance(event, BakeExtended):
         return f"phase {event.phase}: baking up to {event.seconds:g}s more: {event.reason}"
     if isinstance(event, RevertStarted):
-        return f"revert {len(event.instances)} instance(s): {event.reason}"
+        return f"revert {len(event.instances)} instance(s): {', '.join(event.instances[:5])}" + (
+            f" and {len(event.instances) - 5} more" if len(event.instances) > 5 else "")
     if isinstance(event, RevertFinished):
         failed = f", {len(event.failed)} failed" if event.failed else ""
         return f"reverted {len(event.restored)} instance(s){failed} in {event.seconds:.1f}s"
     if isinstance(event, DeployFinished):
-        return f"{event.status} (exit {event.exit_code})" + (f": {event.reason}" if event.reason else "")
+        return f"{event.status} (exit {event.exit_code})"  # its reason is the record's
     if isinstance(event, DeployStarted):
         return f"{event.strategy}: {event.phases} phase(s), {event.instances} instance(s)"
     # events this module does not know yet (pause, promote, abort...): their own words
