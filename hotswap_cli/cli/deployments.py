@@ -1,17 +1,50 @@
-"""`hotswap deployments [PROFILE]`: the deployment ledger, newest first."""
+"""`hotswap deployments [PROFILE]`: the deployment ledger, newest first; `hotswap deployments show
+ID`: one record in full (text, markdown or HTML)."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
 
 COLUMNS = ("ID", "WHEN", "WHO", "VERSION", "STRATEGY", "STATUS", "REASON")
+LIST = "list"
 
 
-def deployments(
+class _ListByDefault(TyperGroup):
+    """`deployments [PROFILE] [options]` is `deployments list ...`: only `show` (and `list`) name a
+    subcommand, so the listing keeps its old command line (a profile named `show` is `list show`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args or args[0] not in self.commands:
+            help_only = bool(args) and args[0] in ("-h", "--help")
+            if not help_only:
+                args = [LIST, *args]
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The listing's help (its old usage line and options), then a word on `show`."""
+        listing = self.commands[LIST]
+        listing.format_help(type(ctx)(listing, info_name=ctx.info_name, parent=ctx.parent), formatter)
+        with formatter.section("Commands"):
+            formatter.write_dl([("show ID", "One deployment in full, as text, markdown or HTML (see "
+                                            "`hotswap deployments show --help`).")])
+
+
+deployments = typer.Typer(
+    cls=_ListByDefault, name="deployments", no_args_is_help=False, invoke_without_command=False,
+    help="The deployment ledger: `deployments [PROFILE]` lists runs (id, when, who, version, strategy, status, "
+         "reason); `deployments show ID` prints one in full.")
+
+
+@deployments.command(LIST)
+def list_deployments(
     ctx: typer.Context,
     profile: str = typer.Argument(None, help="Profile name (default: every profile)."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Show at most N records (0: all)."),
@@ -79,3 +112,45 @@ def _push(env: Any, git_repo: Any) -> None:
         env.message(f"sent the pending ledger records of {', '.join(waiting)} to origin", "green")
     else:
         env.message("nothing to send: origin has every record of this clone")
+
+
+@deployments.command("show")
+def show(
+    ctx: typer.Context,
+    record_id: str = typer.Argument(..., metavar="ID", help="The record's id (or its first 8+ characters)."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Look only in this profile's ledger."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text, markdown (a PR comment or CI step summary) or "
+                            "html (one self-contained file with health charts)."),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    offline: bool = typer.Option(False, "--offline", help="Read the local ledger without fetching origin."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """One deployment in full: each instance's states with times, every verdict with its numbers, who
+    approved, and the config diff from what the profile ran before (secrets masked)."""
+    from hotswap_cli.cli.report import FORMATS, render
+    from hotswap_cli.core.deploy.ledger import refresh
+    from hotswap_cli.core.deploy.report import build_report, find_record
+    from hotswap_cli.core.secrets.crypto import load_key
+    from hotswap_cli.core.versions.git import GitRepo
+    from hotswap_cli.errors import HotswapError, UsageError
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {fmt!r}")
+    env = env_of(ctx, json=json_output)
+    git_repo = GitRepo(env.root)
+    problem = None if offline else refresh(git_repo)
+    if problem:
+        env.message(f"hotswap: warning: {problem}; showing the local ledger")
+    record = find_record(git_repo, record_id, profile)
+    if env.json:
+        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render(build_report(git_repo, record, key=load_key()), fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HotswapError(f"cannot write {output}: {exc.strerror or exc}") from None
+    env.message(f"wrote {output}")
