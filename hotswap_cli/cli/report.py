@@ -44,6 +44,11 @@ def _facts(report: Report) -> list[tuple[str, str]]:
              ("config", f"sha256 {str(r.get('sha256', ''))[:16]}" + (f", commit {str(r['commit'])[:12]}"
                                                                     if r.get("commit") else "")),
              ("approved by", ", ".join(report.approvals) or "nobody (no approvals required or recorded)")]
+    policy = (r.get("timeline") or {}).get("policy")
+    if policy:
+        facts.append(("gate", f"error rate <= baseline +{policy['error_rate_pp']:g}pp, p99 <= baseline "
+                              f"+{policy['p99_increase_pct']:g}%, failed checks <= {policy['failed_checks_pct']:g}%; "
+                              f"confidence {policy['confidence']:.0%}, a look every {policy['interval_s']:g}s"))
     if r.get("reason"):
         facts.append(("reason", str(r["reason"])))
     if r.get("unrestored"):
@@ -302,7 +307,7 @@ def render_html(report: Report) -> str:
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
-_WIDE = ("approved by", "reason", "NOT restored")  # facts given a whole row of the HTML page
+_WIDE = ("approved by", "gate", "reason", "NOT restored")  # facts given a whole row of the HTML page
 _TWO = ("who", "when", "config", "recovers")  # and half of one
 
 

@@ -205,3 +205,56 @@ def test_html_is_one_file_that_chromium_draws_with_charts_against_the_thresholds
     second = dom[dom.index('data-instance="demo-2"'):]
     assert 'class="series before"' in second and 'class="series after"' not in second.split("</svg>")[0]
     assert "<h2>Verdict, phase 1:" in dom and "alice@example.com" in dom and "$.simulate.errorRate" in dom
+
+
+def test_the_timeline_stays_small_and_keeps_the_worst_sample() -> None:
+    from hotswap_cli.model import HealthPolicy
+    from hotswap_cli.ops.timeline import MIN_POINTS, Timeline
+    from hotswap_cli.runner.events import DeployStarted, HealthSampled, InstanceState
+
+    timeline = Timeline(HealthPolicy(error_rate_pp=2))
+    timeline.emit(DeployStarted(1000.0, "web", "1.0.0", "canary", 3, 2000))  # a fleet of 2,000: the least share
+    for i in range(20_000):  # a long bake: 20,000 looks at 3 instances
+        for name in ("web-1", "web-2", "web-3"):
+            spike = name == "web-2" and i == 12_345
+            timeline.emit(HealthSampled(1000.0 + i, name, "metrics", error_rate=0.9 if spike else 0.01,
+                                        p99_ms=40.0 + i % 5, baseline=i < 100, requests=100, errors=1))
+    for i in range(100):  # a flapping instance's states are capped; how it ended is kept
+        timeline.emit(InstanceState(5000.0 + i, "web-1", "live" if i % 2 else "staged"))
+    timeline.emit(InstanceState(6000.0, "web-1", "reverted", "health gate failed"))
+    record = timeline.to_record()
+    assert all(len(s) <= MIN_POINTS // 2 for s in record["samples"].values())
+    assert all(len(s) <= MIN_POINTS // 2 for s in record["baseline_samples"].values())
+    assert max(p[1] for p in record["samples"]["web-2"]) == 0.9  # folded in, not averaged away
+    assert max(p[1] for p in record["samples"]["web-1"]) == 0.01
+    assert record["folded"]["web-1"] >= 20_000 // MIN_POINTS
+    assert record["states"]["web-1"][-1] == [5000.0, "reverted", "health gate failed"]
+    assert len(record["states"]["web-1"]) <= 40
+    # without a verdict, the threshold is the policy's margin over the measured baseline
+    assert record["thresholds"]["web-3"] == {"baseline_rate": 0.01, "error_rate": 0.03}
+    assert len(json.dumps(record)) < 5_000
+    from hotswap_cli.cli.report import render_text
+    from hotswap_cli.core.deploy.report import Report
+
+    shown = render_text(Report({"id": "deploy-1", "profile": "web", "timeline": record}, None, None, "", (), (), (),
+                               (), 0.0))
+    assert "gate         error rate <= baseline +2pp, p99 <= baseline +50%, failed checks <= 10%; confidence 99%, " \
+           "a look every 30s\n" in shown
+
+
+def test_a_record_without_a_timeline_still_reports() -> None:
+    from hotswap_cli.cli.report import render
+    from hotswap_cli.core.deploy.report import Report, health_series, instance_lines, verdict_lines
+
+    record = {"id": "deploy-1", "kind": "deploy", "profile": "web", "version": "1.0.0", "status": "completed",
+              "exit_code": 0, "started_at": "2026-01-01T10:00:00Z", "finished_at": "2026-01-01T10:00:30Z",
+              "approvals": [], "phases": [], "verdicts": [],
+              "instances": [{"instance": "web-1", "state": "healthy", "phase": 1, "touched": True,
+                             "started_at": "2026-01-01T10:00:02Z", "finished_at": "2026-01-01T10:00:03Z"}]}
+    report = Report(record, None, None, "no completed deployment before this one", instance_lines(record),
+                    verdict_lines(record), health_series(record), (), 30.0)
+    text = render(report, "text")
+    assert "  web-1     1      healthy  started +2.0s → healthy +3.0s" in text
+    assert "approved by  nobody (no approvals required or recorded)" in text
+    assert "<h2>Health</h2>" not in render(report, "html")
+    assert "| `web-1` | 1 | healthy | started +2.0s → healthy +3.0s |" in render(report, "markdown")
