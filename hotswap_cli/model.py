@@ -73,6 +73,7 @@ class StrategySpec:
     batch: str = "1"  # "3" or "25%"
     concurrency: int = 50
     bake: float = 300.0  # seconds per phase/batch
+    pauses: tuple[tuple[float, float], ...] = ()  # (canary step %, seconds; inf: until resumed): pause after it
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 from hotswap_cli import specs
 from hotswap_cli.core.config.configrepo import _NAME_RE, ConfigRepo, issue_at, load_meta_schema
 from hotswap_cli.core.config.schema import SchemaChecker, describe
-from hotswap_cli.core.config.strategies import canary_steps
+from hotswap_cli.core.config.strategies import Pauses, StepError, canary_steps, split_pauses
 from hotswap_cli.core.config.yamlsrc import Document
 from hotswap_cli.durations import parse_duration
 from hotswap_cli.errors import ConfigError, ValidationFailed
@@ -109,6 +109,13 @@ def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
         if target["name"] in seen:
             issues.append(issue_at(doc, ("targets", i, "name"), f"duplicate target name {target['name']!r}"))
         seen.add(target["name"])
+    steps = (data.get("strategy") or {}).get("steps")
+    if steps is not None:
+        try:
+            split_pauses(steps)
+        except StepError as exc:
+            where = ("strategy", "steps", exc.index) if exc.index >= 0 else ("strategy", "steps")
+            issues.append(issue_at(doc, where, str(exc)))
     ref = SchemaRef.parse(str(data["schema"]))
     if repo.schema_file(ref) is None:
         issues.append(issue_at(doc, ("schema",), f"schema {data['schema']!r} not found "
@@ -125,9 +132,16 @@ def bake_for(strategy: str, asked: Any, inherited: Any) -> Any:
 
 
 def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
+    """The typed strategy from `strategy:` (hotswap.yaml defaults under the profile's own keys).
+    `steps` may hold pauses: `pause` (until `hotswap resume`) or `{pause: 10m}` after a step."""
     steps: tuple[float, ...] = StrategySpec.steps
+    pauses: Pauses = ()
     if "steps" in raw:
-        steps = tuple(float(s) for s in raw["steps"])
+        try:
+            steps, pauses = split_pauses(list(raw["steps"] or []))
+        except StepError as exc:
+            raise ConfigError(f"strategy.steps: {exc}",
+                              hint="e.g. steps: [10, pause, 50, {pause: 10m}, 100]; see docs/deploy.md") from None
     elif "canary" in raw:
         steps = canary_steps(float(raw["canary"]))
     spec = StrategySpec(type=str(raw.get("type", default_type)), steps=steps)
@@ -137,6 +151,7 @@ def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
         batch=str(raw.get("batch", spec.batch)),
         concurrency=int(raw.get("concurrency", spec.concurrency)),
         bake=parse_duration(raw.get("bake", spec.bake)),
+        pauses=pauses,
     )
 
 

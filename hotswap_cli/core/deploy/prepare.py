@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from hotswap_cli.core.approvals.trust import TrustRoot
     from hotswap_cli.core.config.render import Rendered
     from hotswap_cli.core.deploy.journal import Journal
-    from hotswap_cli.core.deploy.plan import Estimate
+    from hotswap_cli.core.deploy.plan import Estimate, Minimums
     from hotswap_cli.core.versions.git import GitRepo
 
 
@@ -31,6 +32,7 @@ class DeployOptions:
     rev: str | None = None  # any git revision instead of a version (not in Production)
     strategy: str | None = None
     steps: tuple[float, ...] | None = None
+    pauses: tuple[tuple[float, float], ...] = ()  # with `steps`: (step %, seconds; inf: until resumed)
     batch: str | None = None
     concurrency: int | None = None
     bake: float | None = None
@@ -39,6 +41,8 @@ class DeployOptions:
     approvers_path: Path | None = None
     approval_expiry: bool = True  # False for rollback: approvals count however old (fresh when it shipped)
     require_signed_commits: bool = False  # also the environment policy's switch
+    defer_approvals: bool = False  # --dry-run: a missing approval is kept on the Deployment, shown with the plan
+    paced: bool = True  # False for rollback: fast and unbaked whatever the environment's minimum bake
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Deployment:
     notes: tuple[str, ...] = ()  # shown with the plan
     recovers: Journal | None = None  # rollback: the open journal of a run that died or left instances unknown
     payloads: dict[str, bytes] = field(default_factory=dict, repr=False)  # target -> its bytes (secrets in)
+    warnings: tuple[str, ...] = ()  # worth a second thought before confirming (a version that was reverted)
+    approval_error: ApprovalError | None = None  # with defer_approvals: why it may not be deployed (exit 4)
 
     def payload_sha256(self) -> dict[str, str]:
         """Target -> sha256 of the bytes it receives: what `status` recognises a text payload by."""
@@ -102,7 +108,7 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     from hotswap_cli.core.config.payload import render_payloads
     from hotswap_cli.core.config.render import render_profile
     from hotswap_cli.core.config.validate import check_profile_meta, check_rendered
-    from hotswap_cli.core.deploy.plan import build_plan, estimate
+    from hotswap_cli.core.deploy.plan import build_plan, check_minimums, estimate, plan_notes
     from hotswap_cli.core.secrets.crypto import decrypt_config
 
     git_repo = git_repo or open_git(root)
@@ -120,20 +126,120 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     from hotswap_cli.core.approvals.trust import load_trust_root
 
     trust = load_trust_root(git_repo, options.approvers_path, fetch=True)
-    quorum = check_approvals(git_repo, profile, version, released, options.approvers_path,
-                             options.require_signed_commits, expiry=options.approval_expiry, trust=trust)
+    quorum, approval_error = approval_status(git_repo, profile, version, released, options.approvers_path,
+                                             options.require_signed_commits, expiry=options.approval_expiry,
+                                             trust=trust)
+    if approval_error is not None and not options.defer_approvals:
+        raise approval_error
     allowed_env = trust.allowed_env()
     check_env(profile.targets, allowed_env)
     schema, _ = at.load_schema(profile.schema)
     config = decrypt_config(rendered.data, schema, lambda path: rendered.locate(path).file)
-    notes = legacy_secrets(trust, rendered, schema)
     targets = select_targets(profile, options.targets)
     payloads = render_payloads(at, profile, config, targets)
-    plan = build_plan(profile.name, version, strategy_for(profile.strategy, options), targets,
-                      health_for(profile.health, options))
+    strategy, health = strategy_for(profile.strategy, options), health_for(profile.health, options)
+    if options.paced:
+        check_minimums(minimums_for(trust, trust.policy_for(profile.name, profile.environment).name),
+                       _overrides(profile, options, strategy, health))
+    plan = build_plan(profile.name, version, strategy, targets, health)
+    notes = legacy_secrets(trust, rendered, schema) + plan_notes(strategy, targets)
+    records = _ledger_records(git_repo, profile.name)
+    warning = reverted_warning(records, version)
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
-                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name), allowed_env,
-                      notes, payloads=payloads)
+                      estimate(plan), quorum, released, live_version_names(git_repo, profile.name, records),
+                      allowed_env, notes, payloads=payloads, warnings=(warning,) if warning else (),
+                      approval_error=approval_error)
+
+
+def _ledger_records(git_repo: GitRepo, profile: str) -> list[dict[str, Any]]:
+    """The profile's ledger, newest first, origin's included when it can be fetched."""
+    from hotswap_cli.core.deploy import ledger
+
+    ledger.refresh(git_repo)  # offline: the local ledger
+    return ledger.read_records(git_repo, profile)
+
+
+def minimums_for(trust: TrustRoot, environment: str) -> Minimums:
+    """The environment's least bake and interval for command-line overrides: hotswap.yaml's
+    `environments.<env>.min_bake` / `min_interval` on the trusted ref, else the defaults
+    (Production: 30s and 1s; elsewhere none). Read from the trusted ref only: a branch cannot lower it."""
+    from hotswap_cli.core.config.configrepo import SETTINGS_FILE
+    from hotswap_cli.core.deploy.plan import DEFAULT_MINIMUMS, Minimums
+    from hotswap_cli.durations import parse_duration
+    from hotswap_cli.errors import ConfigError
+
+    base = DEFAULT_MINIMUMS.get(environment, Minimums(environment))
+    doc = ConfigRepo(trust.git_repo.source_at(trust.rev)).document(SETTINGS_FILE) if trust.rev else None
+    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+    raw = (data.get("environments") or {}).get(environment) or {}
+    try:
+        return Minimums(environment,
+                        bake=parse_duration(raw["min_bake"]) if raw.get("min_bake") is not None else base.bake,
+                        interval=parse_duration(raw["min_interval"]) if raw.get("min_interval") is not None
+                        else base.interval)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"hotswap.yaml environments.{environment}: {exc}") from None
+
+
+def _overrides(profile: Profile, options: DeployOptions, strategy: StrategySpec,
+               health: HealthPolicy) -> dict[str, tuple[float, float, str]]:
+    """(the profile's, the asked, the option) for the bake and interval the command line changed."""
+    from hotswap_cli.durations import format_duration
+
+    def shown(seconds: float) -> str:
+        return format_duration(seconds) if seconds else "0s"
+
+    out = {}
+    if strategy.bake != profile.strategy.bake:
+        option = f"--bake {shown(options.bake)}" if options.bake is not None else f"--{options.strategy}"
+        out["bake"] = (profile.strategy.bake, strategy.bake, option)
+    if health.interval != profile.health.interval:
+        out["interval"] = (profile.health.interval, health.interval, f"--interval {shown(health.interval)}")
+    return out
+
+
+_REVERTED = ("reverted", "revert_failed", "aborted")
+
+
+def reverted_warning(records: list[dict[str, Any]], version: str, *, now: float | None = None) -> str | None:
+    """Why deploying `version` deserves a second thought, from the ledger (`records` newest first):
+    its latest deploy was reverted (a failed gate, an abort, a revert that failed), or a rollback
+    replaced it after it went live. A run that changed nothing or was interrupted says nothing
+    about the version and is passed over."""
+    replaced: dict[str, Any] | None = None
+    for record in records:
+        status = record.get("status")
+        if record.get("version") != version:
+            if replaced is None and record.get("kind") == "rollback" and status == "completed":
+                replaced = record
+            continue
+        if status in _REVERTED and record.get("kind", "deploy") == "deploy":
+            reason = str(record.get("reason") or status)
+            reason = reason if len(reason) <= 160 else reason[:157] + "..."
+            return (f"{version} was reverted {_when(record, now)} ({record.get('id')}: {reason}); "
+                    "deploying it again may fail the same way")
+        if status == "completed":
+            if replaced is not None:
+                return (f"{version} was rolled back to {replaced.get('version')} {_when(replaced, now)} "
+                        f"({replaced.get('id')}); deploying it again undoes that rollback")
+            return None
+    return None
+
+
+def _when(record: dict[str, Any], now: float | None) -> str:
+    """`2026-11-30T14:30:26Z (12m ago)` from a record's finish time."""
+    import time
+    from datetime import datetime
+
+    from hotswap_cli.durations import format_duration
+
+    stamp = str(record.get("finished_at") or record.get("started_at") or "")
+    try:
+        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return f"at {stamp}" if stamp else "earlier"
+    ago = max(0.0, (time.time() if now is None else now) - then)
+    return f"at {stamp} ({format_duration(ago)} ago)"
 
 
 def legacy_secrets(trust: TrustRoot, rendered: Rendered, schema: dict[str, Any]) -> tuple[str, ...]:
@@ -169,6 +275,17 @@ def _value_at(data: Any, path: JsonPath) -> Any:
 def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released: bool,
                     approvers_path: Path | None, require_signed: bool = False, *,
                     expiry: bool = True, trust: TrustRoot | None = None) -> QuorumReport | None:
+    """The deploy gate (see approval_status): the quorum report, or ApprovalError (exit 4)."""
+    report, problem = approval_status(git_repo, profile, version, released, approvers_path, require_signed,
+                                      expiry=expiry, trust=trust)
+    if problem is not None:
+        raise problem
+    return report
+
+
+def approval_status(git_repo: GitRepo, profile: Profile, version: str, released: bool,
+                    approvers_path: Path | None, require_signed: bool = False, *, expiry: bool = True,
+                    trust: TrustRoot | None = None) -> tuple[QuorumReport | None, ApprovalError | None]:
     """The deploy gate, on the one trust decision: the policy of the stricter of the profile's
     environment on the trusted ref and the one this version declares. ApprovalError (exit 4) when
     its quorum is not met, when signed commits are required and one is not, or when an unreleased
@@ -185,19 +302,22 @@ def check_approvals(git_repo: GitRepo, profile: Profile, version: str, released:
             raise UsageError(f"{profile.name} answers to Production ({trust.source}): only released versions are "
                              "deployed", hint=hint)
         if policy.approvals > 0 or policy.require_signed_commits or require_signed:
-            raise ApprovalError(f"{profile.name} answers to {policy.name} ({trust.source}), which requires "
-                                f"{policy.approvals} approval(s): an unreleased revision cannot have them",
-                                hint=hint)
-        return None
+            return None, ApprovalError(f"{profile.name} answers to {policy.name} ({trust.source}), which requires "
+                                       f"{policy.approvals} approval(s): an unreleased revision cannot have them",
+                                       hint=hint)
+        return None, None
     if policy.approvals <= 0 and not policy.require_signed_commits and not require_signed:
-        return None
+        return None, None
     report = check_quorum(git_repo, profile, version, trust=trust, expiry=expiry, signed=require_signed)
-    require_quorum(report)
+    try:
+        require_quorum(report)
+    except ApprovalError as exc:
+        return report, exc
     if require_signed or report.require_signed_commits:
         signed = check_signed_commits(git_repo, profile, version, trust=trust, fetch=False)
         if not signed.ok:
-            raise ApprovalError(f"{profile.name} {version}: {signed.summary()}")
-    return report
+            return report, ApprovalError(f"{profile.name} {version}: {signed.summary()}")
+    return report, None
 
 
 def select_targets(profile: Profile, names: tuple[str, ...] | None) -> tuple[Target, ...]:
@@ -218,9 +338,9 @@ def strategy_for(spec: StrategySpec, options: DeployOptions) -> StrategySpec:
     if options.strategy is not None and options.strategy != spec.type:
         # a strategy chosen on the command line starts from its own defaults, not the profile's
         out = replace(out, type=options.strategy, steps=StrategySpec.steps, batch=StrategySpec.batch,
-                      bake=float(bake_for(options.strategy, options.bake, out.bake)))
+                      pauses=(), bake=float(bake_for(options.strategy, options.bake, out.bake)))
     if options.steps is not None:
-        out = replace(out, steps=options.steps)
+        out = replace(out, steps=options.steps, pauses=options.pauses)
     if options.batch is not None:
         out = replace(out, batch=options.batch)
     if options.concurrency is not None:
@@ -312,7 +432,7 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
         open_journal = None
         version = rollback_target(git_repo, profile_name, to)
     options = DeployOptions(version=version, strategy="direct", bake=0.0, targets=targets,
-                            approvers_path=approvers_path, approval_expiry=False)
+                            approvers_path=approvers_path, approval_expiry=False, paced=False)
     try:
         deployment = prepare(root, profile_name, options, git_repo=git_repo)
     except ApprovalError as exc:
