@@ -40,7 +40,8 @@ def deploy(
     version: str = typer.Argument(None, help="Version X.Y.Z (default: the latest released version)."),
     rev: str = typer.Option(None, "--rev", help="Deploy a git revision instead of a version (not Production)."),
     canary: float = typer.Option(None, "--canary", help="Canary, first phase P% (then 30, 50, 100)."),
-    steps: str = typer.Option(None, "--steps", help="Canary phases, e.g. 5,25,100."),
+    steps: str = typer.Option(None, "--steps", help="Canary phases, e.g. 5,25,100; `pause` (until `hotswap "
+                              "resume`) or `pause:10m` after a step pauses there: 10,pause,50,100."),
     rolling: bool = typer.Option(False, "--rolling", help="Rolling batches."),
     batch: str = typer.Option(None, "--batch", help="Rolling batch size: N or P%."),
     blue_green: bool = typer.Option(False, "--blue-green", help="Stage and check everywhere, then switch all."),
@@ -57,6 +58,10 @@ def deploy(
                                         help="Every commit since the last deployed version must be signed."),
     force: bool = typer.Option(False, "--force", help="Deploy even though an interrupted run's journal is open "
                                "(its instances stay as they are; `hotswap rollback` would put them back)."),
+    redeploy: bool = typer.Option(False, "--redeploy", help="Push the version even where it already runs "
+                                  "(otherwise a deploy of what runs everywhere does nothing)."),
+    full_diff: bool = typer.Option(False, "--full-diff", help="Show whole values in the plan's diff "
+                                   "(added subtrees too; secrets stay masked)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Deploy a version: plan, confirm, canary/rolling/blue-green/direct with health gates."""
@@ -69,30 +74,56 @@ def deploy(
         interval=duration_option(interval, "--interval"),
         targets=split_names(targets),
         approvers_path=approvers, require_signed_commits=require_signed,
+        defer_approvals=dry_run,  # --dry-run shows the plan, then exits 4
     )
     deployment = prepare(env.root, profile, options)
     code = run_deployment(env, deployment, dry_run=dry_run, yes=yes,
-                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0, force=force)
+                          lock_wait=duration_option(wait_for_lock, "--wait-for-lock") or 0.0, force=force,
+                          redeploy=redeploy, full_diff=full_diff)
     if code:
         raise typer.Exit(code)
 
 
 def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool, lock_wait: float,
-                   kind: str = "deploy", force: bool = False) -> int:
+                   kind: str = "deploy", force: bool = False, redeploy: bool = False,
+                   full_diff: bool = False) -> int:
     """Shared by deploy and rollback: show, confirm, execute, report. Returns the exit code."""
-    from hotswap_cli.cli.plan_view import live_diffs, plan_dict, print_plan
+    from hotswap_cli.cli.plan_view import all_current, live_diffs, plan_dict, print_plan
 
     diffs = live_diffs(deployment)
     if env.json:
         env.print_json_line({"event": "plan", **plan_dict(deployment, diffs, kind)})
     else:
-        print_plan(env, deployment, diffs, kind, dry_run=dry_run)
+        print_plan(env, deployment, diffs, kind, dry_run=dry_run, full_diff=full_diff)
+    for warning in deployment.warnings:
+        env.message(f"hotswap: warning: {warning}", style="bold yellow")
+    # a deploy only: a rollback may be settling an interrupted run's journal, and says what it restores
+    unchanged = kind == "deploy" and not redeploy and all_current(diffs)
     if dry_run:
+        if unchanged:
+            env.message(_unchanged_message(deployment))
         env.message("dry run: nothing was changed")
+        if deployment.approval_error is not None:
+            raise deployment.approval_error
+        return ExitCode.OK
+    if deployment.approval_error is not None:  # only deferred for a dry run; never deploy past it
+        raise deployment.approval_error
+    if unchanged:
+        env.message(_unchanged_message(deployment))
+        if env.json:
+            env.print_json_line({"event": "result", "profile": deployment.profile.name, "version": deployment.version,
+                                 "status": "unchanged", "exit_code": 0, "id": None, "recorded": False,
+                                 "instances": [t.name for t in deployment.targets]})
         return ExitCode.OK
     if not yes:
-        _confirm(env, kind)
+        _confirm(env, kind, deployment)
     return _execute(env, deployment, lock_wait, kind, force)
+
+
+def _unchanged_message(deployment: Deployment) -> str:
+    n = len(deployment.targets)
+    return (f"nothing to do: {deployment.profile.name} {deployment.version} already runs on "
+            f"{'the only instance' if n == 1 else f'all {n} instances'} (--redeploy pushes it again)")
 
 
 def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, force: bool) -> int:
@@ -211,17 +242,25 @@ def _read_answer(question: str, cancel: threading.Event, deadline: float) -> str
             return answer
 
 
-def _confirm(env: Env, kind: str) -> None:
+def _confirm(env: Env, kind: str, deployment: Deployment) -> None:
     if not sys.stdin.isatty():
         raise UsageError(f"refusing to {kind} without confirmation: stdin is not a terminal",
                          hint="pass --yes (CI) or --dry-run")
-    sys.stderr.write(f"Proceed with this {kind}? [y/N] ")
+    sys.stderr.write(f"{confirm_question(deployment, kind)} [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         from hotswap_cli.errors import HotswapError
 
         raise HotswapError(f"{kind} cancelled: nothing was changed")
+
+
+def confirm_question(deployment: Deployment, kind: str) -> str:
+    """`Deploy web.production 1.4.0 (Production) to 10 instances?`: what, where, and how many."""
+    n = len(deployment.targets)
+    despite = " despite the warning above" if deployment.warnings else ""
+    return (f"{kind.capitalize()} {deployment.profile.name} {deployment.version} ({deployment.profile.environment}) "
+            f"to {n} instance{'' if n == 1 else 's'}{despite}?")
 
 
 def duration_option(text: str | None, option: str) -> float | None:
@@ -238,7 +277,7 @@ def duration_option(text: str | None, option: str) -> float | None:
 
 def _strategy_options(canary: float | None, steps: str | None, rolling: bool, batch: str | None,
                       blue_green: bool, direct: bool) -> dict[str, Any]:
-    from hotswap_cli.core.config.strategies import canary_steps, parse_steps
+    from hotswap_cli.core.config.strategies import canary_steps, parse_step_list
 
     chosen = [name for name, on in (("--canary", canary is not None), ("--steps", steps is not None),
                                     ("--rolling", rolling or batch is not None), ("--blue-green", blue_green),
@@ -250,7 +289,8 @@ def _strategy_options(canary: float | None, steps: str | None, rolling: bool, ba
     if canary is not None:
         return {"strategy": "canary", "steps": canary_steps(canary)}
     if steps is not None:
-        return {"strategy": "canary", "steps": parse_steps(steps)}
+        parsed, pauses = parse_step_list(steps)
+        return {"strategy": "canary", "steps": parsed, "pauses": pauses}
     if rolling or batch is not None:
         return {"strategy": "rolling", "batch": batch}
     if blue_green:

@@ -3,6 +3,8 @@ approvals, and how long rollout and revert take."""
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,19 @@ class LiveGroup:
     diff: Any  # ConfigDiff, or None when nothing could be compared
     text_diff: str | None = None  # a unified diff, for payloads compared as text
 
+    @property
+    def current(self) -> bool:
+        """These instances already run the version under deploy."""
+        return self.state == CURRENT
+
+
+CURRENT = "already running this version"
+
+
+def all_current(groups: list[LiveGroup]) -> bool:
+    """Every instance already runs the version under deploy (nothing to push)."""
+    return bool(groups) and all(g.current for g in groups)
+
 
 def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     from hotswap_cli.core.secrets.crypto import load_key
@@ -42,7 +57,7 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
         elif not item.present:
             state = "no config yet"
         elif item.sha256 in (deployment.sha256, bytes_sha.get(item.instance)):
-            state = "already running this version"
+            state = CURRENT
         else:
             state = f"running {names.get(item.sha256 or '', 'an unknown config')} ({(item.sha256 or '')[:12]})"
         groups.setdefault((item.sha256, state), []).append(item)
@@ -90,16 +105,35 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
         "sha256": deployment.sha256,
         "strategy": plan.strategy,
         "phases": [{"number": p.number, "name": p.name, "action": p.action, "bake_s": p.bake,
-                    "instances": [t.name for t in p.targets]} for p in plan.phases],
+                    "instances": [t.name for t in p.targets], "pause": _pause_dict(p.pause)} for p in plan.phases],
         "health": plan.health.__dict__,
         "estimate": deployment.estimate.to_dict(),
         "approvals": deployment.quorum.to_dict() if deployment.quorum else None,
         "notes": list(deployment.notes),
+        "warnings": list(deployment.warnings),
+        "approval_error": str(deployment.approval_error) if deployment.approval_error else None,
         "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
                   "diff": g.diff.to_dict() if g.diff is not None else None,
                   "text_diff": g.text_diff} for g in groups],
         "ssh": ssh_settings(deployment),
     }
+
+
+def _pause_dict(pause: float | None) -> dict[str, Any] | None:
+    """A phase's pause for --json: seconds, or until_resumed (`hotswap resume`/`promote`)."""
+    if pause is None:
+        return None
+    until = math.isinf(pause)
+    return {"until_resumed": until, "seconds": None if until else pause}
+
+
+def pause_text(pause: float | None, profile: str) -> str:
+    """`, then pause until resumed (hotswap resume P)` for a phase line; empty without a pause."""
+    if pause is None:
+        return ""
+    if math.isinf(pause):
+        return f", then pause until resumed (`hotswap resume {profile}`)"
+    return f", then pause {format_duration(pause)} (resumes by itself)"
 
 
 def ssh_settings(deployment: Deployment) -> dict[str, Any]:
@@ -127,7 +161,7 @@ def _print_ssh(out: Any, settings: dict[str, Any]) -> None:
 
 
 def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: str, *,
-               dry_run: bool = False) -> None:
+               dry_run: bool = False, full_diff: bool = False) -> None:
     from hotswap_cli.cli.diff import print_changes
 
     plan = deployment.plan
@@ -136,19 +170,24 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
               markup=False)
     out.print(f"  commit {deployment.commit[:12]}  config sha256 {deployment.sha256[:12]}  "
               f"strategy {plan.strategy}", markup=False)
-    if deployment.quorum is not None:
+    if deployment.approval_error is not None:
+        out.print(f"  approvals: NOT MET: {deployment.approval_error.message}", style="bold red", markup=False)
+    elif deployment.quorum is not None:
         out.print(f"  approvals: {deployment.quorum.summary()}", markup=False)
     elif deployment.released:
         out.print("  approvals: none required", markup=False)
     else:
         out.print("  approvals: not checked (an unreleased revision)", markup=False)
+    for warning in deployment.warnings:
+        out.print(f"  WARNING: {warning}", style="bold yellow", markup=False)
     for note in deployment.notes:
         out.print(f"  note: {note}", style="yellow", markup=False)
     out.print("phases:", style="bold", markup=False)
     for p in plan.phases:
         bake = f", bake {format_duration(p.bake)}" if p.gate and p.bake else ""
         names = ", ".join(t.name for t in p.targets)
-        out.print(f"  {p.number}. {p.name} [{p.action}{bake}]: {names}", markup=False)
+        out.print(f"  {p.number}. {p.name} [{p.action}{bake}]: {names}{pause_text(p.pause, plan.profile)}",
+                  markup=False)
     h = plan.health
     out.print(f"health gate: fails on conclusive evidence ({h.confidence:.4g} confidence) of error rate "
               f"> +{h.error_rate_pp:g}pp, p99 > +{h.p99_increase_pct:g}%, failed checks > {h.failed_checks_pct:g}% "
@@ -158,8 +197,12 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
     out.print("against what runs now:", style="bold", markup=False)
     for g in groups:
         out.print(f"  {', '.join(g.instances)}: {g.state}", markup=False)
-        if g.diff is not None and not g.diff.empty:
+        if g.diff is not None and not g.diff.empty and full_diff:
+            print_full_changes(out, g.diff, indent="    ")
+        elif g.diff is not None and not g.diff.empty:
             print_changes(out, g.diff, indent="    ")
+            if _cut(g.diff):
+                out.print("    (values cut short: --full-diff shows them whole)", style="dim", markup=False)
         if g.text_diff:
             for line in g.text_diff.splitlines():
                 out.print(f"    {line}", markup=False, highlight=False,
@@ -169,9 +212,49 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
     e = deployment.estimate
     longer = (f" (up to ~{format_duration(e.longest_rollout_s)} if bakes are extended)"
               if e.longest_rollout_s > e.full_rollout_s else "")
-    out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}{longer}; worst-case revert "
+    paused = (f" plus {e.open_pauses} pause(s) until resumed" if e.open_pauses else "")
+    out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}{longer}{paused}; worst-case revert "
               f"~{format_duration(e.worst_case_revert_s)} after a failing check "
               f"(seen within {format_duration(e.detection_s)})", markup=False)
+
+
+def _json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=indent)
+
+
+_WIDTH = 100  # cli.diff's print_changes cuts a value's JSON at this many characters
+
+
+def _cut(diff: Any) -> bool:
+    """Whether the short listing cut a value."""
+    return any(len(_json(v)) > _WIDTH for c in diff.changes for v in (c.old, c.new))
+
+
+def print_full_changes(out: Any, diff: Any, indent: str = "") -> None:
+    """The changes of a ConfigDiff with whole values (added subtrees as indented JSON). The values
+    are the diff's own: secrets in them are already masked."""
+    if diff.breaking:
+        out.print(f"{indent}BREAKING:", style="bold red", markup=False)
+        for reason in diff.breaking_reasons:
+            out.print(f"{indent}  ! {reason}", style="red", markup=False)
+    for kind, sign, style in (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow")):
+        changes = diff.of_kind(kind)
+        if changes:
+            out.print(f"{indent}{kind}:", style="bold", markup=False)
+        for c in changes:
+            values = [c.old, c.new] if kind == "changed" else [c.new if kind == "added" else c.old]
+            mark = "  (breaking)" if c.breaking else ""
+            if all(len(_json(v)) <= _WIDTH for v in values):  # as short as the usual listing: on one line
+                out.print(f"{indent}  {sign} {c.path}: {' → '.join(_json(v) for v in values)}{mark}", style=style,
+                          markup=False)
+                continue
+            texts = [_json(v, 2) for v in values]
+            out.print(f"{indent}  {sign} {c.path}:{mark}", style=style, markup=False)
+            for n, text in enumerate(texts):
+                if n:
+                    out.print(f"{indent}    →", style=style, markup=False)
+                for line in text.splitlines():
+                    out.print(f"{indent}    {line}", style=style, markup=False, highlight=False)
 
 
 def _limit(h: HealthPolicy) -> str:
