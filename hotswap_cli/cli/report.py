@@ -234,7 +234,8 @@ border:1px solid var(--line);font-size:12px;white-space:nowrap}.chip.reverted,.c
 color:var(--bad)}.chip.healthy{border-color:var(--ok);color:var(--ok)}
 .charts{display:grid;grid-template-columns:1fr;gap:14px}.card{border:1px solid var(--line);border-radius:8px;
 padding:10px 12px 6px}.card.fail{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad) inset}
-.card h3{font-size:14px;margin:0 0 4px}.pair{display:flex;gap:12px;flex-wrap:wrap}.pair svg{flex:1 1 500px;
+.card h3{font-size:14px;margin:0 0 4px}.card h3 .note{font-weight:400}
+.pair{display:flex;gap:12px;flex-wrap:wrap}.pair svg{flex:1 1 500px;
 max-width:100%;height:auto}.legend{color:var(--muted);font-size:12.5px;margin:4px 0 10px}
 .legend i{display:inline-block;width:18px;height:0;border-top:2px solid;vertical-align:middle;margin:0 4px 0 10px}
 .diff{border:1px solid var(--line);border-radius:8px;overflow:hidden;font:12.5px/1.6 ui-monospace,Menlo,Consolas,
@@ -312,11 +313,11 @@ _TWO = ("who", "when", "config", "recovers")  # and half of one
 
 
 def _legend() -> str:
-    return ('<p class="legend">time since the run started; shaded: before the instance\'s push'
-            '<i style="border-color:#8c959f"></i>samples before its push (its baseline)'
+    return ('<p class="legend">seconds since the run started'
+            '<i style="border-color:#8c959f"></i>before the push (baseline samples, shaded)'
             '<i style="border-color:var(--err)"></i>error rate <i style="border-color:var(--p99)"></i>p99 after it'
-            '<i style="border-color:var(--bad);border-top-style:dashed"></i>the gate\'s threshold'
-            '<i style="border-color:#8c959f;border-top-style:dotted"></i>the baseline the gate measured</p>')
+            '<i style="border-color:var(--bad);border-top-style:dashed"></i>gate threshold'
+            '<i style="border-color:#8c959f;border-top-style:dotted"></i>measured baseline</p>')
 
 
 def _charts(report: Report) -> str:
