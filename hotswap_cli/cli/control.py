@@ -53,6 +53,10 @@ def _send(ctx: typer.Context, profile: str, action: str, full: bool, wait: float
         env.print_json({"profile": profile, "action": action, "full": full, "id": sent.control.id,
                         "run": sent.run.id, "taken": sent.taken,
                         "ended": {k: sent.ended.get(k) for k in ("id", "status", "exit_code")} if sent.ended else None})
+    if sent.taken and sent.ended is not None:
+        env.message(f"{what}: taken; the run has ended: {sent.ended.get('status')} "
+                    f"(exit {sent.ended.get('exit_code')})")
+        return
     if sent.taken:
         env.message(f"{what}: taken; {sent.run.summary()}")
         return

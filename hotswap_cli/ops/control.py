@@ -100,8 +100,11 @@ def send_order(root: Path, profile: str, action: str, *, full: bool = False, wai
         sleep(0.5)
         now = journal.read(git_repo, profile)
         if now is None or now.id != run.id or not now.open:
+            if git_repo.has_remote():
+                ledger.refresh(git_repo)
             record = next((r for r in ledger.read_records(git_repo, profile) if r.get("id") == run.id), None)
-            return Sent(sent, run, taken=False, ended=record)
+            taken = any(c.get("id") == sent.id for c in (record or {}).get("controls") or [])
+            return Sent(sent, run, taken=taken, ended=record)
         if any(c.get("id") == sent.id for c in now.controls):
             return Sent(sent, now, taken=True)
     return Sent(sent, run, taken=False)

@@ -96,7 +96,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
             sha256=deployment.sha256, strategy=plan.strategy, phases=len(plan.phases), total=len(plan.targets)),
             deployment.version_names)
-        timeline = Timeline()
+        timeline = Timeline(plan.health)
         notifier = notifier_for(deployment, record_id, kind, git_repo=git_repo)
         sink = TeeSink(keeper, timeline, notifier, settings.sink)
         try:
@@ -129,6 +129,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                     extra["payloads"] = text  # instance -> sha256 of the bytes it got: how status knows them
                 if points := timeline.to_record():
                     extra["timeline"] = points
+                if keeper.journal.controls:
+                    extra["controls"] = keeper.journal.controls  # promote/resume/abort the run took, and who
                 record = ledger.make_record(
                     result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
                     finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,

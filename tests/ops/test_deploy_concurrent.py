@@ -32,7 +32,7 @@ def test_eight_concurrent_deploys_run_one_at_a_time_and_all_are_recorded(
 
     env = subprocess_env()
     started = time.monotonic()
-    procs = [subprocess.Popen(hotswap_cmd(c, "deploy", fleet.profile, "1.0.0", "--yes", "--json",
+    procs = [subprocess.Popen(hotswap_cmd(c, "deploy", fleet.profile, "1.0.0", "--yes", "--redeploy", "--json",
                                           "--wait-for-lock", "60s"),
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=env) for c in clones]
@@ -73,4 +73,4 @@ def test_eight_concurrent_deploys_run_one_at_a_time_and_all_are_recorded(
         assert start >= end, spans
     assert git(tmp_path, "ls-remote", str(bare), "refs/hotswap/locks/*") == ""  # every lock released
     assert fleet.running("web-1")["concurrency"] == fleet.running("web-2")["concurrency"] == 8
-    assert time.monotonic() - started < 40
+    assert time.monotonic() - started < 90  # a hang guard, not a speed target (about 20 s alone)
