@@ -66,6 +66,9 @@ def list_deployments(
     if problem:
         env.message(f"hotswap: warning: {problem}; showing the local ledger")
     records = read_records(git_repo, profile, limit or None)
+    running = _running_row(git_repo, profile, records) if profile and not offline else None
+    if running is not None:
+        records = [running, *records]
     if env.json:
         env.print_json(records)
         return
@@ -87,6 +90,22 @@ def list_deployments(
             cells["STRATEGY"] = "rollback"
         table.add_row(*(str(cells[c]) for c in columns))
     env.out.print(table)
+
+
+def _running_row(git_repo: Any, profile: str, records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The profile's run in progress (its live record, the open journal) as the list's first row."""
+    from hotswap_cli.core.deploy import journal, lock
+
+    current = journal.read_open(git_repo, profile, records)
+    if current is None:
+        return None
+    holder = lock.read_holder(git_repo, profile)
+    alive = holder is not None and not holder.stale and current.state != "needs_recovery"
+    status = ("paused" if current.paused else "running") if alive else "interrupted"
+    return {"id": current.id, "kind": current.kind, "profile": profile, "version": current.version,
+            "strategy": current.strategy, "who": current.who, "host": current.host,
+            "started_at": current.started_at, "status": status, "reason": current.summary(),
+            "phase": current.phase, "phases": current.phases, "live": True}
 
 
 def _push(env: Any, git_repo: Any) -> None:

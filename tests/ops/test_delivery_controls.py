@@ -4,6 +4,7 @@ exit code, `promote` ends a bake early, `abort` reverts it (exit 9); orders trav
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -114,7 +115,11 @@ def test_resume_refuses_a_run_that_is_not_paused_and_nothing_runs_is_exit_1(
 
     proc, events = start_deploy(fleet)
     try:
-        events.wait_for(lambda e: e["event"] == "bake_started", timeout=60)
+        started = events.wait_for(lambda e: e["event"] == "bake_started", timeout=60)
+        listed = run_cmd(teammate, "--json", "deployments", fleet.profile)
+        row = json.loads(listed.stdout)[0]
+        assert (row["status"], row["live"], row["phase"], row["phases"]) == ("running", True, 1, 2), row
+        assert started["phase"] == 1
         refused = run_cmd(teammate, "resume", fleet.profile)
         assert refused.returncode == 1
         assert "is not paused" in refused.stderr and "promote" in refused.stderr, refused.stderr
@@ -125,5 +130,6 @@ def test_resume_refuses_a_run_that_is_not_paused_and_nothing_runs_is_exit_1(
             proc.kill()
             proc.wait()
     phases = [e["number"] for e in events.drain() if e["event"] == "phase_started"]
+    assert events.events[-1]["id"] == row["id"]  # the running row was this run
     assert phases == [1, 2]
     assert not any(e["event"] == "bake_started" and e["phase"] == 2 for e in events.events)  # --full: no more bakes
