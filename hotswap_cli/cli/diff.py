@@ -99,8 +99,12 @@ def _side(snap: Any) -> dict[str, Any]:
             "schema": snap.schema_ref}
 
 
+def _json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=indent)
+
+
 def _value(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = _json(value)
     return text if len(text) <= _VALUE_WIDTH else text[:_VALUE_WIDTH - 3] + "..."
 
 
@@ -116,22 +120,33 @@ def _print_human(env: Env, old_label: str, new_label: str, result: Any) -> None:
     env.message(f"{len(result.changes)} change(s): {counts}" + ("; BREAKING" if result.breaking else ""))
 
 
-def print_changes(out: Any, result: Any, indent: str = "") -> None:
-    """The changes of a ConfigDiff, grouped added / removed / changed, by JSONPath."""
+def print_changes(out: Any, result: Any, indent: str = "", *, full: bool = False) -> bool:
+    """The changes of a ConfigDiff, grouped added / removed / changed, by JSONPath. A value's JSON
+    longer than _VALUE_WIDTH is cut short, or with `full` printed whole as indented JSON (secrets in
+    it are the diff's own, already masked). True when a value was cut."""
     if result.breaking:
         out.print(f"{indent}BREAKING:", style="bold red", markup=False)
         for reason in result.breaking_reasons:
             out.print(f"{indent}  ! {reason}", style="red", markup=False)
+    cut = False
     for kind, sign, style in (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow")):
         changes = result.of_kind(kind)
         if not changes:
             continue
         out.print(f"{indent}{kind}:", style="bold", markup=False)
         for c in changes:
-            if kind == "added":
-                text = f"  {sign} {c.path}: {_value(c.new)}"
-            elif kind == "removed":
-                text = f"  {sign} {c.path}: {_value(c.old)}"
-            else:
-                text = f"  {sign} {c.path}: {_value(c.old)} → {_value(c.new)}"
-            out.print(indent + text + ("  (breaking)" if c.breaking else ""), style=style, markup=False)
+            values = [c.old, c.new] if kind == "changed" else [c.new if kind == "added" else c.old]
+            mark = "  (breaking)" if c.breaking else ""
+            long = any(len(_json(v)) > _VALUE_WIDTH for v in values)
+            cut = cut or (long and not full)
+            if not (long and full):
+                out.print(f"{indent}  {sign} {c.path}: {' → '.join(_value(v) for v in values)}{mark}", style=style,
+                          markup=False)
+                continue
+            out.print(f"{indent}  {sign} {c.path}:{mark}", style=style, markup=False)
+            for n, value in enumerate(values):
+                if n:
+                    out.print(f"{indent}    →", style=style, markup=False)
+                for line in _json(value, 2).splitlines():
+                    out.print(f"{indent}    {line}", style=style, markup=False, highlight=False)
+    return cut

@@ -3,7 +3,6 @@ approvals, and how long rollout and revert take."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -197,12 +196,8 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
     out.print("against what runs now:", style="bold", markup=False)
     for g in groups:
         out.print(f"  {', '.join(g.instances)}: {g.state}", markup=False)
-        if g.diff is not None and not g.diff.empty and full_diff:
-            print_full_changes(out, g.diff, indent="    ")
-        elif g.diff is not None and not g.diff.empty:
-            print_changes(out, g.diff, indent="    ")
-            if _cut(g.diff):
-                out.print("    (values cut short: --full-diff shows them whole)", style="dim", markup=False)
+        if g.diff is not None and not g.diff.empty and print_changes(out, g.diff, indent="    ", full=full_diff):
+            out.print("    (values cut short: --full-diff shows them whole)", style="dim", markup=False)
         if g.text_diff:
             for line in g.text_diff.splitlines():
                 out.print(f"    {line}", markup=False, highlight=False,
@@ -216,45 +211,6 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
     out.print(f"time to full rollout ~{format_duration(e.full_rollout_s)}{longer}{paused}; worst-case revert "
               f"~{format_duration(e.worst_case_revert_s)} after a failing check "
               f"(seen within {format_duration(e.detection_s)})", markup=False)
-
-
-def _json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=indent)
-
-
-_WIDTH = 100  # cli.diff's print_changes cuts a value's JSON at this many characters
-
-
-def _cut(diff: Any) -> bool:
-    """Whether the short listing cut a value."""
-    return any(len(_json(v)) > _WIDTH for c in diff.changes for v in (c.old, c.new))
-
-
-def print_full_changes(out: Any, diff: Any, indent: str = "") -> None:
-    """The changes of a ConfigDiff with whole values (added subtrees as indented JSON). The values
-    are the diff's own: secrets in them are already masked."""
-    if diff.breaking:
-        out.print(f"{indent}BREAKING:", style="bold red", markup=False)
-        for reason in diff.breaking_reasons:
-            out.print(f"{indent}  ! {reason}", style="red", markup=False)
-    for kind, sign, style in (("added", "+", "green"), ("removed", "-", "red"), ("changed", "~", "yellow")):
-        changes = diff.of_kind(kind)
-        if changes:
-            out.print(f"{indent}{kind}:", style="bold", markup=False)
-        for c in changes:
-            values = [c.old, c.new] if kind == "changed" else [c.new if kind == "added" else c.old]
-            mark = "  (breaking)" if c.breaking else ""
-            if all(len(_json(v)) <= _WIDTH for v in values):  # as short as the usual listing: on one line
-                out.print(f"{indent}  {sign} {c.path}: {' → '.join(_json(v) for v in values)}{mark}", style=style,
-                          markup=False)
-                continue
-            texts = [_json(v, 2) for v in values]
-            out.print(f"{indent}  {sign} {c.path}:{mark}", style=style, markup=False)
-            for n, text in enumerate(texts):
-                if n:
-                    out.print(f"{indent}    →", style=style, markup=False)
-                for line in text.splitlines():
-                    out.print(f"{indent}    {line}", style=style, markup=False, highlight=False)
 
 
 def _limit(h: HealthPolicy) -> str:
