@@ -133,3 +133,31 @@ def test_resume_refuses_a_run_that_is_not_paused_and_nothing_runs_is_exit_1(
     assert events.events[-1]["id"] == row["id"]  # the running row was this run
     assert phases == [1, 2]
     assert not any(e["event"] == "bake_started" and e["phase"] == 2 for e in events.events)  # --full: no more bakes
+
+
+def test_a_pause_step_waits_for_resume_from_another_clone(
+        make_fleet: Callable[..., Fleet], tmp_path: Path, cli: Cli) -> None:
+    fleet = make_fleet(2, strategy={"type": "canary", "bake": "0.3s"}, health={"interval": "0.1s"})
+    fleet.release(cli, "1.0.0")
+    teammate = with_origin(fleet, tmp_path)
+    git(fleet.root, "push", "-q", "origin", "main", "--tags")
+
+    proc, events = start_deploy(fleet, "--steps", "50,pause,100")
+    try:
+        paused = events.wait_for(lambda e: e["event"] == "phase_paused", timeout=60)
+        assert (paused["phase"], paused["until"]) == (1, None)
+        status = run_cmd(teammate, "status", fleet.profile)
+        assert "PAUSED after phase 1" in status.stderr and f"hotswap resume|promote|abort {fleet.profile}" \
+            in status.stderr, status.stderr
+        time.sleep(1.0)
+        assert proc.poll() is None  # still waiting
+        resumed = run_cmd(teammate, "resume", fleet.profile)
+        assert resumed.returncode == 0 and "taken" in resumed.stderr, resumed.stderr
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    kinds = [e["event"] for e in events.drain()]
+    assert kinds.index("phase_paused") < kinds.index("control") < len(kinds) - 1
+    assert fleet.running("web-2")["concurrency"] == 8
