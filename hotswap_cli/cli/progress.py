@@ -103,16 +103,15 @@ class Row:
                 self.base_p99s.append(e.p99_ms)
             return
         self.probes.add(e.probe)
-        if e.p99_ms is not None:
-            self.p99_ms = e.p99_ms
-        if e.ok is not None:
+        if e.ok is not None:  # a check reads the config it finds: the new one from the push on
             self.ok = e.ok
-        if e.ok is not None:
             self.checks += 1
             self.failed += not e.ok
         if e.probe in self.fenced:  # as the gate does: old and new config mixed, neither side's
             self.fenced.discard(e.probe)
             return
+        if e.p99_ms is not None:
+            self.p99_ms = e.p99_ms
         self.requests += e.requests or 0.0
         self.errors += min(e.requests or 0.0, e.errors or 0.0)
 
@@ -287,8 +286,10 @@ class Progress:
                 t0 = self._t0
             if self._live is not None:  # the table redraws itself a few times a second
                 if event.kind in _SHOWN_LIVE:
-                    for line in lines:
-                        self._live.console.print(line, markup=False, highlight=False)
+                    from rich.text import Text
+
+                    for line in lines:  # as Text: `markup=False` would reach the table's cells too
+                        self._live.console.print(Text(line))
             elif lines:
                 sys.stderr.write("".join(f"[{event.at - t0:7.1f}s] {line}\n" for line in lines))
                 sys.stderr.flush()

@@ -74,6 +74,7 @@ def test_log_lines_say_phase_k_of_n_and_one_line_per_look_with_baseline_and_limi
     p = progress_for(plan_of(names), live=False)
     p.emit(DeployStarted(100.0, "svc", "1.1.0", "canary", 4, 10))
     push(p, 100.0, 1, ["web-1"], (1000, 3, 110))
+    assert (p.rows["web-1"].rate, p.rows["web-1"].p99_ms) == (None, None)  # the push's sample shows nothing
     p.emit(BakeStarted(102.0, 1, 30, 10, 1))
     p.emit(sample(112.0, "web-1", 1000, 5, 120))
     lines = stderr_lines(capsys)
@@ -243,6 +244,9 @@ def test_a_big_fleet_on_a_terminal_shows_the_interesting_rows_and_a_summary_row(
     p.emit(PhaseStarted(28.0, 3, "canary 23", tuple(names[14:23])))
     for name in names[14:17]:
         p.emit(InstanceState(29.0, name, "staged"))
+    p.emit(Control(29.5, "resume", "bob"))  # printed above the table, which is drawn again below it
+    assert "resume received from bob" in out.getvalue()
+    assert "[/]" not in out.getvalue()  # the table's own markup is not printed as text
     now.t = 30.0
     p.close()
     frame = last_frame(out)
