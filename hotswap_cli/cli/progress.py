@@ -357,11 +357,11 @@ class Progress:
         return f"{number}/{self.phases}" if self.phases else str(number)
 
     def _phase_paused(self, event: Event) -> str:
-        phase, reason, until = getattr(event, "phase", 0), getattr(event, "reason", ""), getattr(event, "until", None)
+        phase, reason, seconds = getattr(event, "phase", 0), getattr(event, "reason", ""), getattr(event, "until", None)
         self._bake = None
-        self._paused = (reason, until)
-        how = (f"resumes by itself in {fmt_span(until - event.at)}, or sooner with `hotswap resume`"
-               if until is not None else "waiting for `hotswap resume` or `hotswap promote`")
+        self._paused = (reason, event.at + seconds if seconds is not None else None)  # `until` is how long it lasts
+        how = (f"resumes by itself in {fmt_span(seconds)}, or sooner with `hotswap resume`"
+               if seconds is not None else "waiting for `hotswap resume` or `hotswap promote`")
         return f"phase {self._of(phase)} paused{': ' + reason if reason else ''}; {how} (`hotswap abort` reverts)"
 
     def _sampled(self, event: HealthSampled) -> list[str]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -20,11 +19,12 @@ from hotswap_cli.model import HealthPolicy, Phase, Plan
 from hotswap_cli.runner.events import (
     BakeExtended,
     BakeStarted,
+    ControlReceived,
     DeployFinished,
     DeployStarted,
-    Event,
     HealthSampled,
     InstanceState,
+    PhasePaused,
     PhaseStarted,
     VerdictReached,
 )
@@ -151,26 +151,11 @@ def test_each_verdict_shows_the_numbers_that_passed_and_the_gates_limits(capsys:
     assert p.rows["web-1"].p99_limit(POLICY) == pytest.approx(120)  # the table takes the gate's limit
 
 
-@dataclass(frozen=True)
-class Paused(Event):  # runner.events.PhasePaused: rendered by its kind
-    kind: ClassVar[str] = "phase_paused"
-    phase: int
-    reason: str
-    until: float | None = None
-
-
-@dataclass(frozen=True)
-class Control(Event):  # runner.events.ControlReceived
-    kind: ClassVar[str] = "control"
-    action: str
-    by: str
-
-
 def test_pauses_and_controls_say_how_the_run_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
     p = progress_for(plan_of(["a", "b"], sizes=(1, 2)), live=False)
-    p.emit(Paused(10.0, 1, "pause step", until=610.0))
-    p.emit(Paused(20.0, 1, "", until=None))
-    p.emit(Control(30.0, "promote", "alice@ci-7"))
+    p.emit(PhasePaused(10.0, 1, "pause step", until=600.0))
+    p.emit(PhasePaused(20.0, 1, "", until=None))
+    p.emit(ControlReceived(30.0, "promote", "alice@ci-7"))
     p.emit(BakeExtended(40.0, 2, 30.0, "inconclusive: b: error rate ..."))
     p.emit(DeployFinished(50.0, "completed", 0, ""))
     assert stderr_lines(capsys) == [
@@ -244,7 +229,7 @@ def test_a_big_fleet_on_a_terminal_shows_the_interesting_rows_and_a_summary_row(
     p.emit(PhaseStarted(28.0, 3, "canary 23", tuple(names[14:23])))
     for name in names[14:17]:
         p.emit(InstanceState(29.0, name, "staged"))
-    p.emit(Control(29.5, "resume", "bob"))  # printed above the table, which is drawn again below it
+    p.emit(ControlReceived(29.5, "resume", "bob"))  # printed above the table, which is drawn again below it
     assert "resume received from bob" in out.getvalue()
     assert "[/]" not in out.getvalue()  # the table's own markup is not printed as text
     now.t = 30.0
@@ -275,7 +260,7 @@ def test_the_title_counts_the_bake_down(big_fleet: tuple[Progress, Now, io.Strin
     p.emit(BakeExtended(360.0, 1, 300, "inconclusive"))
     assert p._title(400.0) == ("phase 1/4: canary 5 · baking 5m40s of 5m00s (extended: inconclusive), "
                                "4m20s left · 6m40s elapsed")
-    p.emit(Paused(700.0, 1, "pause step", until=1300.0))
+    p.emit(PhasePaused(700.0, 1, "pause step", until=600.0))
     assert p._title(1000.0) == "phase 1/4: canary 5 · paused: pause step, resumes in 5m00s · 16m40s elapsed"
 
 

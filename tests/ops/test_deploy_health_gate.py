@@ -74,15 +74,31 @@ def test_inconclusive_passes_when_the_policy_says_so(demo: list[DemoInstance], t
     assert [v["decided_by"] for v in verdicts] == ["inconclusive after 1.2s: passed by on_inconclusive: pass"] * 2
 
 
-def test_pause_without_a_terminal_fails_the_phase(demo: list[DemoInstance], tmp_path: Path,
-                                                  cli: Callable[..., Any]) -> None:
+def test_pause_without_a_terminal_waits_for_an_order_from_elsewhere(demo: list[DemoInstance], tmp_path: Path,
+                                                                    cli: Callable[..., Any]) -> None:
+    """No terminal (a CI job): the paused gate waits for `hotswap promote|abort` from any machine."""
     fleet = quiet_fleet(demo, tmp_path / "repo", cli, on_inconclusive="pause")
-    result = cli("--repo", str(fleet.root), "deploy", fleet.profile, "1.1.0", "--yes")
-    assert result.exit_code == 6, result
-    assert "[inconclusive after 1.2s: on_inconclusive: pause, and nobody to ask: failed]" in result.stderr
+    proc = subprocess.Popen(hotswap_cmd(fleet.root, "deploy", fleet.profile, "1.1.0", "--yes", "--json"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**subprocess_env(), "HOTSWAP_CONTROL_POLL": "0.2"})
+    try:
+        stream = EventStream(proc)
+        stream.wait_for(lambda e: e["event"] == "gate_paused", timeout=60)
+        promoted = cli("--repo", str(fleet.root), "promote", fleet.profile, "--full")
+        assert promoted.exit_code == 0, promoted
+        proc.wait(timeout=60)
+        events = stream.drain()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    first = next(e for e in events if e["event"] == "verdict")
+    assert first["verdict"]["decided_by"].startswith("inconclusive after 1.2s: paused, then promoted by ")
+    assert [e["number"] for e in events if e["event"] == "phase_started"] == [1, 2]
 
 
-@pytest.mark.parametrize(("answer", "code", "how"), [("p", 0, "promoted"), ("a", 6, "aborted")])
+@pytest.mark.parametrize(("answer", "code", "how"), [("p", 0, "promoted by the terminal"),
+                                                      ("a", 9, "aborted by the terminal")])
 def test_pause_on_a_terminal_asks_and_follows_the_answer(demo: list[DemoInstance], tmp_path: Path,
                                                          cli: Callable[..., Any], answer: str, code: int,
                                                          how: str) -> None:
