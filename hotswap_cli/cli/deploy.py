@@ -98,7 +98,7 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
     for warning in deployment.warnings:
         env.message(f"hotswap: warning: {warning}", style="bold yellow")
     # a deploy only: a rollback may be settling an interrupted run's journal, and says what it restores
-    unchanged = kind == "deploy" and not redeploy and all_current(diffs)
+    unchanged = kind == "deploy" and not redeploy and all_current(diffs) and not _interrupted_run(env, deployment)
     if dry_run:
         if unchanged:
             env.message(_unchanged_message(deployment))
@@ -118,6 +118,15 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
     if not yes:
         _confirm(env, kind, deployment)
     return _execute(env, deployment, lock_wait, kind, force)
+
+
+def _interrupted_run(env: Env, deployment: Deployment) -> bool:
+    """An open journal (a run that died or left instances unknown): then a deploy is never a no-op,
+    whatever the instances answer now; it stops at the journal (exit 5) unless --force settles it."""
+    from hotswap_cli.core.deploy import journal
+    from hotswap_cli.core.deploy.prepare import open_git
+
+    return journal.read_open(open_git(env.root), deployment.profile.name) is not None
 
 
 def _unchanged_message(deployment: Deployment) -> str:

@@ -128,7 +128,12 @@ def follow(root: Path, profile: str, show: Callable[[Journal], None], *, interva
     seen, heard = run.updated_at, clock()
     while True:
         sleep(interval)
-        now = journal.read(git_repo, profile)
+        try:
+            now = journal.read(git_repo, profile)
+        except RepoError:
+            if clock() - heard > SILENT_LIMIT:
+                raise
+            continue  # origin unreachable for a moment: the silence limit decides when to give up
         if now is None or now.id != run.id or not now.open:
             if git_repo.has_remote():
                 ledger.refresh(git_repo)

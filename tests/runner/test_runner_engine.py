@@ -486,7 +486,7 @@ def test_on_inconclusive_pass_completes_and_says_so() -> None:
     assert verdict.decided_by == "inconclusive after 2m: passed by on_inconclusive: pass"
 
 
-@pytest.mark.parametrize(("answer", "status"), [(True, "completed"), (False, "reverted")])
+@pytest.mark.parametrize(("answer", "status"), [(True, "completed"), (False, "aborted")])
 def test_on_inconclusive_pause_asks_and_follows_the_answer(answer: bool, status: str) -> None:
     asked = []
 
@@ -498,7 +498,8 @@ def test_on_inconclusive_pause_asks_and_follows_the_answer(answer: bool, status:
     assert result.status == status and len(asked) == 1 and asked[0].outcome == "inconclusive"
     [paused] = sink.of(GatePaused)
     assert paused.phase == 1 and paused.reason.startswith("inconclusive: i0:")
-    assert result.verdicts[0].decided_by.endswith("paused, then " + ("promoted" if answer else "aborted"))
+    assert result.verdicts[0].decided_by.endswith("paused, then " + ("promoted" if answer else "aborted")
+                                                  + " by the terminal")
 
 
 def test_on_inconclusive_pause_with_nobody_to_ask_fails() -> None:

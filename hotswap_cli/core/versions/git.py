@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,14 @@ class GitRepo:
     def fetch_ref(self, remote: str, ref: str, into: str, what: str) -> bool:
         """Fetch one ref of `remote` into the local ref `into`: False (and `into` deleted) when the
         remote has no such ref; RepoError naming `what` when the remote cannot be read."""
-        result = self.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote, f"+{ref}:{into}",
-                          check=False)
-        if result.returncode == 0:
-            return True
+        for attempt in range(5):
+            result = self.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", remote, f"+{ref}:{into}",
+                              check=False)
+            if result.returncode == 0:
+                return True
+            if "cannot lock ref" not in result.stderr:
+                break
+            time.sleep(0.05 * (attempt + 1))  # another process of this clone is updating `into` right now
         if "couldn't find remote ref" in result.stderr:
             self.git("update-ref", "-d", into, check=False)
             return False
