@@ -64,22 +64,38 @@ class QuorumReport:
     trust_source: str
     require_signed_commits: bool = False  # the environment's policy switch
     signed: bool = False  # self-approval judged on verified commit signers, not the author field
+    breaking: tuple[str, ...] = ()  # why the version is a breaking change (then `required` includes the extra)
+    breaking_roles: tuple[str, ...] = ()  # breaking: the extra approvals must come from these roles
+    breaking_extra: int = 0
 
     @property
     def met(self) -> bool:
-        return len(self.valid) >= self.required
+        return len(self.valid) >= self.required and self._role_short() <= 0
+
+    def _role_short(self) -> int:
+        """Breaking with `roles`: how many more approvals from those roles it needs."""
+        if not self.breaking or not self.breaking_roles:
+            return 0
+        have = sum(1 for a in self.valid if set(a.roles) & set(self.breaking_roles))
+        return max(1, self.breaking_extra) - have
 
     @property
     def missing(self) -> str:
-        short = self.required - len(self.valid)
-        if short <= 0:
-            return "nothing"
-        who = f"roles {', '.join(self.roles)}" if self.roles else "any approver"
-        return f"{short} more approval{'s' if short > 1 else ''} from {who}"
+        short, by_role = self.required - len(self.valid), self._role_short()
+        parts = []
+        if by_role > 0:
+            parts.append(f"{by_role} approval{'s' if by_role > 1 else ''} from roles "
+                         f"{', '.join(self.breaking_roles)} (a breaking change)")
+            short -= by_role
+        if short > 0:
+            who = f"roles {', '.join(self.roles)}" if self.roles else "any approver"
+            parts.append(f"{short} more approval{'s' if short > 1 else ''} from {who}")
+        return " and ".join(parts) or "nothing"
 
     def summary(self) -> str:
         by = ", ".join(f"{a.approver} ({', '.join(a.roles) or 'no role'})" for a in self.valid) or "nobody"
-        return f"approved by: {by}; missing: {self.missing}"
+        why = f"; breaking ({'; '.join(self.breaking)}): {self.required} required" if self.breaking else ""
+        return f"approved by: {by}; missing: {self.missing}{why}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "version": self.version, "commit": self.commit,
@@ -88,6 +104,7 @@ class QuorumReport:
                 "since": self.since, "authors": list(self.authors), "trust_source": self.trust_source,
                 "require_signed_commits": self.require_signed_commits,
                 "self_approval_by": "commit signers" if self.signed else "commit authors",
+                "breaking": list(self.breaking), "breaking_roles": list(self.breaking_roles),
                 "approvals": [a.to_dict() for a in self.approvals]}
 
 
@@ -272,9 +289,19 @@ def check_quorum(git_repo: GitRepo, profile: Profile, version: str, *, approvers
     ctx = approval_context(git_repo, profile, approvers_path, fetch, trust, signed=signed)
     ctx.versions[version] = commit
     approvals, who, since = evaluate(ctx, version, (time.time() if now is None else now) if expiry else None)
-    return QuorumReport(profile.name, version, commit, ctx.policy.name, ctx.policy.approvals,
-                        ctx.policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
-                        ctx.trust.approvers.source, ctx.policy.require_signed_commits, ctx.signed)
+    policy = ctx.policy
+    breaking: tuple[str, ...] = ()
+    if policy.breaking_approvals or policy.breaking_roles:
+        from hotswap_cli.core.approvals.breaking import breaking_reasons
+
+        breaking = tuple(breaking_reasons(git_repo, profile.name, version,
+                                          previous_version(ctx, version, approved=False),
+                                          ctx.trust.settings.schema_compatibility))
+    required = policy.approvals + (policy.breaking_approvals if breaking else 0)
+    return QuorumReport(profile.name, version, commit, policy.name, required,
+                        policy.roles, tuple(approvals), counted(approvals), since, tuple(sorted(who)),
+                        ctx.trust.approvers.source, policy.require_signed_commits, ctx.signed,
+                        breaking, policy.breaking_roles, policy.breaking_approvals)
 
 
 def require_quorum(report: QuorumReport) -> None:

@@ -57,6 +57,8 @@ class EnvironmentPolicy:
     max_age: float | None = None  # seconds
     strategy: str = "direct"
     require_signed_commits: bool = False
+    breaking_approvals: int = 0  # `breaking: {approvals: +1}`: extra approvals a breaking version needs
+    breaking_roles: tuple[str, ...] = ()  # `breaking: {roles: [schema-owner]}`: whose approvals count for them
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Settings:
     allow_env: tuple[str, ...] = ()  # environment variables header values may use (read on the trusted ref)
     name: str = ""
     ledger_push: str = "required"  # required: a record that cannot reach origin is exit 8; warn: a warning
+    schema_compatibility: str = "backward"  # a schema's mode when it declares none (`schemas: {compatibility: }`)
 
 
 def _approval_roles(value: Any) -> tuple[str, ...]:
@@ -89,6 +92,7 @@ def settings_from(data: dict[str, Any]) -> Settings:
             max_age=parse_duration(max_age) if max_age is not None else None,
             strategy=str(raw.get("strategy", DEFAULT_STRATEGY[env])),
             require_signed_commits=bool(raw.get("require_signed_commits", False)),
+            **_breaking(raw.get("breaking")),
         )
     return Settings(
         environments=environments,
@@ -97,7 +101,20 @@ def settings_from(data: dict[str, Any]) -> Settings:
         allow_env=tuple(str(n) for n in data.get("allow_env") or ()),
         name=str(data.get("name", "")),
         ledger_push=str((data.get("ledger") or {}).get("push", "required")),
+        schema_compatibility=str((data.get("schemas") or {}).get("compatibility", "backward")),
     )
+
+
+def _breaking(raw: Any) -> dict[str, Any]:
+    """`breaking: {approvals: +1, roles: [schema-owner]}` (approvals: extra ones; `+1` and `1` alike)."""
+    if not isinstance(raw, dict):
+        return {}
+    extra = raw.get("approvals", 1 if raw.get("roles") else 0)
+    try:
+        count = int(str(extra).lstrip("+"))
+    except ValueError:
+        raise ConfigError(f"hotswap.yaml: breaking.approvals must be a number such as +1, not {extra!r}") from None
+    return {"breaking_approvals": max(0, count), "breaking_roles": _approval_roles(raw.get("roles"))}
 
 
 class ConfigRepo:

@@ -142,7 +142,10 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
         check_minimums(minimums_for(trust, trust.policy_for(profile.name, profile.environment).name),
                        _overrides(profile, options, strategy, health))
     plan = build_plan(profile.name, version, strategy, targets, health)
-    notes = legacy_secrets(trust, rendered, schema) + plan_notes(strategy, targets)
+    notes = legacy_secrets(trust, rendered, schema) + plan_notes(strategy, targets) + schema_notes(profile, schema)
+    if quorum is not None and quorum.breaking:
+        notes += (f"breaking change ({'; '.join(quorum.breaking)}): {quorum.required} approval(s) required"
+                  + (f", from roles {', '.join(quorum.breaking_roles)}" if quorum.breaking_roles else ""),)
     records = _ledger_records(git_repo, profile.name)
     warning = reverted_warning(records, version)
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
@@ -240,6 +243,13 @@ def _when(record: dict[str, Any], now: float | None) -> str:
         return f"at {stamp}" if stamp else "earlier"
     ago = max(0.0, (time.time() if now is None else now) - then)
     return f"at {stamp} ({format_duration(ago)} ago)"
+
+
+def schema_notes(profile: Profile, schema: dict[str, Any]) -> tuple[str, ...]:
+    """A deprecated schema is worth a line in the plan (a draft one never validates for Production)."""
+    if schema.get("x-hotswap-status") == "deprecated":
+        return (f"schema {profile.schema} is deprecated (x-hotswap-status): move the profile to a newer version",)
+    return ()
 
 
 def legacy_secrets(trust: TrustRoot, rendered: Rendered, schema: dict[str, Any]) -> tuple[str, ...]:
