@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("hotswap_cli.cli.history", "history"),
     "diff": ("hotswap_cli.cli.diff", "diff"),
     "secret": ("hotswap_cli.cli.secret", "secret_app"),
+    "schema": ("hotswap_cli.cli.schema", "schema_app"),
     "approve": ("hotswap_cli.cli.approve", "approve"),
     "approvals": ("hotswap_cli.cli.approvals", "approvals"),
     "deploy": ("hotswap_cli.cli.deploy", "deploy"),

@@ -50,10 +50,14 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.jsonpath import format_path
+from hotswap_cli.model import Location
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.config.configrepo import ConfigRepo
 
 MODES = ("backward", "forward", "full", "none")
 MODE_KEY = "x-hotswap-compatibility"
@@ -717,3 +721,98 @@ def _required(ov: _View, nv: _View, path: str) -> list[SchemaChange]:
     changes += [_change(_step(path, name), ov.kws["required"][1].child(i), "required_removed",
                         f"required: - {name}", True, False) for i, name in enumerate(o) if name not in n]
     return changes
+
+
+# -- two versions of a schema in the config repo ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemaDiff:
+    """`schemas/<schema>/<old>.json` against `<new>.json`: the changes and the verdicts."""
+
+    schema: str
+    old: str
+    new: str
+    old_file: str  # repo paths
+    new_file: str
+    declared_mode: str  # the new version's x-hotswap-compatibility, else the default
+    changes: tuple[SchemaChange, ...]
+
+    @property
+    def compatible(self) -> dict[str, bool | None]:
+        return compatibility(self.changes)
+
+    @property
+    def verdict(self) -> bool | None:
+        """Compatible in the declared mode (None: no change breaks it, some cannot be told)."""
+        return True if self.declared_mode == "none" else self.compatible[self.declared_mode]
+
+    def file_of(self, change: SchemaChange) -> str:
+        """The repo file `change.pointer` points into."""
+        schema_file = self.new_file if change.side == "new" else self.old_file
+        if not change.file:
+            return schema_file
+        return posixpath.normpath(posixpath.join(posixpath.dirname(schema_file), change.file))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": self.schema, "old": self.old, "new": self.new, "declared_mode": self.declared_mode,
+                "changes": [c.to_dict() for c in self.changes], "compatible": self.compatible}
+
+
+def schema_versions(repo: ConfigRepo, schema_id: str) -> list[str]:
+    """The versions of a schema id in the repo, oldest first (`1.0`, `1.10`, `2.0`)."""
+    stems = {name.rsplit(".", 1)[0] for name in repo.listdir(f"schemas/{schema_id}")
+             if name.endswith((".json", ".yaml", ".yml"))}
+    return sorted(stems, key=lambda v: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.split(".")])
+
+
+def diff_schema_versions(repo: ConfigRepo, schema_id: str, old: str, new: str, *,
+                         default_mode: str = "backward") -> SchemaDiff:
+    """Diff two versions of a schema; a `$ref` to another file is read through the repo (its jail).
+    ConfigError when a version is missing (naming the versions there are) or a ref leaves the repo."""
+    from hotswap_cli.core.config.source import inside
+    from hotswap_cli.model import SchemaRef
+
+    files, roots = {}, {}
+    for side, version in (("old", old), ("new", new)):
+        ref = SchemaRef(schema_id, version)
+        if repo.schema_file(ref) is None:
+            known = schema_versions(repo, schema_id)
+            there = (f"versions of {schema_id}: {', '.join(known)}" if known else
+                     f"no schema {schema_id!r}; schemas: {', '.join(sorted(repo.listdir('schemas'))) or 'none'}")
+            raise ConfigError(f"schemas/{schema_id}/{version}.json not found ({there})")
+        _, files[side] = repo.load_schema(ref)  # refuses refs that leave the repo, reads every file they name
+        doc = repo.document(files[side])
+        roots[side] = doc.data if doc is not None else None
+
+    def resolve(file: str, side: str) -> Any:
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(files[side]), file))
+        doc = repo.document(inside(target))
+        return doc.data if doc is not None else None
+
+    changes = diff_schemas(roots["old"], roots["new"], resolve=resolve)
+    return SchemaDiff(schema_id, old, new, files["old"], files["new"], declared_mode(roots["new"], default_mode),
+                      tuple(changes))
+
+
+def change_location(repo: ConfigRepo, diff: SchemaDiff, change: SchemaChange) -> Location:
+    """file:line:col of a change (of the nearest enclosing value the file's text places)."""
+    file = diff.file_of(change)
+    doc = repo.document(file)
+    if doc is None:
+        return Location(file)
+    path: list[str | int] = []
+    node = doc.data
+    for token in change.pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and token.isdigit():
+            path.append(int(token))
+            node = node[int(token)] if int(token) < len(node) else None
+        else:
+            path.append(token)
+            node = node.get(token) if isinstance(node, dict) else None
+    for cut in range(len(path), -1, -1):
+        loc = doc.locations.get(tuple(path[:cut]))
+        if loc:
+            return loc
+    return Location(file)
