@@ -4,6 +4,7 @@ invocations a pre-commit hook makes (typer's option parsing costs ~0.2 s before 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hotswap_cli.cli.env import Env
 from hotswap_cli.errors import ConfigError, ExitCode
@@ -68,12 +69,17 @@ def run(env: Env, items: list[str], *, no_cache: bool = False) -> int:
                 raise ConfigError(f"profile {p!r} not found", hint="`hotswap profiles` lists them")
         names += affected_profiles(repo, env.root, [str(env.cwd / p) for p in paths])
     report = run_validate(repo, names, use_cache=not no_cache)
+    schema_changed = any(_is_schema(env, p) for p in items)
+    if names is None or schema_changed:
+        report = _with_evolution(repo, report, history=schema_changed)
     if env.json:
         env.print_json(report.to_dict())
     else:
         import sys
 
         sys.stdout.write("".join(f"{issue}\n" for issue in report.issues))
+        for warning in report.warnings:
+            env.message(f"warning: {warning}")
         checked = len(report.results)
         bad = sum(1 for r in report.results if not r.ok)
         if report.ok:
@@ -81,6 +87,26 @@ def run(env: Env, items: list[str], *, no_cache: bool = False) -> int:
         else:
             env.message(f"{len(report.issues)} error(s) in {bad} of {checked} profile(s)")
     return ExitCode.OK if report.ok else ExitCode.INVALID
+
+
+def _is_schema(env: Env, item: str) -> bool:
+    """A changed file under the repo's schemas/ (what makes validate check schema evolution)."""
+    try:
+        relative = (env.cwd / item).resolve().relative_to(env.root.resolve())
+    except ValueError:
+        return False
+    return relative.parts[:1] == ("schemas",)
+
+
+def _with_evolution(repo: Any, report: Any, *, history: bool) -> Any:
+    """The report plus schema evolution and schema status (ops.schema_evolution)."""
+    from dataclasses import replace
+
+    from hotswap_cli.ops.schema_evolution import evolution_for
+
+    found = evolution_for(repo, [r.profile for r in report.results], history=history)
+    return replace(report, repo_issues=tuple(report.repo_issues) + tuple(found.errors),
+                   warnings=tuple(report.warnings) + tuple(found.warnings))
 
 
 def _root_from_paths(env: Env, items: list[str]) -> None:

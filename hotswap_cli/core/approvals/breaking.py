@@ -7,18 +7,10 @@ approvers review; the deploy plan's diff against what runs flags breaking change
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo
-
-MODE_KEY = "x-hotswap-compatibility"
-
-
-def declared_mode(schema: dict[str, Any], default: str) -> str:
-    mode = schema.get(MODE_KEY, default) if isinstance(schema, dict) else default
-    return str(mode) if mode in ("backward", "forward", "full", "none") else default
-
 
 def breaking_reasons(git_repo: GitRepo, profile: str, version: str, previous: str | None,
                      default_mode: str) -> list[str]:
@@ -31,7 +23,7 @@ def breaking_reasons(git_repo: GitRepo, profile: str, version: str, previous: st
     old, new = config_at(git_repo, profile, previous), config_at(git_repo, profile, version)
     reasons = [f"config: {r}" for r in diff_configs(old.data, new.data, old.schema, new.schema).breaking_reasons]
     if old.schema_ref != new.schema_ref:
-        from hotswap_cli.core.config.schemadiff import breaking, diff_schemas
+        from hotswap_cli.core.config.schemadiff import breaking, declared_mode, diff_schemas
 
         mode = declared_mode(new.schema, default_mode)
         broken = breaking(diff_schemas(old.schema, new.schema), mode)

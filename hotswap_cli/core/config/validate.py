@@ -36,6 +36,7 @@ class ProfileResult:
 class ValidationReport:
     results: tuple[ProfileResult, ...]
     repo_issues: tuple[Issue, ...] = field(default=())
+    warnings: tuple[Issue, ...] = field(default=())  # printed, never failing (e.g. a deprecated schema)
 
     @property
     def ok(self) -> bool:
@@ -55,6 +56,7 @@ class ValidationReport:
                 for r in self.results
             ],
             "errors": [issue_dict(i) for i in self.issues],
+            "warnings": [issue_dict(i) for i in self.warnings],
         }
 
 
