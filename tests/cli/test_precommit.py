@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -53,7 +54,22 @@ def test_precommit_blocks_a_breaking_schema_change_and_passes_a_good_one(tmp_pat
     cfg.write_text(cfg.read_text().replace('"concurrency": 16', '"concurrency": 16,\n  "owner": "fulfilment"'))
     schema.write_text(schema.read_text().replace('"concurrency": {"type"', '"owner": {"type": "string"},\n'
                                                  '    "concurrency": {"type"'))
+    # the next version accepts the key too (optional there: the configs on main, and any released,
+    # have no owner yet), so 2.0 stays backward-compatible with 1.0
+    newer = top / "config/schemas/worker-config/2.0.json"
+    data = json.loads(newer.read_text())
+    data["properties"]["owner"] = {"type": "string"}
+    newer.write_text(json.dumps(data, indent=2) + "\n")
     run(top, "git", "add", "-A", env=env)
     ok = run(top, "git", "commit", "-q", "-m", "require owner", env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "hotswap validate" in ok.stdout + ok.stderr
+
+    # 2.0 dropping the key again breaks its declared mode (backward): refused, at the line that changed
+    del data["properties"]["owner"]
+    newer.write_text(json.dumps(data, indent=2) + "\n")
+    run(top, "git", "add", "-A", env=env)
+    broken = run(top, "git", "commit", "-q", "-m", "drop owner in 2.0", env=env)
+    assert broken.returncode != 0
+    assert "$.owner  schema worker-config 1.0 -> 2.0 is not backward-compatible (x-hotswap-compatibility): " \
+           "property_removed" in broken.stdout + broken.stderr
