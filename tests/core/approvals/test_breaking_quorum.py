@@ -72,3 +72,24 @@ def test_a_version_that_breaks_nothing_needs_the_usual_quorum(
     assert ok.exit_code == 0, ok
     report = json.loads(ok.stdout)
     assert (report["required"], report["breaking"]) == (2, [])
+
+
+def test_moving_to_a_schema_version_that_breaks_its_mode_needs_the_extra_approval(
+        cli: Cli, breaking_repo: Path, admin: Signer, keyring: dict[str, Signer]) -> None:
+    schemas = breaking_repo / "schemas" / "payment-config"
+    schema = json.loads((schemas / "1.0.json").read_text())
+    schema["properties"]["rateLimits"]["additionalProperties"]["minimum"] = 10  # narrower: not backward
+    schema["$id"] = "payment-config/2.0"
+    (schemas / "2.0.json").write_text(json.dumps(schema, indent=2) + "\n")
+    profile = breaking_repo / "profiles" / PROFILE / "profile.yaml"
+    profile.write_text(profile.read_text().replace("schema: payment-config/1.0", "schema: payment-config/2.0"))
+    git(breaking_repo, "add", "-A")
+    git(breaking_repo, "commit", "-qm", "payment-config 2.0", env=keyring["pat"].env())
+    git(breaking_repo, "tag", "-a", f"{PROFILE}/1.4.0", "-m", "release 1.4.0", env=admin.env())
+    for who in ("alice", "carol"):
+        assert approve(cli, breaking_repo, keyring[who], "1.4.0").exit_code == 0
+    short = check(cli, breaking_repo, "1.4.0")
+    assert short.exit_code == 4, short
+    [reason] = json.loads(short.stdout)["breaking"]  # the rendered config is the same: only the schema moved
+    assert reason.startswith("schema payment-config/1.0 -> payment-config/2.0 is not backward-compatible: "
+                             "$.rateLimits.*") and "minimum 1 -> 10" in reason, reason
