@@ -59,6 +59,12 @@ class EnvironmentPolicy:
     require_signed_commits: bool = False
     breaking_approvals: int = 0  # `breaking: {approvals: +1}`: extra approvals a breaking version needs
     breaking_roles: tuple[str, ...] = ()  # `breaking: {roles: [schema-owner]}`: whose approvals count for them
+    order: int = 0  # its place in hotswap.yaml's list: the promotion order
+    freeze: tuple[str, ...] = ()  # windows with no deploys, e.g. "Fri 16:00-Mon 08:00 Europe/Berlin"
+    freeze_override: int = 1  # extra approvals that let a deploy through a freeze window
+    requires: str | None = None  # `requires: {environment: Staging}`: where a change must have run first
+    healthy_for: float = 0.0  # `requires: {healthy_for: 1h}`: and for how long, healthy and not reverted
+    requires_override: int = 1  # extra approvals for an emergency deploy without that evidence
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ def settings_from(data: dict[str, Any]) -> Settings:
             strategy=str(raw.get("strategy", DEFAULT_STRATEGY[env])),
             require_signed_commits=bool(raw.get("require_signed_commits", False)),
             **_breaking(raw.get("breaking")),
+            **_promotion(raw),
         )
     return Settings(
         environments=environments,
@@ -103,6 +110,24 @@ def settings_from(data: dict[str, Any]) -> Settings:
         ledger_push=str((data.get("ledger") or {}).get("push", "required")),
         schema_compatibility=str((data.get("schemas") or {}).get("compatibility", "backward")),
     )
+
+
+def _promotion(raw: dict[str, Any]) -> dict[str, Any]:
+    """`freeze:` windows and `requires: {environment, healthy_for, override_approvals}`."""
+    out: dict[str, Any] = {}
+    freeze = raw.get("freeze")
+    if freeze:
+        out["freeze"] = tuple(str(w) for w in (freeze if isinstance(freeze, list) else [freeze]))
+    if raw.get("freeze_override_approvals") is not None:
+        out["freeze_override"] = int(str(raw["freeze_override_approvals"]).lstrip("+"))
+    requires = raw.get("requires")
+    if isinstance(requires, dict) and requires.get("environment"):
+        out["requires"] = str(requires["environment"])
+        if requires.get("healthy_for") is not None:
+            out["healthy_for"] = parse_duration(requires["healthy_for"])
+        if requires.get("override_approvals") is not None:
+            out["requires_override"] = int(str(requires["override_approvals"]).lstrip("+"))
+    return out
 
 
 def _breaking(raw: Any) -> dict[str, Any]:
