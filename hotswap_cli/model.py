@@ -10,11 +10,11 @@ from hotswap_cli.specs import Target
 
 __all__ = ["JsonPath", "format_path"]  # and the classes below: JsonPath and format_path live in jsonpath
 
-ENVIRONMENTS = ("Development", "Staging", "Production")
+ENVIRONMENTS = ("Development", "Staging", "Production")  # the seed's, when hotswap.yaml names no others
 SERVICE_TYPES = ("Microservice", "Gateway", "Worker", "Database", "MessageBroker")
 STRATEGIES = ("canary", "rolling", "blue-green", "direct")
-DEFAULT_STRATEGY = {"Development": "direct", "Staging": "rolling", "Production": "canary"}
-DEFAULT_QUORUM = {"Development": 0, "Staging": 1, "Production": 2}
+DEFAULT_STRATEGY = {"Development": "direct", "Staging": "rolling", "Production": "canary"}  # other names: canary
+DEFAULT_QUORUM = {"Development": 0, "Staging": 1, "Production": 2}  # other names: 1
 MAX_CONFIG_BYTES = 1024 * 1024
 REVERT_CONCURRENCY = 100  # every touched instance goes back at once: revert is not bounded by the push
 PROFILE_NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
@@ -115,10 +115,9 @@ class Profile:
     settings: dict[str, str] = field(default_factory=dict)
     directory: str = ""  # relative to the config repo root, e.g. profiles/payment-service.production
     config_file: str = ""  # relative path of config.yaml / config.json
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "Production"
+    # its environment is production in the hotswap.yaml it was read with (configrepo._production);
+    # deploy decisions take the trusted ref's word: `TrustRoot.policy_for(...).production`
+    is_production: bool = False
 
 
 def canonical_json(data: Any) -> bytes:

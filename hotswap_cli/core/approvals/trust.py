@@ -66,9 +66,9 @@ class TrustRoot:
         return frozenset(n for n in names if n and not n.startswith("HOTSWAP_"))
 
 
-def _strictness(policy: EnvironmentPolicy) -> tuple[int, int, int]:
-    order = {"Development": 0, "Staging": 1, "Production": 2}
-    return policy.approvals, int(policy.require_signed_commits), order.get(policy.name, 3)
+def _strictness(policy: EnvironmentPolicy) -> tuple[int, int, int, int]:
+    """More approvals is stricter; then signed commits, production, and later in the promotion order."""
+    return policy.approvals, int(policy.require_signed_commits), int(policy.production), policy.order
 
 
 def default_branch(git_repo: GitRepo, *, fetch: bool = True) -> str | None:

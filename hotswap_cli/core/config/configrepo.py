@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from hotswap_cli.model import (
     DEFAULT_STRATEGY,
     ENVIRONMENTS,
     PROFILE_NAME_PATTERN,
+    STRATEGIES,
+    HealthPolicy,
     Issue,
     Location,
     SchemaRef,
@@ -30,6 +32,9 @@ SETTINGS_FILE = "hotswap.yaml"
 DATA_EXTENSIONS = (".yaml", ".yml", ".json")
 _NAME_RE = re.compile(PROFILE_NAME_PATTERN)
 _DATA_DIR = DATA_DIR
+CUSTOM_QUORUM = 1  # approvals for an environment the seed does not know, unless hotswap.yaml says
+CUSTOM_STRATEGY = "canary"  # and its default strategy: the careful one
+_HEALTH_KEYS = frozenset(f.name for f in fields(HealthPolicy))
 
 
 def find_root(start: Path) -> Path:
@@ -65,6 +70,11 @@ class EnvironmentPolicy:
     requires: str | None = None  # `requires: {environment: Staging}`: where a change must have run first
     healthy_for: float = 0.0  # `requires: {healthy_for: 1h}`: and for how long, healthy and not reverted
     requires_override: int = 1  # extra approvals for an emergency deploy without that evidence
+    bake: float | None = None  # `bake: 10m`: this environment's bake, under the profile's own
+    health: dict[str, Any] = field(default_factory=dict, hash=False)  # `health:` keys, under the profile's
+    min_bake: float = 0.0  # the least bake a command-line override may set here (production: 30s)
+    min_interval: float = 0.0  # the least sampling interval one may set here (production: 1s)
+    production: bool = False  # see _production: `production: true`, else Production, else the last one
 
 
 @dataclass(frozen=True)
@@ -86,21 +96,17 @@ def _approval_roles(value: Any) -> tuple[str, ...]:
 
 def settings_from(data: dict[str, Any]) -> Settings:
     """hotswap.yaml's mapping as Settings, the spec's defaults where it is silent ({}: all defaults)."""
-    envs_raw = data.get("environments") or {}
-    environments = {}
-    for env in ENVIRONMENTS:
-        raw = envs_raw.get(env) or {}
-        max_age = raw.get("max_age")
-        environments[env] = EnvironmentPolicy(
-            name=env,
-            approvals=int(raw.get("approvals", DEFAULT_QUORUM[env])),
-            roles=_approval_roles(raw.get("roles")),
-            max_age=parse_duration(max_age) if max_age is not None else None,
-            strategy=str(raw.get("strategy", DEFAULT_STRATEGY[env])),
-            require_signed_commits=bool(raw.get("require_signed_commits", False)),
-            **_breaking(raw.get("breaking")),
-            **_promotion(raw),
-        )
+    entries = _environment_entries(data.get("environments"))
+    listed = dict(entries)
+    if all(name in ENVIRONMENTS for name in listed):  # the seed's three (listed or not), in the seed's order
+        entries = [(env, listed.get(env, {})) for env in ENVIRONMENTS]
+    production = _production(entries)
+    environments = {name: _environment(name, raw, order, name in production)
+                    for order, (name, raw) in enumerate(entries)}
+    for policy in environments.values():
+        if policy.requires is not None and policy.requires not in environments:
+            raise ConfigError(f"{SETTINGS_FILE}: environments.{policy.name}.requires: {policy.requires!r} is not "
+                              f"one of the environments: {', '.join(environments)}")
     return Settings(
         environments=environments,
         defaults=data.get("defaults") or {},
@@ -110,6 +116,94 @@ def settings_from(data: dict[str, Any]) -> Settings:
         ledger_push=str((data.get("ledger") or {}).get("push", "required")),
         schema_compatibility=str((data.get("schemas") or {}).get("compatibility", "backward")),
     )
+
+
+def _environment_entries(raw: Any) -> list[tuple[str, dict[str, Any]]]:
+    """`environments:` as (name, policy) in promotion order: a mapping (in the order written) or a
+    list of `{name: qa, approvals: 1}` entries (a bare name: all defaults)."""
+    if not raw:
+        return []
+    if isinstance(raw, dict):
+        entries = [(str(name), policy) for name, policy in raw.items()]
+    elif isinstance(raw, list):
+        entries = []
+        for item in raw:
+            if isinstance(item, str):
+                entries.append((item, {}))
+            elif isinstance(item, dict) and item.get("name"):
+                entries.append((str(item["name"]), {k: v for k, v in item.items() if k != "name"}))
+            else:
+                raise ConfigError(f"{SETTINGS_FILE}: environments: {item!r} has no name",
+                                  hint="list entries look like `- {name: qa, approvals: 1}`")
+    else:
+        raise ConfigError(f"{SETTINGS_FILE}: environments: a mapping or a list, in promotion order",
+                          hint="e.g. `environments: [{name: qa, approvals: 1}, {name: prod, approvals: 2}]`")
+    seen: set[str] = set()
+    for name, policy in entries:
+        if name in seen:
+            raise ConfigError(f"{SETTINGS_FILE}: environments: {name!r} is listed twice")
+        seen.add(name)
+        if policy is not None and not isinstance(policy, dict):
+            raise ConfigError(f"{SETTINGS_FILE}: environments.{name}: a mapping of its policy, not {policy!r}")
+    return [(name, policy or {}) for name, policy in entries]
+
+
+def _production(entries: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """Which environments are production: those that say `production: true`; when none does, the
+    one named Production; when there is none, the last in the promotion order. `production: false`
+    opts the latter two out."""
+    for name, raw in entries:
+        if not isinstance(raw.get("production", False), bool):
+            raise ConfigError(f"{SETTINGS_FILE}: environments.{name}.production: true or false, "
+                              f"not {raw['production']!r}")
+    flagged = {name for name, raw in entries if raw.get("production") is True}
+    if flagged:
+        return flagged
+    names = [name for name, _ in entries]
+    chosen = "Production" if "Production" in names else (names[-1] if names else None)
+    if chosen is None or dict(entries)[chosen].get("production") is False:
+        return set()
+    return {chosen}
+
+
+def _environment(name: str, raw: dict[str, Any], order: int, production: bool) -> EnvironmentPolicy:
+    """One environment's policy; a name the seed does not know gets approvals 1 and canary."""
+    where = f"{SETTINGS_FILE}: environments.{name}"
+    strategy = str(raw.get("strategy", DEFAULT_STRATEGY.get(name, CUSTOM_STRATEGY)))
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where}.strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+    health = raw.get("health") or {}
+    unknown = sorted(set(health) - _HEALTH_KEYS) if isinstance(health, dict) else []
+    if not isinstance(health, dict) or unknown:
+        raise ConfigError(f"{where}.health: " + (f"unknown key {unknown[0]!r}" if unknown else "a mapping"),
+                          hint="the keys of a profile's `health:`; see docs/deploy.md, the health gate")
+    try:
+        return EnvironmentPolicy(
+            name=name,
+            approvals=int(raw.get("approvals", DEFAULT_QUORUM.get(name, CUSTOM_QUORUM))),
+            roles=_approval_roles(raw.get("roles")),
+            max_age=_seconds(raw.get("max_age")),
+            strategy=strategy,
+            require_signed_commits=bool(raw.get("require_signed_commits", False)),
+            **_breaking(raw.get("breaking")),
+            **_promotion(raw),
+            order=order,
+            bake=_seconds(raw.get("bake")),
+            health=dict(health),
+            min_bake=_at_least(raw.get("min_bake"), 30.0 if production else 0.0),
+            min_interval=_at_least(raw.get("min_interval"), 1.0 if production else 0.0),
+            production=production,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _seconds(value: Any) -> float | None:
+    return parse_duration(value) if value is not None else None
+
+
+def _at_least(value: Any, default: float) -> float:
+    return parse_duration(value) if value is not None else default
 
 
 def _promotion(raw: dict[str, Any]) -> dict[str, Any]:

@@ -43,15 +43,20 @@ def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
     """Typed Profile from an already schema-checked profile.yaml, with defaults applied."""
     meta: dict[str, Any] = src.meta.data or {}
     env = meta["environment"]
-    policy = repo.settings.environments[env]
+    policy = repo.settings.environments.get(env)
+    if policy is None:
+        raise ConfigError(f"{src.meta.file}: environment {env!r} is not one of hotswap.yaml's environments: "
+                          f"{', '.join(repo.settings.environments)}")
     defaults = repo.settings.defaults
     extends = meta.get("extends") or []
-    strategy_raw = {**(defaults.get("strategy") or {}), **(meta.get("strategy") or {})}
-    bake = bake_for(strategy_raw.get("type", policy.strategy), (meta.get("strategy") or {}).get("bake"),
-                    strategy_raw.get("bake"))
+    # lowest first: hotswap.yaml's defaults, the environment's overrides, the profile's own keys
+    own = meta.get("strategy") or {}
+    strategy_raw = {**(defaults.get("strategy") or {}), **own}
+    asked = own.get("bake") if own.get("bake") is not None else policy.bake  # the environment's: any strategy
+    bake = bake_for(strategy_raw.get("type", policy.strategy), asked, strategy_raw.get("bake"))
     if bake is not None:
         strategy_raw["bake"] = bake
-    health_raw = {**(defaults.get("health") or {}), **(meta.get("health") or {})}
+    health_raw = {**(defaults.get("health") or {}), **policy.health, **(meta.get("health") or {})}
     payload = {k: meta[k] for k in ("format", "template") if meta.get(k)}  # the profile's, for every target
     targets = tuple(specs.target(t["name"], {**payload, **t["transport"]} if "template" not in t["transport"] and
                                  "format" not in t["transport"] else t["transport"], t.get("health") or ())
@@ -69,6 +74,7 @@ def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
         settings=dict(meta.get("settings") or {}),
         directory=f"profiles/{src.name}",
         config_file=src.config_file,
+        is_production=policy.production,
     )
 
 def load_profile(repo: ConfigRepo, name: str) -> Profile:
@@ -86,7 +92,7 @@ def _meta_checker() -> SchemaChecker:
 
 
 def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
-    """profile.yaml problems: shape, unknown keys, name, duplicate targets, schema existence."""
+    """profile.yaml problems: shape, unknown keys, name, duplicate targets, environment, schema existence."""
     doc = src.meta
     issues = []
     if not isinstance(doc.data, dict):
@@ -116,6 +122,10 @@ def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
         except StepError as exc:
             where = ("strategy", "steps", exc.index) if exc.index >= 0 else ("strategy", "steps")
             issues.append(issue_at(doc, where, str(exc)))
+    environments = repo.settings.environments
+    if data["environment"] not in environments:
+        issues.append(issue_at(doc, ("environment",), f"{data['environment']!r} is not one of hotswap.yaml's "
+                               f"environments: {', '.join(environments)}"))
     ref = SchemaRef.parse(str(data["schema"]))
     if repo.schema_file(ref) is None:
         issues.append(issue_at(doc, ("schema",), f"schema {data['schema']!r} not found "
