@@ -112,6 +112,10 @@ def _schema_users(repo: ConfigRepo, git_repo: GitRepo | None) -> dict[str, list[
 def check_status(repo: ConfigRepo, names: list[str]) -> EvolutionReport:
     """Draft schemas in Production profiles (errors) and deprecated schemas in use (warnings)."""
     report = EvolutionReport()
+    try:
+        environments = repo.settings.environments
+    except HotswapError:
+        environments = {}
     for name in names:
         try:
             src = read_profile(repo, name)
@@ -121,9 +125,11 @@ def check_status(repo: ConfigRepo, names: list[str]) -> EvolutionReport:
         except HotswapError:
             continue
         status = schema.get(STATUS_KEY, "approved")
-        if status == "draft" and meta.get("environment") == "Production":
+        policy = environments.get(str(meta.get("environment")))
+        if status == "draft" and policy is not None and policy.production:
             report.errors.append(issue_at(src.meta, ("schema",), f"schema {ref} is a draft ({STATUS_KEY} in {file}): "
-                                                                  "a Production profile needs an approved one"))
+                                                                  f"a production profile ({policy.name}) needs an "
+                                                                  "approved one"))
         elif status == "deprecated":
             report.warnings.append(issue_at(src.meta, ("schema",), f"schema {ref} is deprecated ({STATUS_KEY} in "
                                                                     f"{file}): move to a newer version"))

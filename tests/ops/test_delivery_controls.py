@@ -56,7 +56,7 @@ def test_status_watch_promote_and_abort_from_another_clone(
     proc, events = start_deploy(fleet)
     watcher = None
     try:
-        events.wait_for(lambda e: e["event"] == "bake_started" and e["phase"] == 1, timeout=60)
+        events.wait_for(lambda e: e["event"] == "bake_started" and e["phase"] == 1, timeout=120)
         git(teammate, "fetch", "-q", "--tags")
 
         # status elsewhere: in progress, where it is, and no drift for what the run changed
@@ -82,7 +82,7 @@ def test_status_watch_promote_and_abort_from_another_clone(
         aborted = run_cmd(teammate, "abort", fleet.profile)
         assert aborted.returncode == 0, aborted.stderr
         assert proc.wait(60) == 9
-        _, watch_err = watcher.communicate(timeout=60)
+        _, watch_err = watcher.communicate(timeout=120)
         assert watcher.returncode == 9, watch_err
         assert "deploy in progress by" in watch_err and "aborted" in watch_err, watch_err
     finally:
@@ -115,7 +115,7 @@ def test_resume_refuses_a_run_that_is_not_paused_and_nothing_runs_is_exit_1(
 
     proc, events = start_deploy(fleet)
     try:
-        started = events.wait_for(lambda e: e["event"] == "bake_started", timeout=60)
+        started = events.wait_for(lambda e: e["event"] == "bake_started", timeout=120)
         listed = run_cmd(teammate, "--json", "deployments", fleet.profile)
         row = json.loads(listed.stdout)[0]
         assert (row["status"], row["live"], row["phase"], row["phases"]) == ("running", True, 1, 2), row
@@ -144,7 +144,7 @@ def test_a_pause_step_waits_for_resume_from_another_clone(
 
     proc, events = start_deploy(fleet, "--steps", "50,pause,100")
     try:
-        paused = events.wait_for(lambda e: e["event"] == "phase_paused", timeout=60)
+        paused = events.wait_for(lambda e: e["event"] == "phase_paused", timeout=120)
         assert (paused["phase"], paused["until"]) == (1, None)
         status = run_cmd(teammate, "status", fleet.profile)
         assert "PAUSED after phase 1" in status.stderr and f"hotswap resume|promote|abort {fleet.profile}" \
