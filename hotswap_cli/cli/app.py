@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approvals": ("hotswap_cli.cli.approvals", "approvals"),
     "deploy": ("hotswap_cli.cli.deploy", "deploy"),
     "rollback": ("hotswap_cli.cli.rollback", "rollback"),
+    "advance": ("hotswap_cli.cli.advance", "advance"),
     "status": ("hotswap_cli.cli.status", "status"),
     "deployments": ("hotswap_cli.cli.deployments", "deployments"),
     "unlock": ("hotswap_cli.cli.unlock", "unlock"),

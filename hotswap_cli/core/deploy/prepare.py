@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hotswap_cli.core.config.render import Rendered
     from hotswap_cli.core.deploy.journal import Journal
     from hotswap_cli.core.deploy.plan import Estimate, Minimums
+    from hotswap_cli.core.deploy.promotion import Gates
     from hotswap_cli.core.versions.git import GitRepo
 
 
@@ -43,6 +44,8 @@ class DeployOptions:
     require_signed_commits: bool = False  # also the environment policy's switch
     defer_approvals: bool = False  # --dry-run: a missing approval is kept on the Deployment, shown with the plan
     paced: bool = True  # False for rollback: fast and unbaked whatever the environment's minimum bake
+    gates: bool = True  # freeze windows and the promotion gate; False for rollback (undoing is always allowed)
+    now: float | None = None  # the clock those gates read (tests); None: now
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Deployment:
     payloads: dict[str, bytes] = field(default_factory=dict, repr=False)  # target -> its bytes (secrets in)
     warnings: tuple[str, ...] = ()  # worth a second thought before confirming (a version that was reverted)
     approval_error: ApprovalError | None = None  # with defer_approvals: why it may not be deployed (exit 4)
+    overrides: tuple[str, ...] = ()  # gates an emergency override let it through (freeze, promotion): recorded
 
     def payload_sha256(self) -> dict[str, str]:
         """Target -> sha256 of the bytes it receives: what `status` recognises a text payload by."""
@@ -131,6 +135,10 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
                                              trust=trust)
     if approval_error is not None and not options.defer_approvals:
         raise approval_error
+    gates = _gates(git_repo, trust, profile, version, commit, released, quorum, options)
+    if gates.error is not None and not options.defer_approvals:
+        raise gates.error
+    approval_error, quorum = approval_error or gates.error, quorum or gates.quorum
     allowed_env = trust.allowed_env()
     check_env(profile.targets, allowed_env)
     schema, _ = at.load_schema(profile.schema)
@@ -146,12 +154,24 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     if quorum is not None and quorum.breaking:
         notes += (f"breaking change ({'; '.join(quorum.breaking)}): {quorum.required} approval(s) required"
                   + (f", from roles {', '.join(quorum.breaking_roles)}" if quorum.breaking_roles else ""),)
+    notes += gates.notes
     records = _ledger_records(git_repo, profile.name)
     warning = reverted_warning(records, version)
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
                       estimate(plan), quorum, released, live_version_names(git_repo, profile.name, records),
                       allowed_env, notes, payloads=payloads, warnings=(warning,) if warning else (),
-                      approval_error=approval_error)
+                      approval_error=approval_error, overrides=gates.overrides)
+
+
+def _gates(git_repo: GitRepo, trust: TrustRoot, profile: Profile, version: str, commit: str, released: bool,
+           quorum: QuorumReport | None, options: DeployOptions) -> Gates:
+    """Freeze windows and the promotion gate (core/deploy/promotion), for a deploy; a rollback passes."""
+    from hotswap_cli.core.deploy.promotion import Gates, check_gates
+
+    if not options.gates:
+        return Gates()
+    return check_gates(git_repo, trust, profile, version, commit, released, quorum, now=options.now,
+                       expiry=options.approval_expiry)
 
 
 def _ledger_records(git_repo: GitRepo, profile: str) -> list[dict[str, Any]]:
@@ -442,7 +462,7 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
         open_journal = None
         version = rollback_target(git_repo, profile_name, to)
     options = DeployOptions(version=version, strategy="direct", bake=0.0, targets=targets,
-                            approvers_path=approvers_path, approval_expiry=False, paced=False)
+                            approvers_path=approvers_path, approval_expiry=False, paced=False, gates=False)
     try:
         deployment = prepare(root, profile_name, options, git_repo=git_repo)
     except ApprovalError as exc:
