@@ -20,7 +20,7 @@ from hotswap_cli.core.deploy.control import Control
 from hotswap_cli.core.deploy.journal import Journal
 from hotswap_cli.errors import HotswapError, RepoError
 from hotswap_cli.ops.journal import HEARTBEAT
-from hotswap_cli.runner.engine import Order
+from hotswap_cli.runner.pause import Order
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo

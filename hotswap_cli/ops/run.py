@@ -131,6 +131,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                     extra["timeline"] = points
                 if keeper.journal.controls:
                     extra["controls"] = keeper.journal.controls  # promote/resume/abort the run took, and who
+                if deployment.overrides:
+                    extra["overrides"] = list(deployment.overrides)  # emergency overrides taken (freeze, promotion)
                 record = ledger.make_record(
                     result.to_dict(), kind=kind, sha256=deployment.sha256, who=who, started_at=started,
                     finished_at=time.time(), traceparent=traceparent, commit=deployment.commit, record_id=record_id,

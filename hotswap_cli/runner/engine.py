@@ -6,7 +6,7 @@ import hashlib
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from hotswap_cli import telemetry
 from hotswap_cli.clock import Clock
@@ -17,7 +17,6 @@ from hotswap_cli.probes.base import HealthSample, Probe
 from hotswap_cli.runner.events import (
     BakeExtended,
     BakeStarted,
-    ControlReceived,
     DeployFinished,
     DeployStarted,
     EventSink,
@@ -34,6 +33,7 @@ from hotswap_cli.runner.events import (
 )
 from hotswap_cli.runner.gate import Verdict, evaluate
 from hotswap_cli.runner.parallel import run_all
+from hotswap_cli.runner.pause import GATE_PAUSE_LIMIT, PAUSE_LIMIT, Order, Orders, Waiter
 from hotswap_cli.runner.results import DeployResult
 from hotswap_cli.runner.slot import Slot, describe
 from hotswap_cli.specs import Target
@@ -49,22 +49,6 @@ STEPS = {
 }
 
 Ask = Callable[[Verdict], bool]  # a paused gate's question: True promotes the phase, False aborts
-PAUSE_LIMIT = 24 * 3600.0  # a pause step with no duration waits this long for resume/promote, then fails
-GATE_PAUSE_LIMIT = 30 * 60.0  # an inconclusive gate under `on_inconclusive: pause` waits this long
-PAUSE_STEP = 0.2  # how often a paused run looks for an order
-
-
-@dataclass(frozen=True)
-class Order:
-    """`hotswap promote|resume|abort` sent to this run (from any machine), or a terminal's answer."""
-
-    action: str  # promote | resume | abort
-    by: str
-    full: bool = False  # promote: every remaining phase now, no more bakes, gates or pauses
-    id: str = ""
-
-
-Orders = Callable[[], "Order | None"]  # the next order for this run, or None; never blocks for long
 
 
 class NotConfirmed(Exception):
@@ -117,7 +101,7 @@ class _Run:
         self.sink = LockedSink(sink)
         self.cancel = cancel or threading.Event()
         self.ask = ask
-        self.orders = orders
+        self.waiter = Waiter(orders, clock, self.sink, self.cancel)
         self.aborted: Order | None = None  # `hotswap abort`: revert, status "aborted"
         self.full = False  # `hotswap promote --full`: no more bakes, gates or pauses
         self.stop = threading.Event()  # a push failed: start nothing new
@@ -281,12 +265,6 @@ class _Run:
 
     # -- pauses and orders ------------------------------------------------------------------
 
-    def _order(self) -> Order | None:
-        order = self.orders() if self.orders is not None else None
-        if order is not None:
-            self.sink.emit(ControlReceived(self.clock.now(), order.action, order.by, order.full, order.id))
-        return order
-
     def _pause_after(self, phase: Phase) -> str:
         """A pause step after `phase`: wait for resume/promote (or its own end); '' to go on, else
         why the run stops (aborted, or health failed while paused)."""
@@ -308,38 +286,22 @@ class _Run:
         return ""
 
     def _wait(self, seconds: float, *, watch: bool, ask: Callable[[], bool] | None = None) -> tuple[str, Order | None]:
-        """Wait up to `seconds` for an order from anywhere (or `ask`'s answer at a terminal), sampling
-        the live instances every interval when `watch`: a conclusive failure ends the wait. Returns
-        (resume | promote | abort | timeout | failed | cancel, the order)."""
-        answer: list[bool] = []
-        if ask is not None:
-            threading.Thread(target=lambda: answer.append(ask()), name="hotswap-pause-ask", daemon=True).start()
+        """Wait (runner.pause) up to `seconds` for an order, sampling the live instances when `watch`;
+        an abort (from anywhere, or the terminal) marks the run aborted, promote --full skips the rest."""
         live = [s for s in self.slots.values() if s.live]
+
+        def failing() -> bool:
+            self._look(live, [])
+            return self._judge(live, False, explain=False).outcome == "fail"
+
         interval = self.plan.health.interval if self.plan.health.interval > 0 else 1.0
-        start = self.clock.now()
-        end, next_look = start + seconds, start + interval
-        while not self.cancel.is_set():
-            order = self._order()
-            if order is not None and order.action == "abort":
-                self.aborted = order
-                return "abort", order
-            if order is not None:
-                self.full = self.full or (order.action == "promote" and order.full)
-                return order.action, order
-            if answer:
-                order = Order("promote" if answer[0] else "abort", "the terminal")
-                self.aborted = None if answer[0] else order
-                return order.action, order
-            now = self.clock.now()
-            if now >= end - EPSILON:
-                return "timeout", None
-            if watch and live and now >= next_look:
-                self._look(live, [])
-                if self._judge(live, False, explain=False).outcome == "fail":
-                    return "failed", None
-                next_look = self.clock.now() + interval
-            self.clock.sleep(max(0.0, min(PAUSE_STEP, end - now)))
-        return "cancel", None
+        outcome, order = self.waiter.wait(seconds, interval=interval, failing=failing if watch and live else None,
+                                          ask=ask)
+        if outcome == "abort":
+            self.aborted = order
+        elif outcome == "promote" and order is not None:
+            self.full = self.full or order.full
+        return outcome, order
 
     def _upcoming(self, phase: Phase) -> list[Slot]:
         """The next phase's new instances, opened now: sampled through this bake, their baseline
@@ -479,7 +441,7 @@ class _Run:
             outcome = self._judge(live, closing, explain=False).outcome
             if outcome == "fail" or (closing and outcome == "pass"):
                 break
-            order = self._order()  # conclusive failing evidence above wins over any order
+            order = self.waiter.next()  # conclusive failing evidence above wins over any order
             if order is not None and order.action == "abort":
                 self.aborted = order
                 return None
@@ -529,7 +491,7 @@ class _Run:
         if policy == "pass":
             return True, f"{after}: passed by on_inconclusive: pass"
         if policy == "pause":
-            if self.ask is None and self.orders is None:
+            if self.ask is None and self.waiter.orders is None:
                 return False, f"{after}: on_inconclusive: pause, and nobody to ask: failed"
             self.sink.emit(GatePaused(self.clock.now(), verdict.phase, verdict.summary()))
             ask = self.ask

@@ -15,8 +15,8 @@ from hotswap_cli.core.deploy.plan import build_plan
 from hotswap_cli.errors import ExitCode
 from hotswap_cli.model import HealthPolicy, Plan, StrategySpec
 from hotswap_cli.runner import ListSink, run_plan
-from hotswap_cli.runner.engine import PAUSE_LIMIT, Order
 from hotswap_cli.runner.events import BakeStarted, ControlReceived, PhasePaused, PhaseStarted
+from hotswap_cli.runner.pause import PAUSE_LIMIT, Order
 from hotswap_cli.runner.results import DeployResult
 
 HASH = "ab" * 32

@@ -97,9 +97,6 @@ class Minimums:
     interval: float = 0.0
 
 
-DEFAULT_MINIMUMS = {"Production": Minimums("Production", bake=30.0, interval=1.0)}
-
-
 def check_minimums(minimums: Minimums, asked: dict[str, tuple[float, float, str]]) -> None:
     """Refuse a command line that makes a deploy hastier than both the environment's minimum and
     what the profile says. `asked` maps "bake" / "interval" to (the profile's seconds, the seconds

@@ -183,25 +183,15 @@ def _ledger_records(git_repo: GitRepo, profile: str) -> list[dict[str, Any]]:
 
 
 def minimums_for(trust: TrustRoot, environment: str) -> Minimums:
-    """The environment's least bake and interval for command-line overrides: hotswap.yaml's
-    `environments.<env>.min_bake` / `min_interval` on the trusted ref, else the defaults
-    (Production: 30s and 1s; elsewhere none). Read from the trusted ref only: a branch cannot lower it."""
-    from hotswap_cli.core.config.configrepo import SETTINGS_FILE
-    from hotswap_cli.core.deploy.plan import DEFAULT_MINIMUMS, Minimums
-    from hotswap_cli.durations import parse_duration
-    from hotswap_cli.errors import ConfigError
+    """The environment's least bake and interval for command-line overrides: its policy's
+    `min_bake` / `min_interval` (hotswap.yaml on the trusted ref: a branch cannot lower them; a
+    production environment defaults to 30s and 1s, any other to none)."""
+    from hotswap_cli.core.deploy.plan import Minimums
 
-    base = DEFAULT_MINIMUMS.get(environment, Minimums(environment))
-    doc = ConfigRepo(trust.git_repo.source_at(trust.rev)).document(SETTINGS_FILE) if trust.rev else None
-    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
-    raw = (data.get("environments") or {}).get(environment) or {}
-    try:
-        return Minimums(environment,
-                        bake=parse_duration(raw["min_bake"]) if raw.get("min_bake") is not None else base.bake,
-                        interval=parse_duration(raw["min_interval"]) if raw.get("min_interval") is not None
-                        else base.interval)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"hotswap.yaml environments.{environment}: {exc}") from None
+    policy = trust.settings.environments.get(environment)
+    if policy is None:
+        return Minimums(environment)
+    return Minimums(environment, bake=policy.min_bake, interval=policy.min_interval)
 
 
 def _overrides(profile: Profile, options: DeployOptions, strategy: StrategySpec,
@@ -328,8 +318,9 @@ def approval_status(git_repo: GitRepo, profile: Profile, version: str, released:
     policy = trust.policy_for(profile.name, profile.environment)
     if not released:
         hint = f"release it first (hotswap release {profile.name} X.Y.Z --rev {version}) and have it approved"
-        if policy.name == "Production":
-            raise UsageError(f"{profile.name} answers to Production ({trust.source}): only released versions are "
+        if policy.production:
+            raise UsageError(f"{profile.name} answers to {policy.name}, a production environment ({trust.source}): "
+                             "only released versions are "
                              "deployed", hint=hint)
         if policy.approvals > 0 or policy.require_signed_commits or require_signed:
             return None, ApprovalError(f"{profile.name} answers to {policy.name} ({trust.source}), which requires "
