@@ -207,3 +207,17 @@ def test_an_environments_bake_applies_to_direct_too(tmp_path: Path, cli: Callabl
     assert [p["bake_s"] for p in plan_of(cli, root, "web.dev")["phases"]] == [1.0]
     plain = make_repo(tmp_path / "plain", {"dev": {"approvals": 0, "strategy": "direct"}}, "dev")
     assert [p["bake_s"] for p in plan_of(cli, plain, "web.dev")["phases"]] == [0.0]
+
+
+def test_a_custom_production_environment_gets_the_production_rules(tmp_path: Path, cli: Callable) -> None:
+    """prod-eu is last in the promotion order: production. So a --bake 0 override is refused there
+    (the 30s minimum), and an unreleased revision is never deployed to it."""
+    team = {**TEAM, "prod-eu": {"approvals": 0}}
+    root = make_repo(tmp_path / "repo", team, "prod-eu")
+    assert cli("--repo", str(root), "release", "web.prod-eu", "1.0.0", "-m", "first").exit_code == 0
+    fast = cli("--repo", str(root), "deploy", "web.prod-eu", "--bake", "0", "--dry-run")
+    assert fast.exit_code == 2, fast
+    assert "30s" in fast.stderr, fast.stderr
+    unreleased = cli("--repo", str(root), "deploy", "web.prod-eu", "--rev", "HEAD", "--dry-run")
+    assert unreleased.exit_code == 2, unreleased
+    assert "answers to prod-eu, a production environment" in unreleased.stderr
