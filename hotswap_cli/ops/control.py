@@ -125,7 +125,7 @@ def follow(root: Path, profile: str, show: Callable[[Journal], None], *, interva
         raise RepoError(f"no deploy of {profile} is running{ended}",
                         hint=f"`hotswap deployments {profile}` lists past runs")
     show(run)
-    seen, heard = run.updated_at, clock()
+    seen, heard, gone = run.updated_at, clock(), 0
     while True:
         sleep(interval)
         try:
@@ -146,8 +146,19 @@ def follow(root: Path, profile: str, show: Callable[[Journal], None], *, interva
                             hint=f"`hotswap rollback {profile}` puts them back")
         holder = lock.read_holder(git_repo, profile)
         if holder is None or holder.stale:
-            raise RepoError(f"the deploy of {profile} stopped without finishing: its runner is gone ({now.describe()})",
-                            hint=f"`hotswap rollback {profile}` puts its instances back")
+            # the run closes its journal, then releases the lock: a journal read just before the
+            # close and a lock read just after it look alike, so read the record before giving up
+            if git_repo.has_remote():
+                ledger.refresh(git_repo)
+            record = next((r for r in ledger.read_records(git_repo, profile) if r.get("id") == run.id), None)
+            if record is not None:
+                return record
+            gone += 1
+            if gone >= 2:
+                raise RepoError(f"the deploy of {profile} stopped without finishing: its runner is gone "
+                                f"({now.describe()})", hint=f"`hotswap rollback {profile}` puts its instances back")
+            continue
+        gone = 0
         if now.updated_at != seen:
             seen, heard = now.updated_at, clock()
             show(now)
