@@ -48,7 +48,7 @@ class JournalKeeper:
         self.names = names  # config hash -> version
         self.problem: str | None = None  # the last best-effort write that failed
         self._lock = threading.Lock()  # guards self.journal
-        self._writing = threading.Lock()  # one write at a time, in order
+        self._writing = threading.RLock()  # one write (or the close) at a time, in order
         self._dirty = threading.Event()
         self._done = threading.Event()
         self._writer: threading.Thread | None = None
@@ -105,18 +105,19 @@ class JournalKeeper:
         (`needs_recovery`) with the instances that did not. Best effort, like the ledger push."""
         unknown = {i.instance for i in result.instances
                    if i.revert_error is not None or i.state == "unknown"}
-        self.stop()  # no live write may land after the close
-        try:
-            if not unknown:
-                journals.close(self.git_repo, self.journal)
-                return
-            with self._lock:
-                self.journal = replace(self.journal, state="needs_recovery", note=result.reason).with_entries(**{
-                    name: replace(self.journal.instances[name], state="unknown")
-                    for name in unknown if name in self.journal.instances})
-            self._write(strict=True)
-        except HotswapError as exc:
-            self.problem = exc.message
+        self.stop()
+        with self._writing:  # a live write still in flight (a slow push) lands before the close, none after
+            try:
+                if not unknown:
+                    journals.close(self.git_repo, self.journal)
+                    return
+                with self._lock:
+                    self.journal = replace(self.journal, state="needs_recovery", note=result.reason).with_entries(
+                        **{name: replace(self.journal.instances[name], state="unknown")
+                           for name in unknown if name in self.journal.instances})
+                self._write(strict=True)
+            except HotswapError as exc:
+                self.problem = exc.message
 
     def stop(self) -> None:
         """Stop the background writer (waits for a write in flight)."""
@@ -124,8 +125,10 @@ class JournalKeeper:
         if self._writer is not None and self._writer is not threading.current_thread():
             self._writer.join(timeout=60)
 
-    def _write(self, *, strict: bool) -> None:
+    def _write(self, *, strict: bool, live: bool = False) -> None:
         with self._writing:
+            if live and self._done.is_set():
+                return  # the run has finished: its journal is being (or has been) closed
             with self._lock:
                 current = self.journal
             try:
@@ -145,5 +148,5 @@ class JournalKeeper:
                 return
             quiet_since = time.monotonic()
             self._dirty.clear()
-            self._write(strict=False)
+            self._write(strict=False, live=True)
             self._done.wait(LIVE_INTERVAL)
