@@ -483,6 +483,7 @@ class Ran:
 
 def run_process(world: World, fault: Fault) -> Ran:
     """`hotswap deploy` as a real process in its own process group; signalled when the row says."""
+    before = world.sshd.sessions()
     proc = subprocess.Popen(hotswap_cmd(world.fleet.root, "deploy", world.fleet.profile, "1.1.0", "--yes"),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**subprocess_env(), **world.env}, start_new_session=True)
@@ -506,7 +507,7 @@ def run_process(world: World, fault: Fault) -> Ran:
             # the host's sftp-server may still act on what the dead client sent: let it see the end
             # (a file it creates after recovery would be cleaned by the next push, not by this one)
             assert world.proxy.wait_idle(10)
-            time.sleep(0.3)
+            assert world.sshd.wait_sessions(before, 10)  # the proxy closing is not sshd having finished
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -159,6 +159,20 @@ class SshServer:
                **extra: Any) -> Target:
         return target(name, self.spec(path, **extra), probes)
 
+    def sessions(self) -> int:
+        """Connection processes the server has now (each connection is a child of the listening sshd)."""
+        return len(_children(self.process.pid)) if self.process is not None else 0
+
+    def wait_sessions(self, at_most: int, timeout: float = 10.0) -> bool:
+        """Until the server has at most `at_most` connection processes: a dead client's connection
+        is then gone, and whatever it had sent is done with, file writes included."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sessions() <= at_most:
+                return True
+            time.sleep(0.05)
+        return False
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -266,3 +280,18 @@ def ssh_workdir(tmp_path: Path) -> Path:
     work = tmp_path / "remote"
     work.mkdir()
     return work
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
