@@ -137,6 +137,8 @@ class JournalKeeper:
                 if strict:
                     raise
                 self.problem = exc.message
+                return
+            self.problem = None  # origin holds the latest journal: an earlier failed write no longer matters
 
     def _write_live(self) -> None:
         """The background writer: the latest states and figures, at most every LIVE_INTERVAL."""

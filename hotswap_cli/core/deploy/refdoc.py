@@ -6,6 +6,8 @@ person sending a control); readers fetch the ref into a local `seen` ref first."
 from __future__ import annotations
 
 import json
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
@@ -27,10 +29,13 @@ def store(git_repo: GitRepo, ref: str, filename: str, data: dict[str, Any], mess
     commit = git_repo.git("commit-tree", tree, "-m", message, env=env).stdout.strip()
     git_repo.git("update-ref", ref, commit)
     if git_repo.has_remote(REMOTE):
-        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", "--force", REMOTE,
-                              f"{commit}:{ref}", check=False)
-        if result.returncode != 0:
-            raise RepoError(f"cannot write {what} to {REMOTE}: {git_error(result.stderr or result.stdout)}")
+        for attempt in range(3):  # origin busy with many pushes at once (a ref lock held): try again
+            result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", "--force", REMOTE,
+                                  f"{commit}:{ref}", check=False)
+            if result.returncode == 0:
+                return
+            time.sleep(0.1 * (attempt + 1) + random.uniform(0, 0.1))
+        raise RepoError(f"cannot write {what} to {REMOTE}: {git_error(result.stderr or result.stdout)}")
 
 
 def delete(git_repo: GitRepo, ref: str, what: str) -> None:
