@@ -7,6 +7,7 @@ over the file; ProxyJump hops are looked up in the same file, recursively, as Op
 
 from __future__ import annotations
 
+import getpass
 import glob
 import os
 import threading
@@ -139,7 +140,8 @@ def resolve(instance: str, spec: SshSpec) -> Route:
     path, chosen_by = config_path(spec)
     config = load_config(instance, path) if path else None
     source = f"ssh config {path}" if path else "default"
-    given = spec.given if spec.given is not None else frozenset(f.name for f in _SPEC_FIELDS)
+    given = spec.given if spec.given is not None else frozenset(  # built in code: whatever it set counts
+        name for name in SshSpec.__dataclass_fields__ if getattr(spec, name) is not None)
     origins: dict[str, tuple[str, str]] = {}
 
     def pick(name: str, profile_value: object, found: object, default: object) -> object:
@@ -186,12 +188,7 @@ def resolve(instance: str, spec: SshSpec) -> Route:
     return Route(target, jumps, proxy_command, path, origins)
 
 
-_SPEC_FIELDS = tuple(f for f in SshSpec.__dataclass_fields__.values())
-
-
 def _local_user() -> str:
-    import getpass
-
     return getpass.getuser()
 
 

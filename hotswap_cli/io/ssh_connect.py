@@ -94,7 +94,7 @@ def _certified_key(hop: Hop) -> paramiko.PKey | None:
     return key
 
 
-def direct(instance: str, hop: Hop, role: str = "") -> Callable[[], Sock]:
+def direct(hop: Hop) -> Callable[[], Sock]:
     def open_sock() -> Sock:
         return socket.create_connection((hop.host, hop.port), timeout=hop.connect_timeout)
 
@@ -116,7 +116,7 @@ def route_sock(instance: str, route: Route, retries: int) -> Callable[[], Sock]:
             return paramiko.ProxyCommand(command)
 
         return proxy
-    return direct(instance, target)
+    return direct(target)
 
 
 class _Jump:
@@ -169,7 +169,7 @@ class JumpPool:
                     def open_sock() -> Sock:
                         return self.channel(instance, inner, hop, retries)
                 else:
-                    open_sock = direct(instance, hop)
+                    open_sock = direct(hop)
                 entry.client = login(instance, hop, open_sock, retries=retries, role="jump host ")
                 self.logins += 1
             transport = entry.client.get_transport() if entry.client else None
