@@ -99,7 +99,7 @@ def approve(git_repo: GitRepo, config_repo: ConfigRepo, profile_name: str, versi
         raise ApprovalError(f"git wrote {name} but its signature does not verify ({why}){signer}; deleted it",
                             hint="check user.signingkey, gpg.format and your ssh/gpg agent")
     if push:
-        git_repo.git("push", "--quiet", REMOTE, f"refs/tags/{name}")
+        git_repo.push_tags([name], REMOTE)
     return result
 
 

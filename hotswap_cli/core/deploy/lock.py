@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.clock import Clock, SystemClock
 from hotswap_cli.core.deploy.ledger import REMOTE, identity, rejected, utc_iso
-from hotswap_cli.core.versions.git import git_error
+from hotswap_cli.core.versions.git import git_error, stale
 from hotswap_cli.errors import LockHeld, RepoError, UsageError
 
 if TYPE_CHECKING:
@@ -194,8 +194,7 @@ def _create_remote(git_repo: GitRepo, holder: Holder, env: dict[str, str]) -> tu
     ref = f"{LOCK_PREFIX}{holder.profile}"
     # An empty lease means "must not exist": origin checks it inside its ref transaction, so of
     # any number of racing pushes exactly one creates the ref.
-    result = git_repo.git("push", "--porcelain", "--no-verify", f"--force-with-lease={ref}:", REMOTE,
-                          f"{sha}:{ref}", check=False)
+    result = git_repo.push(REMOTE, f"--force-with-lease={ref}:", f"{sha}:{ref}")
     if result.returncode == 0:
         return Holder(**{**asdict(holder), "ref": sha}), None
     current = _remote_holder(git_repo, holder.profile)
@@ -226,11 +225,10 @@ def _remote_sha(git_repo: GitRepo, profile: str) -> str | None:
 def _delete_remote(git_repo: GitRepo, profile: str, sha: str) -> bool:
     """Delete origin's lock ref only if it still is `sha`; False when it is not (or no longer exists)."""
     ref = f"{LOCK_PREFIX}{profile}"
-    result = git_repo.git("push", "--porcelain", "--no-verify", f"--force-with-lease={ref}:{sha}", REMOTE,
-                          f":{ref}", check=False)
+    result = git_repo.push(REMOTE, f"--force-with-lease={ref}:{sha}", f":{ref}")
     if result.returncode == 0:
         return True
-    if rejected(result.stdout):
+    if stale(result.stdout):  # not `sha` any more: broken and taken again, or already gone
         return False
     last = git_error(result.stderr)
     raise RepoError(f"cannot release the deploy lock on {REMOTE}: {last}",

@@ -6,8 +6,6 @@ person sending a control); readers fetch the ref into a local `seen` ref first."
 from __future__ import annotations
 
 import json
-import random
-import time
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
@@ -29,7 +27,7 @@ def store(git_repo: GitRepo, ref: str, filename: str, data: dict[str, Any], mess
     commit = git_repo.git("commit-tree", tree, "-m", message, env=env).stdout.strip()
     git_repo.git("update-ref", ref, commit)
     if git_repo.has_remote(REMOTE):
-        result = _push(git_repo, "--force", f"{commit}:{ref}")
+        result = git_repo.push(REMOTE, "--force", f"{commit}:{ref}")
         if result.returncode != 0:
             raise RepoError(f"cannot write {what} to {REMOTE}: {git_error(result.stderr or result.stdout)}")
 
@@ -37,21 +35,10 @@ def store(git_repo: GitRepo, ref: str, filename: str, data: dict[str, Any], mess
 def delete(git_repo: GitRepo, ref: str, what: str) -> None:
     """Remove the ref here and on origin (a ref origin no longer has is not an error)."""
     if git_repo.has_remote(REMOTE):
-        result = _push(git_repo, f":{ref}")
+        result = git_repo.push(REMOTE, f":{ref}")
         if result.returncode != 0 and "remote ref does not exist" not in result.stderr:
             raise RepoError(f"cannot remove {what} on {REMOTE}: {git_error(result.stderr or result.stdout)}")
     git_repo.git("update-ref", "-d", ref, check=False)
-
-
-def _push(git_repo: GitRepo, *args: str) -> Any:
-    """`git push` to origin, tried again (3 times in all) while origin is busy with other pushes (a
-    ref lock held: "remove the file manually to continue"); the last result."""
-    for attempt in range(3):
-        result = git_repo.git("push", "--porcelain", "--no-verify", "--quiet", REMOTE, *args, check=False)
-        if result.returncode == 0 or "remote ref does not exist" in result.stderr:
-            return result
-        time.sleep(0.1 * (attempt + 1) + random.uniform(0, 0.1))
-    return result
 
 
 def load(git_repo: GitRepo, ref: str, seen: str, filename: str, what: str) -> tuple[dict[str, Any], str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import random
 import subprocess
 import time
 from dataclasses import dataclass
@@ -39,6 +40,22 @@ def git_timeout() -> float:
         return float(os.environ.get(GIT_TIMEOUT_ENV, "") or GIT_TIMEOUT)
     except ValueError:
         return GIT_TIMEOUT
+
+
+PUSH_BUSY_DEADLINE = 10.0  # seconds a push is tried again while the remote is busy with other pushes
+
+
+def busy(result: GitResult) -> bool:
+    """Did the remote refuse a ref only because another push held a lock it needed at that moment
+    (the ref's own lock, or packed-refs.lock, which every deletion takes)? Trying again then works;
+    a stale lease (`[rejected]`) or a hook's refusal does not change by waiting."""
+    refused = any(line.startswith("!\t") and "[remote rejected]" in line for line in result.stdout.splitlines())
+    return refused and ("lock" in result.stderr.lower() or "failed to update ref" in result.stdout)
+
+
+def stale(porcelain: str) -> bool:
+    """Was a ref refused because it is not what we said it was (a lease, or not a fast-forward)?"""
+    return any(line.startswith("!\t") and "\t[rejected]" in line for line in porcelain.splitlines())
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,18 @@ class GitRepo:
             raise RepoError(f"git {args[0]}: {git_error(result.stderr or result.stdout)}")
         return GitResult(result.returncode, result.stdout, result.stderr)
 
+    def push(self, remote: str, *args: str, deadline: float = PUSH_BUSY_DEADLINE) -> GitResult:
+        """`git push --porcelain --no-verify` (never raises), tried again with backoff and jitter for
+        up to `deadline` seconds while the remote is `busy`: dozens of pipelines pushing refs to one
+        origin at once make some of them fail that way for a moment."""
+        ends, attempt = time.monotonic() + deadline, 0
+        while True:
+            result = self.git("push", "--porcelain", "--no-verify", remote, *args, check=False)
+            if result.returncode == 0 or not busy(result) or time.monotonic() >= ends:
+                return result
+            attempt += 1
+            time.sleep(min(max(0.0, ends - time.monotonic()), random.uniform(0.05, 0.15) * 2 ** min(attempt, 4)))
+
     def fetch_ref(self, remote: str, ref: str, into: str, what: str) -> bool:
         """Fetch one ref of `remote` into the local ref `into`: False (and `into` deleted) when the
         remote has no such ref; RepoError naming `what` when the remote cannot be read."""
@@ -196,7 +225,9 @@ class GitRepo:
         self.git("tag", "-a", "--no-sign", name, commit, "-F", "-", input=message)
 
     def push_tags(self, names: list[str], remote: str = "origin") -> None:
-        self.git("push", remote, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
+        result = self.push(remote, *(f"refs/tags/{n}:refs/tags/{n}" for n in names))
+        if result.returncode != 0:
+            raise RepoError(f"git push: {git_error(result.stderr or result.stdout)}")
 
     def log(self, relpaths: list[str], rev: str = "HEAD") -> list[CommitInfo]:
         """Commits reachable from `rev` touching any of the config-repo paths, newest first."""

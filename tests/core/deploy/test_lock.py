@@ -6,7 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from ledger_support import PROFILE, git
@@ -142,3 +145,50 @@ def test_unreachable_origin_is_a_repo_error_not_a_held_lock(clone: Callable[[str
     git(a.top, "remote", "set-url", "origin", str(a.top.parent / "gone.git"))
     with pytest.raises(RepoError, match=r"^cannot read the deploy lock on origin: .*gone\.git"):
         lock.acquire(a, PROFILE, wait=60, clock=FakeClock())
+
+
+def _busy_origin(origin: Path, seconds: float) -> threading.Thread:
+    """Another push holding origin's packed-refs.lock (every ref deletion needs it) for `seconds`."""
+    held = origin / "packed-refs.lock"
+    held.touch()
+    thread = threading.Thread(target=lambda: (time.sleep(seconds), held.unlink()), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_release_while_origin_is_busy_with_other_pushes_waits_for_it(
+        clone: Callable[[str], GitRepo], origin: Path) -> None:
+    # 50 pipelines releasing at once: git on origin refuses a deletion while another holds
+    # packed-refs.lock; that refusal once read as "not ours any more" and left the lock behind
+    a = clone("a")
+    held = lock.acquire(a, PROFILE)
+    busy = _busy_origin(origin, 1.5)
+    assert held.release() is True
+    busy.join()
+    assert git(a.top, "ls-remote", "origin", "refs/hotswap/locks/*") == ""
+
+
+def test_a_release_origin_refuses_is_an_error_not_a_lock_left_in_silence(
+        clone: Callable[[str], GitRepo], origin: Path) -> None:
+    from hotswap_cli.errors import RepoError
+
+    a = clone("a")
+    held = lock.acquire(a, PROFILE)
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'refs are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(RepoError, match=r"^cannot release the deploy lock on origin: .*refs are frozen") as info:
+        held.release()
+    assert f"hotswap unlock {PROFILE} --force" in (info.value.hint or "")
+
+
+def test_the_journal_is_removed_while_origin_is_busy_with_other_pushes(
+        clone: Callable[[str], GitRepo], origin: Path) -> None:
+    from hotswap_cli.core.deploy import refdoc
+
+    a = clone("a")
+    refdoc.store(a, "refs/hotswap/journal/x", "journal.json", {"state": "running"}, "journal", "the journal")
+    busy = _busy_origin(origin, 1.5)
+    refdoc.delete(a, "refs/hotswap/journal/x", "the journal")
+    busy.join()
+    assert git(a.top, "ls-remote", "origin", "refs/hotswap/*") == ""
