@@ -115,8 +115,13 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
                                  "status": "unchanged", "exit_code": 0, "id": None, "recorded": False,
                                  "instances": [t.name for t in deployment.targets]})
         return ExitCode.OK
-    if not yes:
-        _confirm(env, kind, deployment)
+    if not yes and not _confirm(env, kind, deployment):
+        env.message(f"{kind} cancelled: nothing was changed")
+        if env.json:
+            env.print_json_line({"event": "result", "profile": deployment.profile.name, "version": deployment.version,
+                                 "status": "cancelled", "exit_code": 0, "id": None, "recorded": False,
+                                 "instances": [t.name for t in deployment.targets]})
+        return ExitCode.OK
     return _execute(env, deployment, lock_wait, kind, force)
 
 
@@ -212,7 +217,7 @@ def _summary(env: Env, result: DeployResult, record_id: str, kind: str) -> None:
 def _asker(env: Env, sink: JsonLines | Progress, cancel: threading.Event) -> Callable[[Verdict], bool] | None:
     """On a terminal, a paused gate (`on_inconclusive: pause`) asks whether to promote or abort;
     elsewhere there is nobody to ask and the runner fails the phase."""
-    if sys.stdin is None or not sys.stdin.isatty():
+    if not sys.stdin.isatty():
         return None
 
     def ask(verdict: Verdict) -> bool:
@@ -251,17 +256,14 @@ def _read_answer(question: str, cancel: threading.Event, deadline: float) -> str
             return answer
 
 
-def _confirm(env: Env, kind: str, deployment: Deployment) -> None:
+def _confirm(env: Env, kind: str, deployment: Deployment) -> bool:
+    """The person at the terminal said yes (no is not an error: nothing was changed, exit 0)."""
     if not sys.stdin.isatty():
         raise UsageError(f"refusing to {kind} without confirmation: stdin is not a terminal",
                          hint="pass --yes (CI) or --dry-run")
     sys.stderr.write(f"{confirm_question(deployment, kind)} [y/N] ")
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
-    if answer not in ("y", "yes"):
-        from hotswap_cli.errors import HotswapError
-
-        raise HotswapError(f"{kind} cancelled: nothing was changed")
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def confirm_question(deployment: Deployment, kind: str) -> str:

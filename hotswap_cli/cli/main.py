@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
+def _std_streams() -> None:
+    """A CI step may start hotswap with stdin (or stdout, stderr) closed (`hotswap … <&-`). The
+    descriptor then stays free and the first file or pipe hotswap opens would take its place (a
+    lock file read as stdin by git, a log written to as stdout), so /dev/null is put there: stdin
+    reads as end of input, and a closed stdout or stderr discards what is written."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # pragma: no cover - the lowest free descriptor is always taken first
+                os.dup2(opened, fd)
+                os.close(opened)
+            setattr(sys, name, open(fd, mode, closefd=False, encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> None:
+    _std_streams()
     args = sys.argv[1:] if argv is None else argv
     from hotswap_cli.cli.fast_validate import run_if_simple
 
