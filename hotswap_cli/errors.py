@@ -25,6 +25,7 @@ class HotswapError(Exception):
     """An expected failure: its message is one line a user can act on."""
 
     exit_code: ExitCode = ExitCode.ERROR
+    kind = "error"  # what went wrong, for machines: the `kind` of a `--json` error document
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -36,31 +37,41 @@ class HotswapError(Exception):
 
 
 class UsageError(HotswapError):
+    kind = "usage"
     exit_code = ExitCode.USAGE
 
 
 class ConfigError(HotswapError):
     """The config repo or a file in it cannot be used."""
 
+    kind = "config"
+
 
 class RepoError(HotswapError):
     """Git state prevents the operation (missing revision, dirty tree, existing tag)."""
 
+    kind = "repo"
+
 
 class ValidationFailed(HotswapError):
+    kind = "validation"
     exit_code = ExitCode.INVALID
 
 
 class ApprovalError(HotswapError):
+    kind = "approval"
     exit_code = ExitCode.APPROVAL
 
 
 class LockHeld(HotswapError):
+    kind = "locked"
     exit_code = ExitCode.LOCKED
 
 
 class TransportError(HotswapError):
     """A target could not be reached or refused a step; names the instance."""
+
+    kind = "transport"
 
     def __init__(self, instance: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(f"{instance}: {message}", hint=hint)
@@ -71,10 +82,15 @@ class TransportError(HotswapError):
 class ProbeError(HotswapError):
     """A probe is misconfigured (not a failing health check: that is a sample)."""
 
+    kind = "probe"
+
 
 class SecretError(HotswapError):
     """A secret cannot be encrypted or decrypted; never carries the value."""
 
+    kind = "secret"
+
 
 class Interrupted(HotswapError):
+    kind = "interrupted"
     exit_code = ExitCode.INTERRUPTED

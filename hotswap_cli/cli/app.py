@@ -52,17 +52,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+STREAMS = ("deploy", "rollback", "advance", "watch")  # JSON lines under --json; the rest print one document
+
+
 class BoundaryGroup(TyperGroup):
     """Click's own failures (usage, abort) become HotswapErrors for the one boundary."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, args: list[str] | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        argv, as_json = hoist_json(list(sys.argv[1:] if args is None else args))
         kwargs["standalone_mode"] = False
         kwargs.setdefault("prog_name", "hotswap")
-        run_guarded(lambda: self._main(*args, **kwargs))
+        run_guarded(lambda: self._main(argv, **kwargs), json=as_json, stream=_command_name(argv) in STREAMS)
 
-    def _main(self, *args: Any, **kwargs: Any) -> int:
+    def _main(self, args: list[str], **kwargs: Any) -> int:
+        if not args and not _completing():  # bare `hotswap`: the command list, and that is not an error
+            with self.make_context(kwargs["prog_name"], ["--help"], resilient_parsing=True) as ctx:
+                sys.stdout.write(ctx.get_help() + "\n")
+            return 0
         try:
-            code = super().main(*args, **kwargs)
+            code = super().main(args, **kwargs)
         except click_errors.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
             raise UsageError(f"{exc.format_message()}{hint}") from None
@@ -71,6 +79,44 @@ class BoundaryGroup(TyperGroup):
         except click_errors.ClickException as exc:
             fail(exc.format_message(), exc.exit_code)
         return code if isinstance(code, int) else 0
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            teach(command, cmd_name)
+        return command
+
+
+def teach(command: Any, path: str) -> None:
+    """Give a command (and a group's subcommands) its examples and exit codes, argument names that
+    read as such (PROFILE, VERSION), and completion of profile names and versions."""
+    from hotswap_cli.cli.completion import complete_profile, complete_version
+    from hotswap_cli.cli.helptext import epilog
+
+    ours = epilog(path)
+    if ours and ours not in (command.epilog or ""):
+        command.epilog = f"{command.epilog}\n\n{ours}" if command.epilog else ours
+    for param in command.params:
+        if param.param_type_name == "argument":
+            param.metavar = param.metavar or param.name.upper()
+            if param.required and param.nargs == 1:  # `deploy PROFILE [VERSION]`, not typer's `{PROFILE}`
+                param._usage_display_name = lambda name=param.metavar: name
+        if param.name == "profile" and param.param_type_name == "argument":
+            param._custom_shell_complete = complete_profile
+        elif param.name == "version":
+            param._custom_shell_complete = complete_version
+    for name, sub in getattr(command, "commands", {}).items():
+        teach(sub, f"{path} {name}")
+
+
+def hoist_json(args: list[str]) -> tuple[list[str], bool]:
+    """`--json` is a global option that may also follow the command (`hotswap render X --json`):
+    every `--json` before a `--` is taken out and given once, before the command."""
+    end = args.index("--") if "--" in args else len(args)
+    given = "--json" in args[:end]
+    if not given:
+        return args, False
+    return ["--json", *(a for a in args[:end] if a != "--json"), *args[end:]], True
 
 
 def _version(value: bool) -> None:
@@ -101,7 +147,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         name="hotswap",
         help="Ship service configuration from a Git repository to running instances with zero downtime.",
         pretty_exceptions_enable=False,
-        no_args_is_help=True,
+        no_args_is_help=False,
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -123,7 +169,7 @@ def _command_name(argv: list[str]) -> str | None:
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--repo":
+        elif arg in ("--repo", "--ssh-config"):
             skip = True
         elif arg in ("-h", "--help"):
             return None
@@ -138,7 +184,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _completing() -> bool:
+    """Is the shell asking for completions (`_HOTSWAP_COMPLETE=…`) rather than running a command?"""
+    return any(k.endswith("_COMPLETE") for k in os.environ)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    completing = any(k.endswith("_COMPLETE") for k in os.environ)
-    build_app(None if completing else _command_name(args))(args=args, prog_name="hotswap")
+    build_app(None if _completing() else _command_name(args))(args=args, prog_name="hotswap")
