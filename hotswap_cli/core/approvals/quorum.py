@@ -12,6 +12,8 @@ from hotswap_cli.core.approvals.approvers import REMOTE
 from hotswap_cli.core.approvals.signing import SignatureCheck, TagRef, commit_signatures, list_tags, verify_tag
 from hotswap_cli.core.approvals.trust import TrustRoot, load_trust_root
 from hotswap_cli.core.config.profile import build_profile, read_profile
+from hotswap_cli.core.versions.release import require_profile
+from hotswap_cli.core.versions.remote import approvals_fetch_command, missing_versions
 from hotswap_cli.errors import ApprovalError, RepoError, UsageError
 from hotswap_cli.model import VERSION_PATTERN, Profile
 
@@ -128,23 +130,36 @@ def version_key(version: str) -> tuple[int, ...]:
 
 
 def resolve_version(git_repo: GitRepo, profile: str, version: str) -> str:
-    """The commit of version tag <profile>/<version>; ApprovalError when there is none."""
+    """The commit of version tag <profile>/<version>, fetched from origin with the profile's
+    approval tags when this clone lacks it (a CI checkout, a version released since the clone).
+    ConfigError for an unknown profile; ApprovalError when the version exists neither here nor on
+    origin; RepoError naming the git command when origin could not be read."""
     if not _VERSION_RE.match(version):
         raise UsageError(f"invalid version {version!r}: use X.Y.Z, e.g. 1.2.0")
+    require_profile(git_repo, profile)
+    git_repo.ensure_versions(profile, approvals=True, want=f"{profile}/{version}")
     try:
         return git_repo.resolve(f"refs/tags/{profile}/{version}")
     except RepoError:
-        raise ApprovalError(f"version {version} of {profile} does not exist",
-                            hint=f"tags named {profile}/X.Y.Z are versions") from None
+        pass
+    why = missing_versions(git_repo, profile, f"version {version} of {profile} is not")
+    if why is not None:
+        raise RepoError(why)
+    if git_repo.has_remote(REMOTE):
+        raise ApprovalError(f"version {version} of {profile} does not exist in this clone or on {REMOTE}",
+                            hint=f"`hotswap versions {profile}` lists them; `git fetch --tags {REMOTE}` "
+                                 "brings every tag")
+    raise ApprovalError(f"version {version} of {profile} does not exist",
+                        hint=f"`hotswap versions {profile}` lists them")
 
 
 def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
-    """Bring the remote's approval and version tags of a profile (approvals may be re-signed there)."""
-    if git_repo.has_remote(REMOTE):
-        git_repo.git("fetch", "--quiet", "--no-tags", REMOTE,
-                     f"+refs/tags/approvals/{profile}/*:refs/tags/approvals/{profile}/*")
-        git_repo.git("fetch", "--quiet", "--no-tags", REMOTE, f"refs/tags/{profile}/*:refs/tags/{profile}/*",
-                     check=False)
+    """Bring the remote's approval and version tags of a profile (approvals may be re-signed
+    there), once per GitRepo; RepoError naming the git command when origin cannot be read."""
+    state = git_repo.ensure_versions(profile, approvals=True)
+    if state.error is not None:
+        raise RepoError(f"cannot read the approvals of {profile} on {REMOTE} ({state.error}): "
+                        f"run `{approvals_fetch_command(profile)}`")
 
 
 def approval_context(git_repo: GitRepo, profile: Profile, approvers_path: Path | None, fetch: bool,
@@ -183,6 +198,7 @@ def authors(git_repo: GitRepo, commit: str, since_commit: str | None, paths: lis
     Nothing checks these fields: anyone can commit as anyone (see `signers`)."""
     fmt = "%ae%x1f%ce%x1f%(trailers:key=Co-authored-by,valueonly,separator=%x1f)%x1e"
     rev = f"{since_commit}..{commit}" if since_commit else commit
+    git_repo.ensure_history(rev, why="the self-approval check")  # a commit cut off is an author missed
     out = git_repo.git("log", f"--format={fmt}", rev, "--", *(paths or [])).stdout
     emails = set()
     for value in re.split(r"[\x1e\x1f]", out):
@@ -203,6 +219,7 @@ def signers(ctx: ApprovalContext, commit: str, since_commit: str | None, paths: 
 
 
 def _is_ancestor(git_repo: GitRepo, older: str, newer: str) -> bool:
+    git_repo.ensure_history(newer, f"^{older}", why="finding the previous version")
     return git_repo.git("merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
 
 

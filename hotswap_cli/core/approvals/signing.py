@@ -222,6 +222,7 @@ def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers,
                       paths: list[str] | None = None) -> list[CommitSignature]:
     """Each commit in the range (touching `paths`, when given) with whether an approvers-listed key signed it."""
     fmt = "%H%x1f%G?%x1f%GS%x1f%GF%x1f%GP%x1f%s%x1e"
+    git_repo.ensure_history(rev_range, why="the signed-commits check")  # a commit cut off would go unchecked
     with allowed_signers(approvers) as config:
         out = git_repo.git(*config, "log", f"--format={fmt}", rev_range, *(["--", *paths] if paths else [])).stdout
     commits = []

@@ -4,6 +4,7 @@ repo's defaults, typed target specs)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -30,14 +31,32 @@ class ProfileSource:
 
 def read_profile(repo: ConfigRepo, name: str) -> ProfileSource:
     """Parse profiles/<name>/profile.yaml and its config file. Raises ConfigError."""
-    if not _NAME_RE.match(name):
-        raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '.', '_' and '-'")
+    check_profile_name(name)
     meta = repo.document(f"profiles/{name}/profile.yaml")
     if meta is None:
-        known = ", ".join(repo.profile_names()) or "none"
-        raise ConfigError(f"profile {name!r} not found (profiles: {known})")
+        raise unknown_profile(name, repo.profile_names())
     config_file = repo.find_data_file(f"profiles/{name}/config") or f"profiles/{name}/config.yaml"
     return ProfileSource(name, meta, repo.document(config_file), config_file)
+
+
+def check_profile_name(name: str) -> str:
+    """`name` when it can name a profile (a folder, a tag prefix); ConfigError otherwise."""
+    if not _NAME_RE.match(name):
+        raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '.', '_' and '-'")
+    return name
+
+
+def unknown_profile(name: str, known: Iterable[str], where: str = "") -> ConfigError:
+    """The error for a profile that does not exist: the closest known name when one is close (a
+    typo), else every known name. `where`: e.g. " at HEAD (1a2b3c4d5e6f)"."""
+    import difflib
+
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return ConfigError(f"profile {name!r} not found{where}: did you mean {close[0]}?")
+    return ConfigError(f"profile {name!r} not found{where} (profiles: {', '.join(names) or 'none'})")
+
 
 def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
     """Typed Profile from an already schema-checked profile.yaml, with defaults applied."""

@@ -91,7 +91,7 @@ def open_git(root: Path) -> GitRepo:
 
 def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tuple[str, str, bool]:
     """(version label, commit, released) for what is to be deployed."""
-    from hotswap_cli.core.versions.release import latest_version, resolve_version
+    from hotswap_cli.core.versions.release import latest_version, no_released_version, resolve_version
 
     if options.rev is not None:
         if options.version is not None:
@@ -102,8 +102,7 @@ def resolve(git_repo: GitRepo, profile_name: str, options: DeployOptions) -> tup
         return v.version, v.commit, True
     latest = latest_version(git_repo, profile_name)
     if latest is None:
-        raise RepoError(f"{profile_name} has no released version",
-                        hint=f"release one with `hotswap release {profile_name} 1.0.0`")
+        raise no_released_version(git_repo, profile_name)
     return latest.version, latest.commit, True
 
 
@@ -114,8 +113,10 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     from hotswap_cli.core.config.validate import check_profile_meta, check_rendered
     from hotswap_cli.core.deploy.plan import build_plan, check_minimums, estimate, plan_notes
     from hotswap_cli.core.secrets.crypto import decrypt_config
+    from hotswap_cli.core.versions.release import require_profile
 
     git_repo = git_repo or open_git(root)
+    require_profile(git_repo, profile_name)  # first: a typo is not a missing version
     version, commit, released = resolve(git_repo, profile_name, options)
     at = ConfigRepo(git_repo.source_at(commit), root=None)
     src = read_profile(at, profile_name)
@@ -170,6 +171,8 @@ def _gates(git_repo: GitRepo, trust: TrustRoot, profile: Profile, version: str, 
 
     if not options.gates:
         return Gates()
+    if trust.policy_for(profile.name, profile.environment).requires:  # it walks deployed..commit
+        git_repo.ensure_history(commit, why="the promotion gate")
     return check_gates(git_repo, trust, profile, version, commit, released, quorum, now=options.now,
                        expiry=options.approval_expiry)
 
@@ -438,8 +441,10 @@ def prepare_rollback(root: Path, profile_name: str, to: str | None, *, targets: 
     journal (a run that died, or left instances unknown) decides: each instance it touched goes
     back to what it ran before that run."""
     from hotswap_cli.core.deploy import journal, ledger
+    from hotswap_cli.core.versions.release import require_profile
 
     git_repo = git_repo or open_git(root)
+    require_profile(git_repo, profile_name)  # first: a typo is not "no deployment in the ledger"
     if git_repo.has_remote():
         ledger.refresh(git_repo)  # offline or broken on origin: the local ledger still answers
     open_journal = journal.read_open(git_repo, profile_name) if to is None else None
@@ -469,7 +474,11 @@ def live_version_names(git_repo: GitRepo, profile: str,
     from hotswap_cli.core.versions.release import list_versions
 
     names: dict[str, str] = {}
-    for v in reversed(list_versions(git_repo, profile)):
+    try:
+        versions = list_versions(git_repo, profile)
+    except RepoError:  # origin unreadable from a tagless clone: the ledger still names what it pushed
+        versions = []
+    for v in reversed(versions):
         names[v.sha256] = v.version
     if records is None:
         ledger.refresh(git_repo)  # name what others deployed too (offline: the local ledger)

@@ -8,10 +8,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.config.source import inside
+from hotswap_cli.core.versions.remote import FetchState
 from hotswap_cli.errors import ConfigError, RepoError
+
+if TYPE_CHECKING:
+    from hotswap_cli.core.versions.remote import TagFetch
 
 SYMLINK_MODE = 0o120000
 GIT_TIMEOUT_ENV = "HOTSWAP_GIT_TIMEOUT"
@@ -119,6 +123,7 @@ class GitRepo:
         self.top = Path(self.repo.working_tree_dir or config_root).resolve()
         self.config_root = config_root.resolve()
         self.prefix = self.config_root.relative_to(self.top).as_posix().strip(".")
+        self.fetches = FetchState()  # what was brought from origin on demand (core.versions.remote)
 
     def git(self, *args: str, check: bool = True, input: str | None = None,
             env: dict[str, str] | None = None) -> GitResult:
@@ -192,6 +197,19 @@ class GitRepo:
     def has_remote(self, name: str = "origin") -> bool:
         return any(r.name == name for r in self.repo.remotes)
 
+    def ensure_versions(self, profile: str, *, approvals: bool = False, want: str | None = None) -> TagFetch:
+        """Bring origin's version tags of `profile` (`approvals`: its approval tags too) into this
+        clone, once per GitRepo: a shallow, tagless CI checkout has none (core.versions.remote)."""
+        from hotswap_cli.core.versions.remote import ensure_tags
+
+        return ensure_tags(self, profile, approvals=approvals, want=want)
+
+    def ensure_history(self, *revs: str, why: str) -> None:
+        """Deepen a shallow clone when a walk over `revs` would stop short (core.versions.remote)."""
+        from hotswap_cli.core.versions.remote import ensure_history
+
+        ensure_history(self, *revs, why=why)
+
     # -- versions and history (tags and log through the git binary: one call each) ----------
 
     def head(self) -> str | None:
@@ -229,10 +247,12 @@ class GitRepo:
         if result.returncode != 0:
             raise RepoError(f"git push: {git_error(result.stderr or result.stdout)}")
 
-    def log(self, relpaths: list[str], rev: str = "HEAD") -> list[CommitInfo]:
-        """Commits reachable from `rev` touching any of the config-repo paths, newest first."""
+    def log(self, relpaths: list[str], rev: str = "HEAD", *, why: str = "the history") -> list[CommitInfo]:
+        """Commits reachable from `rev` touching any of the config-repo paths, newest first (a
+        shallow clone is deepened first: `why` says what for)."""
         if self.head() is None:
             return []
+        self.ensure_history(rev, why=why)
         fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
         paths = [self.repo_path(p) for p in relpaths] or ["."]
         out = self.git("log", f"--format={fmt}", rev, "--", *paths).stdout

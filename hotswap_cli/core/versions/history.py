@@ -130,7 +130,7 @@ def profile_history(git_repo: GitRepo, profile: str, rev: str = "HEAD") -> list[
         versions.setdefault(v.commit, []).append(v.version)
     cache: dict[str, _State] = {}
     entries = []
-    candidates = git_repo.log([f"profiles/{profile}", "templates", "schemas"], rev)
+    candidates = git_repo.log([f"profiles/{profile}", "templates", "schemas"], rev, why=f"the history of {profile}")
     for commit in candidates:
         after = _state_at(git_repo, profile, commit.sha, cache)
         before = _state_at(git_repo, profile, commit.parents[0], cache) if commit.parents else _State(False)

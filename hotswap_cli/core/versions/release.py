@@ -6,7 +6,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.config.profile import load_profile
+from hotswap_cli.core.config.profile import check_profile_name, load_profile, unknown_profile
+from hotswap_cli.core.versions.remote import missing_versions
 from hotswap_cli.errors import ConfigError, RepoError, UsageError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -91,12 +92,49 @@ def _version_of(profile: str, tag: TagInfo) -> Version:
 
 
 def list_versions(git_repo: GitRepo, profile: str) -> list[Version]:
-    """Every version of `profile`, newest first (by tag date, then by version number)."""
+    """Every version of `profile`, newest first (by tag date, then by version number), origin's
+    fetched first (once per GitRepo: a CI checkout has no tags). Never an empty list that lies:
+    an unknown profile is a ConfigError naming the closest one, and none here when origin could
+    not be read is a RepoError naming the git command that fetches them."""
+    check_profile_name(profile)
+    git_repo.ensure_versions(profile)
+    found = _versions_here(git_repo, profile)
+    if not found:
+        require_profile(git_repo, profile)
+        why = missing_versions(git_repo, profile, f"{profile} has no released version")
+        if why is not None:
+            raise RepoError(why)
+    return found
+
+
+def _versions_here(git_repo: GitRepo, profile: str) -> list[Version]:
     found = [_version_of(profile, t) for t in git_repo.tags(f"{profile}/")
              if SEMVER_RE.match(t.name[len(profile) + 1:])]
     found.sort(key=lambda v: semver_key(v.version), reverse=True)
     found.sort(key=lambda v: _timestamp(v.date), reverse=True)  # stable: equal dates keep the version order
     return found
+
+
+def versioned_profiles(git_repo: GitRepo) -> set[str]:
+    """Profiles with a version tag in this clone (their folder may be gone from the working tree)."""
+    names = git_repo.git("for-each-ref", "--format=%(refname:strip=2)", "refs/tags").stdout.split()
+    return {n.split("/")[0] for n in names if n.count("/") == 1 and SEMVER_RE.match(n.split("/")[1])}
+
+
+def require_profile(git_repo: GitRepo, profile: str) -> None:
+    """ConfigError unless `profile` is a profile of the working tree or has a version tag (here or,
+    fetched, on origin): `profile 'x' not found: did you mean y?`. The first check of every
+    command that takes a profile, so a typo is not reported as a missing version."""
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+
+    check_profile_name(profile)
+    here = ConfigRepo.open(git_repo.config_root).profile_names()
+    if profile in here or git_repo.tags(f"{profile}/"):
+        return
+    git_repo.ensure_versions(profile)  # a profile deleted from the tree may still have versions on origin
+    if _versions_here(git_repo, profile):
+        return
+    raise unknown_profile(profile, [*here, *versioned_profiles(git_repo)])
 
 
 def _timestamp(date: str) -> float:
@@ -114,12 +152,31 @@ def latest_version(git_repo: GitRepo, profile: str) -> Version | None:
 
 
 def resolve_version(git_repo: GitRepo, profile: str, version: str) -> Version:
-    """The version named `<profile>/<version>`; RepoError when there is none."""
+    """The version named `<profile>/<version>` (fetched from origin when this clone lacks it);
+    RepoError when there is none, naming the git command when origin could not be read."""
     check_version(version)
-    for v in list_versions(git_repo, profile):
+    listed = list_versions(git_repo, profile)
+    if not any(v.version == version for v in listed):
+        git_repo.ensure_versions(profile, want=tag_name(profile, version))  # pushed since this process fetched
+        listed = _versions_here(git_repo, profile)
+    for v in listed:
         if v.version == version:
             return v
-    raise RepoError(f"{profile} has no version {version}", hint="`hotswap versions PROFILE` lists them")
+    why = missing_versions(git_repo, profile, f"{profile} has no version {version}")
+    if why is not None:
+        raise RepoError(why)
+    on_origin = " in this clone or on origin" if git_repo.has_remote() else ""
+    raise RepoError(f"{profile} has no version {version}{on_origin}",
+                    hint=f"`hotswap versions {profile}` lists them")
+
+
+def no_released_version(git_repo: GitRepo, profile: str) -> RepoError:
+    """The error when a command needs a version of `profile` and none is here: the git command that
+    fetches them when origin could not be read, else how to release one."""
+    why = missing_versions(git_repo, profile, f"{profile} has no released version")
+    if why is not None:
+        return RepoError(why)
+    return RepoError(f"{profile} has no released version", hint=f"release one with `hotswap release {profile} 1.0.0`")
 
 
 def release(git_repo: GitRepo, profile: str, version: str, description: str = "", rev: str = "HEAD",
@@ -131,14 +188,15 @@ def release(git_repo: GitRepo, profile: str, version: str, description: str = ""
 
     check_version(version)
     tag = tag_name(profile, version)
-    existing = [v for v in list_versions(git_repo, profile) if v.version == version]
+    git_repo.ensure_versions(profile)  # a version origin has is taken, even when this clone lacks its tag
+    existing = [v for v in _versions_here(git_repo, profile) if v.version == version]
     if existing:
         raise RepoError(f"version {tag} already exists (commit {existing[0].commit[:12]}); versions are never "
                         "moved or overwritten", hint="release a new version number")
     commit = git_repo.resolve(rev)
     repo = ConfigRepo(git_repo.source_at(commit), root=git_repo.config_root)
     if profile not in repo.profile_names():
-        raise ConfigError(f"profile {profile!r} does not exist at {rev} ({commit[:12]})")
+        raise unknown_profile(profile, repo.profile_names(), f" at {rev} ({commit[:12]})")
     result = validate_profile(repo, profile)
     if not result.ok:
         more = f" (and {len(result.issues) - 1} more)" if len(result.issues) > 1 else ""

@@ -53,7 +53,7 @@ def test_refusals_exit_4_with_a_reason(cli: Cli, repo: Path, keyring: dict[str, 
         (keyring["pat"], "1.1.0", f"hotswap: error: pat@example.com authored changes in {PROFILE} 1.1.0 "
                                   "(no earlier approved version): someone else must approve it (no self-approval)"),
         (keyring["alice"], "9.9.9", f"hotswap: error: version 9.9.9 of {PROFILE} does not exist "
-                                    f"(tags named {PROFILE}/X.Y.Z are versions)"),
+                                    f"(`hotswap versions {PROFILE}` lists them)"),
     ]
     for who, version, message in cases:
         result = approve(cli, repo, who, version)
