@@ -69,13 +69,34 @@ def check_evolution(repo: ConfigRepo, *, default_mode: str = "backward", git_rep
                                          f"{c.detail} (the configs that use {old} are checked below)"))
         checker = SchemaChecker(new_schema, new_file)
         strict = mode in ("backward", "full")
+        older = _checker(repo, SchemaRef(schema_id, old))
         for label, data in users.get(f"{schema_id}/{old}", []):
+            if older is None or older.violations(data):
+                continue  # invalid on its own schema already: its own validation says so, once
             for v in checker.violations(data)[:3]:
-                issue = Issue(Location(new_file), format_path(v.path),
+                issue = Issue(_keyword_location(repo, new_file, v.schema_path), format_path(v.path),
                               f"{label} (on {schema_id}/{old}) does not validate against {schema_id}/{new}: "
                               f"{describe(v)}")
                 (report.errors if strict else report.warnings).append(issue)
     return report
+
+
+def _keyword_location(repo: ConfigRepo, file: str, schema_path: tuple[str | int, ...]) -> Location:
+    """Where in the schema file the keyword that refuses a config is (its nearest enclosing part
+    the file has: a keyword embedded from a `$ref`'d file is at the `$ref`)."""
+    try:
+        doc = repo.document(file)
+    except HotswapError:
+        doc = None
+    return issue_at(doc, schema_path, "").location if doc is not None else Location(file)
+
+
+def _checker(repo: ConfigRepo, ref: SchemaRef) -> SchemaChecker | None:
+    try:
+        schema, file = repo.load_schema(ref)
+    except HotswapError:
+        return None
+    return SchemaChecker(schema, file)
 
 
 def _schema_users(repo: ConfigRepo, git_repo: GitRepo | None) -> dict[str, list[tuple[str, Any]]]:

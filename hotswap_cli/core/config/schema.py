@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ class SchemaViolation:
     validator: str
     instance: Any
     schema: Any
+    schema_path: tuple[str | int, ...] = ()  # where in the schema the failing keyword is
 
 
 def _keywords(node: Any) -> set[str]:
@@ -84,7 +86,8 @@ class SchemaChecker:
 
         try:
             return [
-                SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema)
+                SchemaViolation(tuple(e.absolute_path), str(e.message), str(e.validator), e.instance, e.schema,
+                                tuple(e.absolute_schema_path))
                 for e in self._validator().iter_errors(data)
             ]
         except Unresolvable as exc:
@@ -142,3 +145,36 @@ def describe(error: SchemaViolation) -> str:
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         return msg.replace("Additional properties are not allowed", "unknown key").replace(" were unexpected", "")
     return msg if len(msg) <= 200 else msg[:197] + "..."
+
+
+UNKNOWN_KEY_VALIDATORS = ("additionalProperties", "unevaluatedProperties")
+
+
+def unknown_keys(error: SchemaViolation) -> list[str]:
+    """The keys an additionalProperties/unevaluatedProperties error refuses, each to be reported at
+    its own line (jsonschema reports them all at the object that holds them)."""
+    if error.validator not in UNKNOWN_KEY_VALIDATORS or not isinstance(error.instance, dict):
+        return []
+    if error.validator == "unevaluatedProperties" or not isinstance(error.schema, dict):
+        # what counts as evaluated depends on the whole schema: take the keys jsonschema names
+        return [k for k in error.instance if repr(k) in error.message]
+    known = error.schema.get("properties") or {}
+    patterns = error.schema.get("patternProperties") or {}
+    return [k for k in error.instance if k not in known and not any(_matches(p, k) for p in patterns)]
+
+
+def describe_unknown(key: str, error: SchemaViolation) -> str:
+    """`unknown key 'colour'`, and the closest key the schema knows when one is close."""
+    import difflib
+
+    known = error.schema.get("properties") if isinstance(error.schema, dict) else None
+    candidates = [k for k in known or {} if isinstance(k, str)]
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.7)
+    return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _matches(pattern: str, key: str) -> bool:
+    try:
+        return re.search(pattern, key) is not None
+    except re.error:  # an ECMA-262 pattern Python cannot compile: call the key known, never invent an error
+        return True

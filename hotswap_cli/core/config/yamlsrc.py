@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 from functools import cached_property
 from typing import Any
 
@@ -81,6 +83,8 @@ class Document:
 
     @cached_property
     def locations(self) -> dict[JsonPath, Location]:
+        if self.file.endswith(".json"):
+            return _json_locations(self.text, self.file)  # YAML cannot read all JSON (a surrogate pair escape)
         return _parse_located(self.text, self.file)[1]
 
 
@@ -144,6 +148,50 @@ def _build(node: yaml.Node, path: JsonPath, file: str, locations: dict[JsonPath,
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
         raise DocumentError(_loc(node, file), f"cannot read value: {exc.problem}") from None
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_locations(text: str, file: str) -> dict[JsonPath, Location]:
+    """The file:line:col of every value of a JSON document json.loads already read (so valid, no
+    duplicate keys, within the depth limit), a member at its key; found with json's own scanner."""
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # json's own scanner: value, end
+    locations: dict[JsonPath, Location] = {}
+
+    def loc(at: int) -> Location:
+        line = bisect.bisect_right(starts, at)
+        return Location(file, line, at - starts[line - 1] + 1)
+
+    def skip(at: int) -> int:
+        return _JSON_SPACE.match(text, at).end()  # type: ignore[union-attr]
+
+    def value(at: int, path: JsonPath) -> int:
+        """Locate the value starting at (or after spaces from) `at`; the offset just past it."""
+        at = skip(at)
+        locations[path] = loc(at)
+        opening = text[at]
+        if opening not in "{[":
+            return scan(text, at)[1]  # type: ignore[no-any-return]
+        at = skip(at + 1)
+        index = 0
+        while text[at] not in "}]":
+            if opening == "{":
+                key, after = scan(text, at)
+                key_at = loc(at)
+                at = value(skip(after) + 1, (*path, key))  # past the ':'
+                locations[(*path, key)] = key_at  # errors point at the key's line
+            else:
+                at = value(at, (*path, index))
+                index += 1
+            at = skip(at)
+            if text[at] == ",":
+                at = skip(at + 1)
+        return at + 1
+
+    value(0, ())
+    return locations
 
 
 def _loc(node: yaml.Node, file: str) -> Location:
