@@ -74,7 +74,8 @@ def test_init_scaffolds_a_valid_committed_repo(tmp_path: Path, cli: Callable) ->
     base.write_text(base.read_text().replace("port: 8080", "port: 0"))
     broken = cli("validate", cwd=root)
     assert broken.exit_code == 3
-    assert broken.stdout.strip() == "templates/base.yaml:4:3  $.http.port  0 is less than the minimum of 1"
+    assert broken.stdout.strip() == "templates/base.yaml:4:3  $.http.port  0 is less than the minimum of 1 " \
+                                    "(affects my-service.development)"
 
 
 def test_init_refuses_to_overwrite_and_skips_git_inside_a_work_tree(config_repo: Path, cli: Callable) -> None:
@@ -114,7 +115,9 @@ def test_invalid_schema_file_is_a_clean_error(config_repo: Path, cli: Callable) 
     (config_repo / "schemas/worker-config/1.0.json").write_text('{"type": 5}')
     result = cli("--repo", str(config_repo), "validate", "order-worker.staging")
     assert result.exit_code == 3
-    assert "schemas/worker-config/1.0.json: not a valid JSON Schema" in result.stdout
+    # once, at the schema file, naming the profiles that use it
+    assert result.stdout.startswith("schemas/worker-config/1.0.json  $  not a valid JSON Schema: ")
+    assert result.stdout.endswith(" (affects order-worker.staging)\n")
     assert "Traceback" not in result.stderr + result.stdout
 
 
@@ -125,7 +128,11 @@ def test_invalid_schema_file_is_a_clean_error(config_repo: Path, cli: Callable) 
         (["validate", "--json"], 3),
         (["--json", "validate", "payment-service.production"], 0),
         (["validate", "--no-cache", "templates/gateway.yaml"], 3),
-        (["--no-color", "validate", "nope"], 1),
+        (["--no-color", "validate", "nope"], 2),
+        (["validate", "--format", "github"], 3),
+        (["validate", "--format=gitlab", "templates/gateway.yaml"], 3),
+        (["validate", "--json", "--format", "github"], 2),
+        (["validate", "profiles/api-gateway.prod/config.yaml"], 2),
     ],
 )
 def test_fast_validate_path_matches_the_typer_command(config_repo: Path, cli: Callable, args: list[str],

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hotswap_cli.core.config.configrepo import DATA_EXTENSIONS, ConfigRepo, document_issue
+from hotswap_cli.core.config.configrepo import ConfigRepo, document_issue
 from hotswap_cli.core.config.profile import build_profile, check_profile_meta, read_profile
-from hotswap_cli.core.config.render import Rendered, render_profile, template_chain
-from hotswap_cli.core.config.schema import SchemaChecker, describe
+from hotswap_cli.core.config.render import Rendered, render_profile
+from hotswap_cli.core.config.schema import SchemaChecker, SchemaViolation, describe, describe_unknown, unknown_keys
 from hotswap_cli.core.config.yamlsrc import DocumentError
 from hotswap_cli.core.secrets.crypto import is_secret_path, secret_problems, secret_trie, secret_values, touches_secret
 from hotswap_cli.errors import ConfigError
@@ -33,6 +33,34 @@ class ProfileResult:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One problem, reported once with the profiles it affects: an error in a template is one
+    finding at the template's line, however many profiles extend it."""
+
+    issue: Issue
+    affects: tuple[str, ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        """In a file other than the affected profile's own (a template, a schema): name the profiles."""
+        own = len(self.affects) == 1 and self.issue.location.file.startswith(f"profiles/{self.affects[0]}/")
+        return bool(self.affects) and not own
+
+    @property
+    def what(self) -> str:
+        """`$.path  message`, and the profiles affected when the file is not the profile's own."""
+        text = f"{self.issue.path}  {self.issue.message}"
+        return f"{text} (affects {', '.join(self.affects)})" if self.shared else text
+
+    def __str__(self) -> str:
+        return f"{self.issue.location}  {self.what}"
+
+    def to_dict(self) -> dict[str, Any]:
+        single = self.affects[0] if len(self.affects) == 1 else None
+        return {**issue_dict(self.issue), "profile": single, "affects": list(self.affects)}
+
+
+@dataclass(frozen=True)
 class ValidationReport:
     results: tuple[ProfileResult, ...]
     repo_issues: tuple[Issue, ...] = field(default=())
@@ -43,9 +71,18 @@ class ValidationReport:
         return not self.repo_issues and all(r.ok for r in self.results)
 
     @property
+    def findings(self) -> list[Finding]:
+        """Every error once, sorted by file:line:col, with the profiles that have it."""
+        return _findings([(i, r.profile) for r in self.results for i in r.issues]
+                         + [(i, i.profile) for i in self.repo_issues])
+
+    @property
+    def warning_findings(self) -> list[Finding]:
+        return _findings([(i, i.profile) for i in self.warnings])
+
+    @property
     def issues(self) -> list[Issue]:
-        found = {i for r in self.results for i in r.issues} | set(self.repo_issues)
-        return sorted(found, key=Issue.sort_key)
+        return [f.issue for f in self.findings]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,9 +92,17 @@ class ValidationReport:
                  "errors": [issue_dict(i) for i in r.issues]}
                 for r in self.results
             ],
-            "errors": [issue_dict(i) for i in self.issues],
-            "warnings": [issue_dict(i) for i in self.warnings],
+            "errors": [f.to_dict() for f in self.findings],
+            "warnings": [f.to_dict() for f in self.warning_findings],
         }
+
+
+def _findings(tagged: Iterable[tuple[Issue, str | None]]) -> list[Finding]:
+    affects: dict[Issue, set[str]] = {}
+    for issue, profile in tagged:
+        bare = Issue(issue.location, issue.path, issue.message)
+        affects.setdefault(bare, set()).update([profile] if profile else [])
+    return [Finding(i, tuple(sorted(affects[i]))) for i in sorted(affects, key=Issue.sort_key)]
 
 
 def issue_dict(issue: Issue) -> dict[str, Any]:
@@ -77,13 +122,13 @@ def schema_checker(repo: ConfigRepo, profile: Profile) -> SchemaChecker:
 
 
 def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> list[Issue]:
-    """Rendered config against its schema, each error located in the file that set the value.
-    Secret fields must hold ENC[...]; no message ever shows a secret's value."""
+    """Rendered config against its schema, each error located in the file that set the value (an
+    unknown key at the key itself, in whichever layer has it). Secret fields must hold ENC[...];
+    no message ever shows a secret's value."""
     checker = schema_checker(repo, profile)
     secrets = list(secret_values(rendered.data, checker.schema))
     if not secrets:
-        issues = [Issue(rendered.locate(e.path), format_path(e.path), describe(e))
-                  for e in checker.violations(rendered.data)]
+        issues = [i for e in checker.violations(rendered.data) for i in _violation_issues(rendered, e)]
         return issues or payload_issues(repo, profile, rendered, checker.schema)
     problems = secret_problems(rendered.data, checker.schema, profile.name)
     issues = [Issue(rendered.locate(p), format_path(p), m) for p, m in problems]
@@ -91,15 +136,24 @@ def check_rendered(repo: ConfigRepo, profile: Profile, rendered: Rendered) -> li
     trie = secret_trie(checker.schema)
     for error in checker.violations(data):
         path = error.path
-        message = describe(error)
+        message = None
         if touches_secret(path, trie):
             if any(path[:len(p)] == p for p in undecrypted):
                 continue  # a ciphertext: its plaintext is checked when the key is set
             if error.validator not in _VALUE_FREE:
                 message = f"{'secret value' if is_secret_path(path, trie) else 'value'} fails the schema " \
                           f"({error.validator}; not shown: it holds a secret)"
-        issues.append(Issue(rendered.locate(path), format_path(path), message))
+        issues.extend(_violation_issues(rendered, error, message))
     return issues or payload_issues(repo, profile, rendered, checker.schema)
+
+
+def _violation_issues(rendered: Rendered, error: SchemaViolation, message: str | None = None) -> list[Issue]:
+    """One issue per schema error; an unknown-keys error becomes one per key, at the key."""
+    keys = unknown_keys(error) if message is None else []
+    if keys:
+        return [Issue(rendered.locate((*error.path, k)), format_path((*error.path, k)), describe_unknown(k, error))
+                for k in keys]
+    return [Issue(rendered.locate(error.path), format_path(error.path), message or describe(error))]
 
 
 def payload_issues(repo: ConfigRepo, profile: Profile, rendered: Rendered, schema: Any) -> list[Issue]:
@@ -158,12 +212,28 @@ def validate_profile(repo: ConfigRepo, name: str) -> ProfileResult:
     except DocumentError as exc:
         return ProfileResult(name, (Issue(exc.location, "$", exc.reason, name),))
     except ConfigError as exc:
-        return ProfileResult(name, (Issue(Location(f"profiles/{name}/profile.yaml"), "$", exc.message, name),))
+        return ProfileResult(name, (_error_issue(exc, name),))
     return ProfileResult(name, _tag(issues, name), rendered.sha256, rendered.size)
 
 
+# `schemas/x/1.0.json: not a valid JSON Schema`, `templates/a.j2:3: ...`: the file is named first
+_FILE_FIRST = re.compile(r"^((?:templates|schemas|profiles)/[^\s:]+|hotswap\.yaml)(?::(\d+))?: (.+)$", re.DOTALL)
+
+
+def _error_issue(exc: ConfigError, name: str) -> Issue:
+    """A profile that cannot be built, at the file the error names (a broken schema is then one
+    finding for all its profiles), else at the profile's profile.yaml."""
+    found = _FILE_FIRST.match(exc.message)
+    if found:
+        file, line, reason = found.groups()
+        return Issue(Location(file, int(line or 0)), "$", reason, name)
+    return Issue(Location(f"profiles/{name}/profile.yaml"), "$", exc.message, name)
+
+
 def _tag(issues: Iterable[Issue], name: str) -> tuple[Issue, ...]:
-    return tuple(sorted((Issue(i.location, i.path, i.message, name) for i in issues), key=Issue.sort_key))
+    fallback = Location(f"profiles/{name}/profile.yaml")
+    return tuple(sorted((Issue(i.location if i.location.file else fallback, i.path, i.message, name)
+                         for i in issues), key=Issue.sort_key))
 
 
 def validate(repo: ConfigRepo, names: Iterable[str] | None = None, *, use_cache: bool = True) -> ValidationReport:
@@ -247,54 +317,3 @@ def _open_cache(repo: ConfigRepo) -> ValidationCache | None:
         return ValidationCache(repo, directory)
     except ConfigError:  # a file it cannot read (a symlink out of the repo): validation says which
         return None
-
-
-def affected_profiles(repo: ConfigRepo, root: Path, paths: Iterable[str]) -> list[str]:
-    """Profiles a set of changed files affects (pre-commit passes paths): a template change
-    re-validates every profile extending it, a schema change every profile using it."""
-    names = repo.profile_names()
-    hit: set[str] = set()
-    templates: set[str] = set()
-    schemas: set[str] = set()
-    text_templates = False
-    for raw in paths:
-        path = Path(raw).resolve()
-        try:
-            rel = path.relative_to(root).as_posix()
-        except ValueError:
-            continue  # outside the config repo: not ours
-        parts = rel.split("/")
-        if rel == "hotswap.yaml":
-            hit.update(names)
-        elif parts[0] == "profiles" and len(parts) > 1 and parts[1] in names:
-            hit.add(parts[1])
-        elif parts[0] == "templates" and rel.endswith(DATA_EXTENSIONS) and len(parts) == 2:
-            templates.add(parts[1].rsplit(".", 1)[0])
-        elif parts[0] == "templates":
-            text_templates = True  # a text template (or what it includes): every profile that renders one
-        elif parts[0] == "schemas" and len(parts) == 3:
-            schemas.add(f"{parts[1]}/{parts[2].rsplit('.', 1)[0]}")
-    if templates or schemas or text_templates:
-        for name in names:
-            if name in hit:
-                continue
-            try:
-                src = read_profile(repo, name)
-                meta = src.meta.data or {}
-                if str(meta.get("schema")) in schemas or (text_templates and _renders_template(meta)):
-                    hit.add(name)
-                    continue
-                ext = meta.get("extends") or []
-                chain = template_chain(repo, tuple([ext] if isinstance(ext, str) else ext), (name,))
-            except ConfigError:
-                hit.add(name)  # broken: validating it will say why
-                continue
-            used = {Path(d.file).stem for d in chain}
-            if used & templates:
-                hit.add(name)
-    return sorted(hit)
-
-
-def _renders_template(meta: dict[str, Any]) -> bool:
-    transports = [t.get("transport") or {} for t in meta.get("targets") or [] if isinstance(t, dict)]
-    return bool(meta.get("template")) or any(isinstance(t, dict) and t.get("template") for t in transports)

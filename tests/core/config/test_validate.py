@@ -10,7 +10,7 @@ import pytest
 
 from hotswap_cli.core.config.configrepo import ConfigRepo
 from hotswap_cli.core.config.profile import load_profile
-from hotswap_cli.core.config.validate import affected_profiles
+from hotswap_cli.core.config.selection import affected_profiles
 
 PROD = "profiles/payment-service.production"
 
@@ -33,7 +33,8 @@ def test_bad_value_in_template_points_at_template_line(config_repo: Path, cli: C
     result = cli("--repo", str(config_repo), "validate", "payment-service.staging")
     assert result.exit_code == 3
     assert result.stdout.splitlines() == [
-        "templates/base-service.yaml:11:3  $.retries.maxAttempts  30 is greater than the maximum of 10"
+        "templates/base-service.yaml:11:3  $.retries.maxAttempts  30 is greater than the maximum of 10 "
+        "(affects payment-service.staging)"
     ]
 
 
@@ -128,14 +129,15 @@ def test_json_report(config_repo: Path, cli: Callable) -> None:
     assert report["errors"] == [{
         "file": f"{PROD}/config.yaml", "line": 7, "column": 5, "path": "$.database.pool.max",
         "message": "0 is less than the minimum of 1", "profile": "payment-service.production",
+        "affects": ["payment-service.production"],
     }]
     valid = [p for p in report["profiles"] if p["valid"]]
     assert all(len(p["sha256"]) == 64 for p in valid)
 
 
-def test_unknown_profile_is_exit_1(config_repo: Path, cli: Callable) -> None:
+def test_unknown_profile_is_a_usage_error(config_repo: Path, cli: Callable) -> None:
     result = cli("--repo", str(config_repo), "validate", "nope")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr.strip() == "hotswap: error: profile 'nope' not found (`hotswap profiles` lists them)"
 
 
