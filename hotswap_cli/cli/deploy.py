@@ -111,18 +111,24 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
     if unchanged:
         env.message(_unchanged_message(deployment))
         if env.json:
-            env.print_json_line({"event": "result", "profile": deployment.profile.name, "version": deployment.version,
-                                 "status": "unchanged", "exit_code": 0, "id": None, "recorded": False,
-                                 "instances": [t.name for t in deployment.targets]})
+            env.print_json_line(_no_run(deployment, kind, "unchanged"))
         return ExitCode.OK
     if not yes and not _confirm(env, kind, deployment):
         env.message(f"{kind} cancelled: nothing was changed")
         if env.json:
-            env.print_json_line({"event": "result", "profile": deployment.profile.name, "version": deployment.version,
-                                 "status": "cancelled", "exit_code": 0, "id": None, "recorded": False,
-                                 "instances": [t.name for t in deployment.targets]})
+            env.print_json_line(_no_run(deployment, kind, "cancelled"))
         return ExitCode.OK
     return _execute(env, deployment, lock_wait, kind, force)
+
+
+def _no_run(deployment: Deployment, kind: str, status: str) -> dict[str, Any]:
+    """The `result` line of a run that did not start: every instance already runs the version
+    (`unchanged`: each is `live` on it) or the person at the prompt said no (`cancelled`)."""
+    state = "live" if status == "unchanged" else "pending"
+    return {"event": "result", "kind": kind, "id": None, "profile": deployment.profile.name,
+            "version": deployment.version, "strategy": deployment.plan.strategy, "status": status, "exit_code": 0,
+            "reason": "", "recorded": False,
+            "instances": [{"instance": t.name, "state": state, "touched": False} for t in deployment.targets]}
 
 
 def _interrupted_run(env: Env, deployment: Deployment) -> bool:
@@ -171,9 +177,8 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
     for problem in outcome.problems:
         env.message(f"hotswap: warning: {problem}")
     code = ExitCode.UNRECORDED if unrecorded else result.exit_code
-    if env.json:
-        env.print_json_line({"event": "result", **result.to_dict(), "id": outcome.record["id"],
-                             "exit_code": int(code), "recorded": outcome.push_problem is None})
+    if isinstance(sink, JsonLines):
+        env.print_json_line(_result_line(result, outcome.record, kind, code, outcome.push_problem is None))
     else:
         _summary(env, result, outcome.record["id"], kind)
     if unrecorded:
@@ -181,6 +186,16 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
                     f"(the audit trail is incomplete): {outcome.push_problem}; send it with "
                     "`hotswap deployments --push`")
     return int(code)
+
+
+def _result_line(result: DeployResult, record: dict[str, Any], kind: str, code: int, recorded: bool) -> dict[str, Any]:
+    """The stream's last line: the run's outcome, its times as the ledger record has them (UTC)."""
+    line: dict[str, Any] = {"event": "result", "kind": kind, "id": record["id"], **result.to_dict(),
+                            "exit_code": int(code), "recorded": recorded}
+    for key in ("started_at", "finished_at", "duration_s"):
+        line[key] = record.get(key)
+    line["instances"] = record.get("instances", line["instances"])  # their times as UTC, like the record's
+    return line
 
 
 def _ledger_push_required(env: Env) -> bool:

@@ -223,14 +223,21 @@ class Bake:
 
 
 class JsonLines:
-    """One JSON object per event on stdout (CI parses it)."""
+    """One JSON object per event on stdout (CI parses it; docs/json.md). Events carry the runner
+    clock's (monotonic) reading: `offset` turns it into wall-clock time, the first event's reading
+    is the run's start (`elapsed_s`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
+        self.offset = time.time() - clock()
+        self.start: float | None = None
 
     def emit(self, event: Event) -> None:
         with self._lock:
-            sys.stdout.write(json.dumps(event.to_dict(), default=str) + "\n")
+            if self.start is None:
+                self.start = event.at
+            line = event.to_json(start=self.start, offset=self.offset)
+            sys.stdout.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
     @contextmanager
@@ -332,19 +339,20 @@ class Progress:
         if isinstance(event, VerdictReached):
             self._bake = None
             self._take_gate_figures(event.verdict)
-            head = f"health gate phase {event.phase}: {'pass' if event.ok else 'FAIL'}: {event.verdict.summary()}"
+            # a failing verdict's summary is the run's failure reason: the last line says it, once
+            head = f"health gate phase {event.phase}: " + (f"pass: {event.verdict.summary()}" if event.ok else "FAIL")
             return [head, verdict_figures(event.phase, event.verdict)]
         if isinstance(event, RevertStarted):
             self._bake, self._paused = None, None
             self.phase = f"reverting {len(event.instances)} instance(s)"
-            return [f"reverting {len(event.instances)} instance(s): {event.reason}"]
+            return [f"reverting {len(event.instances)} instance(s)"]  # why: the run's last line
         if isinstance(event, RevertFinished):
             failed = f"; NOT restored: {', '.join(event.failed)}" if event.failed else ""
             return [f"revert finished in {event.seconds:.2f}s: {len(event.restored)} restored{failed}"]
         if isinstance(event, DeployFinished):
             self._bake, self._paused = None, None
             self.phase = f"deploy {event.status}"
-            return [f"deploy {event.status}" + (f": {event.reason}" if event.reason else "")]
+            return [f"deploy {event.status}"]  # the reason: in the summary line that follows
         if kind == "phase_paused":  # runner.events.PhasePaused
             return [self._phase_paused(event)]
         if kind == "control":  # runner.events.ControlReceived

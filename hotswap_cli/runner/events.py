@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from hotswap_cli.probes.base import HealthSample
@@ -29,6 +30,19 @@ class Event:
                 value = value.to_dict()
             out[f.name] = value
         return out
+
+    def to_json(self, *, start: float, offset: float) -> dict[str, Any]:
+        """The event as one `--json` line: `at` on the wall clock (ISO 8601 UTC, milliseconds: the
+        clock's reading plus `offset`, wall minus clock), `elapsed_s` since `start` (the run's first event)."""
+        fields = self.to_dict()
+        return {"event": fields.pop("event"), "at": wall_time(self.at + offset),
+                "elapsed_s": round(self.at - start, 3), **{k: v for k, v in fields.items() if k != "at"}}
+
+
+def wall_time(epoch: float) -> str:
+    """`2026-11-30T17:02:03.123Z`: a wall-clock moment for JSON output, to the millisecond."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def test_eight_concurrent_deploys_run_one_at_a_time_and_all_are_recorded(
                 p.wait()
 
     assert [code for code, _, _ in outcomes] == [0] * N, [(c, e[-500:]) for c, _, e in outcomes]
-    # the runner's clock is CLOCK_MONOTONIC, shared by every process: the runs must not overlap
+    # each event's `at` is wall-clock UTC to the millisecond (the same format: ordered as text): no overlap
     runs = []
     for _, out, _ in outcomes:
         events = parse_json_lines(out)
