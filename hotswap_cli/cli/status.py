@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
@@ -18,7 +20,7 @@ def status(
     env = env_of(ctx, json=json_output)
     report = profile_status(env.root, profile)
     if env.json:
-        env.print_json(report.to_dict())
+        env.print_json(status_dict(report))
     else:
         from rich.table import Table
 
@@ -48,3 +50,34 @@ def status(
             env.message(f"lock: {report.lock}")
     if report.problem:
         raise typer.Exit(1)
+
+
+def status_dict(report: Any) -> dict[str, Any]:
+    """`status --json`: each instance's health as fields (a state, the figures, each probe's reading)."""
+    data = report.to_dict()
+    data["instances"] = [_instance(row) for row in report.instances]
+    data["problem"] = report.problem
+    return data
+
+
+def _instance(row: Any) -> dict[str, Any]:
+    readings = list(row.readings)
+
+    def first(key: str) -> Any:
+        return next((r[key] for r in readings if r.get(key) is not None), None)
+
+    if not readings:
+        state = "no_probes"
+    elif row.healthy is True:
+        state = "healthy"
+    elif row.healthy is False:
+        state = "failing"  # a check failed, or a probe could not be set up
+    elif all(r.get("no_data") for r in readings):
+        state = "no_data"
+    else:
+        state = "measured"  # figures (error rate, p99) but no pass/fail check: status has no baseline
+    return {"instance": row.instance, "running": row.running, "version": row.version, "sha256": row.sha256,
+            "drifted": row.drifted, "reachable": row.error is None, "error": row.error, "healthy": row.healthy,
+            "health": {"state": state, "checks_ok": row.healthy, "error_rate": first("error_rate"),
+                       "p99_ms": first("p99_ms"), "latency_ms": first("latency_ms"), "probes": readings,
+                       "summary": row.health}}

@@ -23,9 +23,11 @@ class InstanceStatus:
     healthy: bool | None  # None: no probes, or no data
     health: str  # short human summary of the probes' readings
     error: str | None = None
+    readings: tuple[dict[str, Any], ...] = ()  # each probe's figures: probe, ok, no_data, error_rate, p99_ms, ...
+    version: str | None = None  # the version it runs, when its hash names one
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "readings": list(self.readings)}
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,17 @@ def run_in_progress(git_repo: Any, profile: str,
                          current.sha256, current.summary(), current.id, current.paused), held
 
 
-def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap: float) -> tuple[bool | None, str]:
+def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]],
+            gap: float) -> tuple[bool | None, str, tuple[dict[str, Any], ...]]:
+    """(every check passed, None when none says; a summary; each probe's figures)."""
     import time
 
     try:
         probes = list(open_probes(target))
     except Exception as exc:  # noqa: BLE001
-        return False, f"probe error: {exc}"
+        return False, f"probe error: {exc}", ({"probe": None, "error": str(exc)},)
     if not probes:
-        return None, "no probes"
+        return None, "no probes", ()
     try:
         first = [p.sample() for p in probes]
         if any(p.kind == "metrics" for p in probes):
@@ -115,7 +119,10 @@ def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]], gap:
             parts.append(f"errors {s.error_rate * 100:.1f}%")
         if s.p99_ms is not None:
             parts.append(f"p99 {s.p99_ms:.0f}ms")
-    return (all(verdicts) if verdicts else None), ", ".join(parts)
+    readings = tuple({"probe": s.probe, "ok": s.ok, "no_data": s.no_data, "error_rate": s.error_rate,
+                      "p99_ms": s.p99_ms, "latency_ms": s.latency_ms, "requests": s.requests, "errors": s.errors,
+                      "detail": s.detail or None} for s in first)
+    return (all(verdicts) if verdicts else None), ", ".join(parts), readings
 
 
 def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..., Any] | None = None,
@@ -143,11 +150,12 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
 
     def one(pair: tuple[Target, Any]) -> InstanceStatus:
         target, item = pair
-        healthy, health = _health(target, probes, metrics_gap)
+        healthy, health, readings = _health(target, probes, metrics_gap)
         if item.error:
-            return InstanceStatus(target.name, "unreachable", None, False, healthy, health, item.error)
+            return InstanceStatus(target.name, "unreachable", None, False, healthy, health, item.error, readings)
         if not item.present:
-            return InstanceStatus(target.name, "none", None, expected is not None, healthy, health)
+            return InstanceStatus(target.name, "none", None, expected is not None, healthy, health,
+                                  readings=readings)
         name = names.get(item.sha256 or "")
         pushed = ((good or {}).get("payloads") or {}).get(target.name, expected)  # a text payload: its bytes
         drifted = pushed is not None and item.sha256 != pushed
@@ -157,7 +165,8 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
             running, name, drifted = f"{run.version} ({run.state})", run.version, False
         elif run is not None and run.state == "running" and target.name in run.instances:
             drifted = False  # not yet reached, or reverted, by the run going on now
-        return InstanceStatus(target.name, running, item.sha256, drifted or name is None, healthy, health)
+        return InstanceStatus(target.name, running, item.sha256, drifted or name is None, healthy, health,
+                              readings=readings, version=name)
 
     with ThreadPoolExecutor(max_workers=max(1, min(50, len(live)))) as pool:
         rows = tuple(pool.map(one, zip(profile.targets, live, strict=True)))
