@@ -34,6 +34,11 @@ def advance(
     step = plan_advance(git_repo, load_trust_root(git_repo, approvers, fetch=True), service, to)
     env.message(f"{step.source} runs {step.source_version} (commit {step.commit[:12]}, {step.source_record}): "
                 f"advancing it to {step.target} ({step.environment})")
+    if env.json:  # the stream's first line: what goes where; the deploy's lines follow
+        env.print_json_line({"event": "advance", "service": service, "source": step.source,
+                             "source_version": step.source_version, "source_record": step.source_record,
+                             "commit": step.commit, "target": step.target, "environment": step.environment,
+                             "version": step.version, "released": step.released, "dry_run": dry_run})
     if not step.released:
         if dry_run:
             env.message(f"would release {step.target} {step.version} at commit {step.commit[:12]}, then deploy it")

@@ -41,8 +41,7 @@ def approvals(
                                       approvers_path=approvers, fetch=False)
     if env.json:
         data = report.to_dict()
-        if signed is not None:
-            data["signed_commits"] = signed.to_dict()
+        data["signed_commits"] = signed.to_dict() if signed is not None else None
         env.print_json(data)
     else:
         rows = [(a.status + (f" ({a.detail})" if a.detail and not a.valid else ""), a.approver,
@@ -57,6 +56,10 @@ def approvals(
                     f"required approval(s); {report.summary()}")
         if signed is not None:
             env.message(signed.summary())
+    if check and env.json and not (report.met and (signed is None or signed.ok)):
+        env.message(f"{profile} {version}: " + (f"short of its quorum: {report.summary()}" if not report.met
+                                                 else signed.summary() if signed is not None else ""))
+        raise typer.Exit(int(ApprovalError.exit_code))  # the report above is the answer: no error document
     if check:
         require_quorum(report)
     if check and signed is not None and not signed.ok:

@@ -25,7 +25,9 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     from hotswap_cli.cli.demo_run import run_demo
+    from hotswap_cli.cli.deploy import duration_option
 
+    duration_option(bake, "--bake")  # a bad value: a usage error before any instance starts
     code = run_demo(env_of(ctx), bake=bake, keep=keep)
     if code:
         raise typer.Exit(code)
@@ -46,7 +48,7 @@ def up(
     root = directory or default_directory()
     instances = start_instances(count, root, base_port=base_port)
     if env.json:
-        env.print_json([asdict(i) for i in instances])
+        env.print_json({"directory": str(root), "instances": [asdict(i) for i in instances]})
         return
     for inst in instances:
         typer.echo(f"{inst.name}\t{inst.url}\t{inst.config_path}")
@@ -61,4 +63,6 @@ def down(ctx: typer.Context, directory: Path = DIR_OPTION) -> None:
     env = env_of(ctx)
     root = directory or default_directory()
     stopped = stop_instances(root)
+    if env.json:
+        env.print_json({"directory": str(root), "stopped": [i.name for i in stopped]})
     env.message(f"stopped {len(stopped)} demo instance(s)" if stopped else f"no demo instances in {root}")

@@ -7,10 +7,15 @@ import os
 import shutil
 import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.cli.env import Env
 from hotswap_cli.errors import ExitCode, HotswapError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
@@ -36,10 +41,11 @@ def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
         env.repo_option = root
         git_repo = GitRepo(root)
         profile = scenario.PROFILE
+        shown = _StderrEnv(repo_option=root, no_color=env.no_color, cwd=env.cwd) if env.json else env
 
         _step(env, f"release {profile} 1.0.0 and deploy it by canary (10% -> 30% -> 50% -> 100%)")
         release(git_repo, profile, "1.0.0", "demo: a healthy config")
-        first = run_deployment(env, prepare(root, profile, DeployOptions(version="1.0.0")),
+        first = run_deployment(shown, prepare(root, profile, DeployOptions(version="1.0.0")),
                                dry_run=False, yes=True, lock_wait=0)
         if first != ExitCode.OK:
             raise HotswapError(f"the good deploy did not complete (exit {first})")
@@ -48,7 +54,7 @@ def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
         scenario.set_error_rate(root, 0.4)
         scenario.commit(root, "demo: raise the error rate")
         release(git_repo, profile, "1.1.0", "demo: a config that breaks the service")
-        second = run_deployment(env, prepare(root, profile, DeployOptions(version="1.1.0")),
+        second = run_deployment(shown, prepare(root, profile, DeployOptions(version="1.1.0")),
                                 dry_run=False, yes=True, lock_wait=0)
         if second != ExitCode.REVERTED:
             raise HotswapError(f"the bad deploy was expected to be reverted (exit 6), got exit {second}")
@@ -67,6 +73,9 @@ def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
         if keep:
             env.message(f"kept: config repo {root}, instances in {work / 'instances'} "
                         f"(stop with `hotswap demo down --dir {work / 'instances'}`)")
+        if env.json:
+            env.print_json(_summary(git_repo, profile, report, time.monotonic() - started,
+                                    {"repo": str(root), "instances": str(work / "instances")} if keep else None))
         return ExitCode.OK
     finally:
         if not keep:
@@ -78,3 +87,23 @@ def run_demo(env: Env, *, bake: str = "3s", keep: bool = False) -> int:
 def _step(env: Env, text: str) -> None:
     env.message("")
     env.message(f"==> {text}", style="bold")
+
+
+class _StderrEnv(Env):
+    """Under --json the demo's deploys show their plan and progress as text on stderr: stdout
+    holds the one summary document."""
+
+    @cached_property
+    def out(self) -> Console:
+        return self.err
+
+
+def _summary(git_repo: Any, profile: str, report: Any, elapsed: float, kept: dict[str, str] | None) -> dict[str, Any]:
+    """`demo --json`: the two runs (from the ledger, oldest first), where each instance ended, how long it took."""
+    from hotswap_cli.core.deploy.ledger import read_records
+
+    runs = [{k: r.get(k) for k in ("id", "version", "status", "exit_code", "reason")}
+            for r in reversed(read_records(git_repo, profile))]
+    return {"profile": profile, "deploys": runs, "elapsed_s": round(elapsed, 3),
+            "instances": [{"instance": row.instance, "running": row.running, "healthy": row.healthy}
+                          for row in report.instances], "kept": kept}

@@ -3,7 +3,6 @@ ID`: one record in full (text, markdown or HTML)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,12 +120,11 @@ def _push(env: Any, git_repo: Any) -> None:
     try:
         push_ledger(git_repo, waiting)
     except RepoError as exc:
-        if env.json:
-            env.print_json({"pushed": [], "pending": waiting, "error": exc.message})
-        env.message(f"hotswap: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
-        raise typer.Exit(ExitCode.UNRECORDED) from None
+        unsent = RepoError(exc.message, hint=exc.hint)
+        unsent.exit_code = ExitCode.UNRECORDED  # the records are still only here
+        raise unsent from None
     if env.json:
-        env.print_json({"pushed": waiting, "pending": []})
+        env.print_json({"pushed": waiting})
     elif waiting:
         env.message(f"sent the pending ledger records of {', '.join(waiting)} to origin", "green")
     else:
@@ -140,7 +138,8 @@ def show(
     profile: str = typer.Option(None, "--profile", "-p", help="Look only in this profile's ledger."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, markdown (a PR comment or CI step summary) or "
                             "html (one self-contained file with health charts)."),
-    output: Path = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to FILE."),
+    output: Path = typer.Option(None, "--output", "-o", metavar="FILE",
+                                help="Write the report to FILE (with --json: stdout still gets the record)."),
     offline: bool = typer.Option(False, "--offline", help="Read the local ledger without fetching origin."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -161,10 +160,11 @@ def show(
     if problem:
         env.message(f"hotswap: warning: {problem}; showing the local ledger")
     record = find_record(git_repo, record_id, profile)
-    if env.json:
-        text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = render(build_report(git_repo, record, key=load_key()), fmt)
+    if env.json:  # stdout: the record; --output still gets the report in --format
+        env.print_json(record)
+        if output is None:
+            return
+    text = render(build_report(git_repo, record, key=load_key()), fmt)
     if output is None:
         sys.stdout.write(text)
         return

@@ -79,7 +79,8 @@ def _text_diff(env: Any, git_repo: Any, old: Any, new: Any, instance: str, key: 
     after = payload_at(git_repo, new, instance, key).decode("utf-8", "replace").splitlines(keepends=True)
     text = "".join(difflib.unified_diff(before, after, old.describe(), new.describe()))
     if env.json:
-        env.print_json({"profile": old.profile, "from": old.describe(), "to": new.describe(), "text_diff": text})
+        env.print_json({"profile": old.profile, "from": _side(old), "to": _side(new), "identical": not text,
+                        "text_diff": text})
     else:
         sys.stdout.write(text)
     return bool(text)
@@ -95,7 +96,11 @@ def comparable(snap: Any, key: bytes) -> Any:
 
 
 def _side(snap: Any) -> dict[str, Any]:
-    return {"ref": snap.label, "version": snap.version, "commit": snap.commit, "sha256": snap.sha256,
+    """One side for --json: the config's hash, or for a payload read from an instance as text its bytes'."""
+    import hashlib
+
+    sha = hashlib.sha256(snap.raw).hexdigest() if snap.raw is not None else snap.sha256
+    return {"ref": snap.label, "version": snap.version, "commit": snap.commit, "sha256": sha,
             "schema": snap.schema_ref}
 
 

@@ -25,7 +25,9 @@ def history(
     if not entries:
         read_profile(env.repo, profile)  # an unknown profile is an error, not an empty history
     if env.json:
-        env.print_json([e.to_dict() for e in entries])
+        from hotswap_cli.cli.jsonout import utc
+
+        env.print_json([{**e.to_dict(), "date": utc(e.date)} for e in entries])
         return
     if not entries:
         env.message(f"no commit changed {profile}")

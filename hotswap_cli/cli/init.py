@@ -15,6 +15,10 @@ def init(ctx: typer.Context, directory: Path = typer.Argument(Path("."), help="W
 
     env = env_of(ctx)
     result = init_repo(directory if directory.is_absolute() else env.cwd / directory)
+    if env.json:
+        env.print_json({"directory": str(result.root), "files": list(result.files),
+                        "git_initialised": result.git_initialised})
+        return
     for f in result.files:
         env.out.print(f"created {f}", markup=False)
     if result.git_initialised:

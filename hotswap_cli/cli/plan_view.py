@@ -24,6 +24,7 @@ class LiveGroup:
     sha256: str | None
     diff: Any  # ConfigDiff, or None when nothing could be compared
     text_diff: str | None = None  # a unified diff, for payloads compared as text
+    status: str = "different"  # current | absent | unreadable | different: `state` for machines (--json)
 
     @property
     def current(self) -> bool:
@@ -50,15 +51,17 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     key = load_key()
     bytes_sha = deployment.payload_sha256()
     groups: dict[tuple[str | None, str], list[Any]] = {}
+    status: dict[str, str] = {}
     for item in live:
         if item.error:
-            state = f"unreadable: {item.error}"
+            state, status[item.instance] = f"unreadable: {item.error}", "unreadable"
         elif not item.present:
-            state = "no config yet"
+            state, status[item.instance] = "no config yet", "absent"
         elif item.sha256 in (deployment.sha256, bytes_sha.get(item.instance)):
-            state = CURRENT
+            state, status[item.instance] = CURRENT, "current"
         else:
             state = f"running {names.get(item.sha256 or '', 'an unknown config')} ({(item.sha256 or '')[:12]})"
+            status[item.instance] = "different"
         groups.setdefault((item.sha256, state), []).append(item)
     out = []
     for (sha, state), items in groups.items():
@@ -66,7 +69,8 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
         diff = None
         if first.error is None and (first.raw is not None or not _structured(deployment, first.instance)):
             out.append(LiveGroup(tuple(i.instance for i in items), state, sha, None,
-                                 _text_diff(first.raw, deployment.payloads.get(first.instance, b""), first.instance)))
+                                 _text_diff(first.raw, deployment.payloads.get(first.instance, b""), first.instance),
+                                 status[first.instance]))
             continue
         if first.present and first.error is None:
             diff = diff_configs(first.data, deployment.config, deployment.schema, deployment.schema, key=key,
@@ -74,7 +78,7 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
         elif not first.present and first.error is None:
             diff = diff_configs({}, deployment.config, deployment.schema, deployment.schema, key=key,
                                 check_schemas=False)
-        out.append(LiveGroup(tuple(i.instance for i in items), state, sha, diff))
+        out.append(LiveGroup(tuple(i.instance for i in items), state, sha, diff, status=status[first.instance]))
     return out
 
 
@@ -111,7 +115,7 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
         "notes": list(deployment.notes),
         "warnings": list(deployment.warnings),
         "approval_error": str(deployment.approval_error) if deployment.approval_error else None,
-        "live": [{"instances": list(g.instances), "state": g.state, "sha256": g.sha256,
+        "live": [{"instances": list(g.instances), "status": g.status, "state": g.state, "sha256": g.sha256,
                   "diff": g.diff.to_dict() if g.diff is not None else None,
                   "text_diff": g.text_diff} for g in groups],
         "ssh": ssh_settings(deployment),

@@ -28,7 +28,9 @@ def release(
     git_repo = GitRepo(env.root)
     released, pushed = make_release(git_repo, profile, version, message, rev, push)
     if env.json:
-        env.print_json({**released.to_dict(), "pushed": pushed})
+        from hotswap_cli.cli.versions import version_dict
+
+        env.print_json({**version_dict(released), "pushed": pushed})
         return
     sys.stdout.write(released.tag + "\n")
     env.message(f"released {profile} {version}: commit {released.commit[:12]}, sha256 {released.sha256[:12]}, "

@@ -41,7 +41,16 @@ def render(
         if not targets:
             names = ", ".join(t.name for t in loaded.targets) or "none"
             raise UsageError(f"{profile} has no target {target!r} (targets: {names})")
-    if fmt is None and (target is not None or any(not structured(t) for t in targets)):
+    if env.json and target is not None:  # one document: what the target receives
+        import hashlib
+
+        [one] = targets
+        payload = render_payloads(repo, loaded, data, targets)[one.name]
+        env.print_json({"profile": profile, "target": one.name, "format": one.transport.format,
+                        "template": one.transport.template, "sha256": hashlib.sha256(payload).hexdigest(),
+                        "size": len(payload), "text": payload.decode("utf-8", "replace")})
+        return
+    if fmt is None and not env.json and (target is not None or any(not structured(t) for t in targets)):
         payloads = render_payloads(repo, loaded, data, targets)
         blocks: dict[bytes, list[str]] = {}
         for name, payload in payloads.items():

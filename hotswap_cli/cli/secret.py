@@ -46,6 +46,9 @@ def set_secret(
     if not value:
         raise UsageError("empty secret value: nothing written")
     written, kept = write_secret(env.root, profile, path, value, key)
+    if env.json:  # never the value, nor its ciphertext: where it went
+        env.print_json({"profile": profile, "path": format_path(path), "file": written, "comments_kept": kept})
+        return
     env.message(f"encrypted {jsonpath} into {written}", "green")
     if not kept:
         env.message(f"note: {written} was rewritten; its comments were not kept")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from hotswap_cli.cli.context import JSON_OPTION, env_of
@@ -25,11 +27,20 @@ def unlock(
     if env.json:
         held = holder is not None
         env.print_json({"profile": profile, "held": held and not force, "broken": held and force,
-                        "holder": holder.to_dict() if holder else None})
+                        "holder": holder_dict(holder) if holder else None})
     if holder is None:
         env.message(f"{profile} is not locked")
     elif force:
         env.message(f"broke the deploy lock of {profile} held by {holder.who} on {holder.host} "
                     f"(pid {holder.pid}) since {holder.since}")
+    elif env.json:  # the answer is the document above; exit 5 says the lock is held
+        env.message(f"{holder.describe()} (break it with `hotswap unlock {profile} --force`)")
+        raise typer.Exit(int(LockHeld.exit_code))
     else:
         raise LockHeld(holder.describe(), hint=f"break it with `hotswap unlock {profile} --force`")
+
+
+def holder_dict(holder: Any) -> dict[str, Any]:
+    """A lock holder for --json: who, where, since when, and whether its process is gone (no token)."""
+    return {"who": holder.who, "host": holder.host, "pid": holder.pid, "since": holder.since,
+            "purpose": holder.purpose or None, "mode": holder.mode, "stale": holder.stale}

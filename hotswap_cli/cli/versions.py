@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from typing import Any
 
 import typer
 
 from hotswap_cli import redact
 from hotswap_cli.cli.context import JSON_OPTION, env_of
+from hotswap_cli.cli.jsonout import utc
 from hotswap_cli.core.config.profile import read_profile
 
 
@@ -27,7 +29,7 @@ def versions(
     if not found:
         read_profile(env.repo, profile)  # an unknown profile is an error, not an empty list
     if env.json:
-        env.print_json([v.to_dict() for v in found])
+        env.print_json([version_dict(v) for v in found])
         return
     if not found:
         env.message(f"{profile} has no versions yet (make one with `hotswap release {profile} 1.0.0`)")
@@ -69,3 +71,8 @@ def show(
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if fmt == "json" or env.json else dump_yaml(data)
     with redact.revealing() if reveal else contextlib.nullcontext():  # asked for: the one unscrubbed output
         sys.stdout.write(text)
+
+
+def version_dict(v: Any) -> dict[str, Any]:
+    """A version for --json: its date in UTC; what a hand-made tag does not say (no trailers) as null."""
+    return {**v.to_dict(), "date": utc(v.date), "sha256": v.sha256 or None, "schema": v.schema or None}

@@ -39,7 +39,8 @@ def watch(
     code = int(record.get("exit_code") or 0)
     if env.json:
         env.print_json_line({"event": "result", **{k: record.get(k) for k in (
-            "id", "profile", "version", "status", "exit_code", "reason", "finished_at")}})
+            "id", "kind", "profile", "version", "status", "exit_code", "reason", "started_at", "finished_at",
+            "duration_s")}})
     else:
         env.message(f"{record.get('id')}: {record.get('status')} (exit {code})"
                     + (f": {record.get('reason')}" if record.get("reason") else ""))
@@ -64,7 +65,7 @@ class _View:
 
     def show(self, run: Journal) -> None:
         if self.env.json:
-            self.env.print_json_line({"event": "live_record", **run.to_dict()})
+            self.env.print_json_line({"event": "live_record", **run.to_dict(), "summary": run.summary()})
             return
         if self.live is not None:
             self.live.update(self._table(run))
