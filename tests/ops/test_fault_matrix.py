@@ -383,7 +383,7 @@ FAULTS = [
               r"repository|[Cc]ould not read from remote repository)", OLD, inject=origin_away, heal=origin_back,
               record=None),
         id="origin-unreachable-at-start"),
-    Fault("origin-stalls", 1, r"^hotswap: error: git \S+: no answer within 0\.5s \(is the remote reachable\?\) "
+    Fault("origin-stalls", 1, r"^hotswap: error: .*git \S+: no answer within 0\.5s \(is the remote reachable\?\).* "
           r"\(set HOTSWAP_GIT_TIMEOUT=SECONDS", OLD, inject=origin_stalls, heal=origin_answers, record=None),
     pytest.param(
         Fault("origin-gone-after-the-run", 8, r"completed, but its ledger record is not on origin \(the audit "

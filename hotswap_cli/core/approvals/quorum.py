@@ -142,9 +142,9 @@ def resolve_version(git_repo: GitRepo, profile: str, version: str) -> str:
         return git_repo.resolve(f"refs/tags/{profile}/{version}")
     except RepoError:
         pass
-    why = missing_versions(git_repo, profile, f"version {version} of {profile} is not")
-    if why is not None:
-        raise RepoError(why)
+    error = missing_versions(git_repo, profile, f"version {version} of {profile} is not")
+    if error is not None:
+        raise error
     if git_repo.has_remote(REMOTE):
         raise ApprovalError(f"version {version} of {profile} does not exist in this clone or on {REMOTE}",
                             hint=f"`hotswap versions {profile}` lists them; `git fetch --tags {REMOTE}` "
@@ -159,7 +159,7 @@ def fetch_approvals(git_repo: GitRepo, profile: str) -> None:
     state = git_repo.ensure_versions(profile, approvals=True)
     if state.error is not None:
         raise RepoError(f"cannot read the approvals of {profile} on {REMOTE} ({state.error}): "
-                        f"run `{approvals_fetch_command(profile)}`")
+                        f"run `{approvals_fetch_command(profile)}`", hint=state.hint)
 
 
 def approval_context(git_repo: GitRepo, profile: Profile, approvers_path: Path | None, fetch: bool,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 SYMLINK_MODE = 0o120000
 GIT_TIMEOUT_ENV = "HOTSWAP_GIT_TIMEOUT"
 GIT_TIMEOUT = 60.0  # seconds any one git command may take (a remote that stalls must not hang a deploy)
+TIMED_OUT = 124  # the return code of a git command that overran it (as timeout(1) says)
 
 
 def git_error(text: str) -> str:
@@ -140,7 +141,7 @@ class GitRepo:
             message = f"git {args[0]}: no answer within {limit:g}s (is the remote reachable?)"
             if check:
                 raise RepoError(message, hint=f"set {GIT_TIMEOUT_ENV}=SECONDS for a slow remote") from None
-            return GitResult(124, "", f"fatal: {message}")
+            return GitResult(TIMED_OUT, "", f"fatal: {message}")
         if check and result.returncode != 0:
             raise RepoError(f"git {args[0]}: {git_error(result.stderr or result.stdout)}")
         return GitResult(result.returncode, result.stdout, result.stderr)

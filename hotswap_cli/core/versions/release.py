@@ -101,9 +101,9 @@ def list_versions(git_repo: GitRepo, profile: str) -> list[Version]:
     found = _versions_here(git_repo, profile)
     if not found:
         require_profile(git_repo, profile)
-        why = missing_versions(git_repo, profile, f"{profile} has no released version")
-        if why is not None:
-            raise RepoError(why)
+        error = missing_versions(git_repo, profile, f"{profile} has no released version")
+        if error is not None:
+            raise error
     return found
 
 
@@ -162,9 +162,9 @@ def resolve_version(git_repo: GitRepo, profile: str, version: str) -> Version:
     for v in listed:
         if v.version == version:
             return v
-    why = missing_versions(git_repo, profile, f"{profile} has no version {version}")
-    if why is not None:
-        raise RepoError(why)
+    error = missing_versions(git_repo, profile, f"{profile} has no version {version}")
+    if error is not None:
+        raise error
     on_origin = " in this clone or on origin" if git_repo.has_remote() else ""
     raise RepoError(f"{profile} has no version {version}{on_origin}",
                     hint=f"`hotswap versions {profile}` lists them")
@@ -173,9 +173,9 @@ def resolve_version(git_repo: GitRepo, profile: str, version: str) -> Version:
 def no_released_version(git_repo: GitRepo, profile: str) -> RepoError:
     """The error when a command needs a version of `profile` and none is here: the git command that
     fetches them when origin could not be read, else how to release one."""
-    why = missing_versions(git_repo, profile, f"{profile} has no released version")
-    if why is not None:
-        return RepoError(why)
+    error = missing_versions(git_repo, profile, f"{profile} has no released version")
+    if error is not None:
+        return error
     return RepoError(f"{profile} has no released version", hint=f"release one with `hotswap release {profile} 1.0.0`")
 
 

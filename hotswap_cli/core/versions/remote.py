@@ -57,6 +57,14 @@ class TagFetch:
     remote: bool  # the clone has a remote named origin
     error: str | None = None  # why origin could not be read; None: fetched (or no remote)
     approvals: bool = False  # its approval tags were fetched too
+    timed_out: bool = False  # origin did not answer within the git deadline
+
+    @property
+    def hint(self) -> str | None:
+        """For a remote that was only slow: how to wait longer."""
+        from hotswap_cli.core.versions.git import GIT_TIMEOUT_ENV
+
+        return f"set {GIT_TIMEOUT_ENV}=SECONDS for a slow remote" if self.timed_out else None
 
     @property
     def ok(self) -> bool:
@@ -113,7 +121,7 @@ def _refs(git_repo: GitRepo, prefix: str) -> set[str]:
 
 
 def _fetch(git_repo: GitRepo, profile: str, *, versions: bool, approvals: bool) -> TagFetch:
-    from hotswap_cli.core.versions.git import git_error
+    from hotswap_cli.core.versions.git import TIMED_OUT, git_error
 
     if not git_repo.has_remote(REMOTE):
         return TagFetch(False)
@@ -125,7 +133,7 @@ def _fetch(git_repo: GitRepo, profile: str, *, versions: bool, approvals: bool) 
     # not --quiet: a tag that would move (a local one differs from origin's) is told apart from a failure
     result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", REMOTE, *specs, check=False)
     if result.returncode != 0 and not _only_kept_local_tags(result.stderr):
-        return TagFetch(True, git_error(result.stderr or result.stdout))
+        return TagFetch(True, git_error(result.stderr or result.stdout), timed_out=result.returncode == TIMED_OUT)
     counts = {kind: len(_refs(git_repo, kinds[kind]) - seen) for kind, seen in before.items()}
     said = [f"{n} {kind} tag{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
     if said:
@@ -164,7 +172,7 @@ def ensure_history(git_repo: GitRepo, *revs: str, why: str) -> None:
     A config repo's history is small text, the fetch happens only when a walk reaches the boundary,
     and afterwards the clone is complete (later steps of the same CI job pay nothing).
     RepoError naming the git command when there is no origin or it cannot be read."""
-    from hotswap_cli.core.versions.git import git_error
+    from hotswap_cli.core.versions.git import TIMED_OUT, git_error
 
     state = git_repo.fetches
     with state.lock:
@@ -183,23 +191,23 @@ def ensure_history(git_repo: GitRepo, *revs: str, why: str) -> None:
         result = git_repo.git("fetch", "--unshallow", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE,
                               check=False)
         if result.returncode != 0:
-            why_not = git_error(result.stderr or result.stdout)
+            failed = TagFetch(True, git_error(result.stderr or result.stdout), timed_out=result.returncode == TIMED_OUT)
             raise RepoError(f"this clone is shallow: {why} needs commits it does not have, and {REMOTE} could not "
-                            f"be read ({why_not}): run `git fetch --unshallow {REMOTE}`")
+                            f"be read ({failed.error}): run `git fetch --unshallow {REMOTE}`", hint=failed.hint)
         state.complete = True
     notice(f"fetched the history of this shallow checkout from {REMOTE} (git fetch --unshallow) for {why}")
 
 
-def missing_versions(git_repo: GitRepo, profile: str, subject: str) -> str | None:
-    """Why `subject` ("P has no released version", "version 1.2.0 of P is") is not in this clone,
-    naming the git command that fixes it, when the fetch of its tags explains that: origin could
-    not be read, or there is no origin to read in a shallow clone. None when origin was read (or
-    the clone is complete and has no remote): the versions are really not there."""
+def missing_versions(git_repo: GitRepo, profile: str, subject: str) -> RepoError | None:
+    """The error for `subject` ("P has no released version", "version 1.2.0 of P is not") in this
+    clone, naming the git command that fixes it, when the fetch of its tags explains it: origin
+    could not be read, or there is no origin to read in a shallow clone. None when origin was read
+    (or the clone is complete and has no remote): the versions are really not there."""
     state = tag_state(git_repo, profile)
     if state is not None and state.remote and state.error is not None:
-        return (f"{subject} in this clone and {REMOTE} could not be read ({state.error}): "
-                f"run `{fetch_command(profile)}`")
+        return RepoError(f"{subject} in this clone and {REMOTE} could not be read ({state.error}): "
+                         f"run `{fetch_command(profile)}`", hint=state.hint)
     if (state is None or not state.remote) and not git_repo.has_remote(REMOTE) and shallow_commits(git_repo):
-        return (f"{subject} in this clone, which is shallow and has no remote named {REMOTE}: "
-                f"run `git remote add {REMOTE} URL && {fetch_command(profile)}`")
+        return RepoError(f"{subject} in this clone, which is shallow and has no remote named {REMOTE}: "
+                         f"run `git remote add {REMOTE} URL && {fetch_command(profile)}`")
     return None
