@@ -18,6 +18,7 @@ import httpx
 from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.io.deadline import BodyTooLarge, DeadlineTransport, Reply, fetch
+from hotswap_cli.io.steps import step_error
 from hotswap_cli.model import config_hash
 from hotswap_cli.specs import ENV_REF, Tls, refused_env
 
@@ -147,7 +148,7 @@ def _poll(instance: str, client: httpx.Client, url: str, expected: str, timeout:
             break
         time.sleep(0.05)
     if last_error:
-        raise TransportError(instance, f"confirm: {last_error}")
+        raise step_error(instance, "confirm", last_error)
     return False
 
 
@@ -162,9 +163,9 @@ def post_reload(instance: str, url: str, *, headers: Mapping[str, str], tls: Tls
             response = fetch(client, "POST", url, headers=hdrs, timeout=timeout)
     except httpx.HTTPError as exc:
         message, hint = describe_error(exc, url, timeout)
-        raise TransportError(instance, f"reload: {message}", hint=hint) from None
+        raise step_error(instance, "reload", message, hint=hint) from None
     if response.status_code >= 300:
-        raise TransportError(instance, f"reload: {url} answered {response.status_code}: {snippet(response)}")
+        raise step_error(instance, "reload", f"{url} answered {response.status_code}: {snippet(response)}")
 
 
 SNIPPET = 300  # characters of an error answer kept in a message

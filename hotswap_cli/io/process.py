@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from collections.abc import Sequence
 
-from hotswap_cli.errors import TransportError
+from hotswap_cli.io.steps import step_error
 
 
 def argv_of(command: str | Sequence[str], staged: str | None = None) -> list[str]:
@@ -40,9 +40,9 @@ def run_command(instance: str, what: str, argv: list[str], *, timeout: float,
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env={**command_environment(), **(env or {})})
     except FileNotFoundError:
-        raise TransportError(instance, f"{what} command not found: {argv[0]}") from None
+        raise step_error(instance, what, f"command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
-        raise TransportError(instance, f"{what} command timed out after {timeout:g}s") from None
+        raise step_error(instance, what, f"command timed out after {timeout:g}s") from None
     except OSError as exc:
-        raise TransportError(instance, f"{what} command could not run: {argv[0]}: {exc.strerror}") from None
+        raise step_error(instance, what, f"command could not run: {argv[0]}: {exc.strerror}") from None
     return proc.returncode, proc.stdout

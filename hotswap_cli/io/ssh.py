@@ -19,6 +19,7 @@ from paramiko.sftp import CMD_INIT, CMD_STATUS, CMD_VERSION
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.ssh_config import Route, resolve
 from hotswap_cli.io.ssh_connect import close_jumps, login, route_sock
+from hotswap_cli.io.steps import step_error
 from hotswap_cli.specs import SshSpec
 
 __all__ = ["Sftp", "SshConnection", "close_jumps"]
@@ -195,7 +196,7 @@ class SshConnection:
         except Exception as exc:
             done.set()
             if self._closed:
-                raise TransportError(self.instance, f"{step}: connection to {self.where} was closed") from None
+                raise step_error(self.instance, step, f"connection to {self.where} was closed") from None
             if self._stalled is not None or isinstance(exc, TimeoutError):
                 self._drop()  # the session is out of step with the server now
                 raise TransportError(self.instance, self._stalled or message) from None
@@ -263,7 +264,7 @@ class SshConnection:
                 finally:
                     chan.close()
             except TimeoutError:
-                raise TransportError(self.instance, f"{step} timed out after {self.command_timeout:g}s") from None
+                raise step_error(self.instance, step, f"timed out after {self.command_timeout:g}s") from None
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise TransportError(self.instance, f"connection to {self.where} lost during {step}: "
                                      f"{exc or type(exc).__name__}") from None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hotswap_cli.core.config.payload import payload_sha256, structured
 from hotswap_cli.core.config.profile import load_profile
 from hotswap_cli.core.versions.history import ConfigAt
-from hotswap_cli.errors import RepoError, UsageError
+from hotswap_cli.errors import RepoError, TransportError, UsageError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
 from hotswap_cli.specs import Target, check_env
@@ -47,13 +47,23 @@ def read_one(target: Target, open_transport: Callable[[Target], Transport]) -> L
         data = parse_config_bytes(raw)
         return LiveConfig(target.name, True, data, config_hash(data))
     except Exception as exc:  # noqa: BLE001 - an unreadable instance is reported, not fatal
-        return LiveConfig(target.name, error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return LiveConfig(target.name, error=unreadable(exc))
     finally:
         if transport is not None:
             try:
                 transport.close()
             except Exception:  # noqa: BLE001,S110 - closing a broken connection may fail too
                 pass
+
+
+def unreadable(exc: Exception) -> str:
+    """Why an instance could not be read, on one line and without its name: whoever shows it
+    names the instance once (a TransportError's message starts with it)."""
+    if isinstance(exc, TransportError):
+        text = f"{exc.reason} ({exc.hint})" if exc.hint else exc.reason
+    else:
+        text = str(exc)
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
 
 
 def read_live(targets: Sequence[Target], open_transport: Callable[[Target], Transport],

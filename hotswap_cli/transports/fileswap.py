@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hotswap_cli.errors import TransportError
+from hotswap_cli.io.steps import step_error
 
 PREV_SUFFIX = ".hotswap-prev"
 
@@ -176,7 +177,7 @@ class FileSwap:
 
     def require_staged(self, step: str) -> str:
         if self.staged is None:
-            raise TransportError(self.instance, f"{step}: nothing staged")
+            raise step_error(self.instance, step, "nothing staged")
         return self.staged
 
     def _write_checked(self, data: bytes, step: str) -> str:
@@ -199,11 +200,9 @@ class FileSwap:
         found = self.fs.read(path)
         got = found[0] if found is not None else b""
         if len(got) != len(data):
-            raise TransportError(self.instance, f"{step}: the written file holds {len(got)} of {len(data)} "
-                                 f"bytes{self.where}")
+            raise step_error(self.instance, step, f"the written file holds {len(got)} of {len(data)} bytes{self.where}")
         if hashlib.sha256(got).digest() != hashlib.sha256(data).digest():
-            raise TransportError(self.instance, f"{step}: the written file's sha256 differs from the bytes "
-                                 f"sent{self.where}")
+            raise step_error(self.instance, step, f"the written file's sha256 differs from the bytes sent{self.where}")
 
     def _remove_stale(self) -> None:
         """Remove this live file's temporary files left by a run that died mid-step (kill -9, power

@@ -21,6 +21,7 @@ from hotswap_cli.io.http import (
     reported_hash,
     snippet,
 )
+from hotswap_cli.io.steps import step_error
 from hotswap_cli.specs import HttpSpec
 
 
@@ -69,7 +70,7 @@ class HttpTransport:
 
     def swap(self) -> None:
         if self._staged is None:
-            raise TransportError(self.name, "swap: nothing staged")
+            raise step_error(self.name, "swap", "nothing staged")
         # from the moment the request is sent the instance may have applied it, even if its answer
         # is lost (a timeout, a dropped connection): only an explicit refusal means it did not
         self._swapped = True
@@ -99,8 +100,8 @@ class HttpTransport:
             return
         if self._previous is None:
             what = "it had no config" if self.current_url else "its previous config is unknown"
-            raise TransportError(self.name, f"revert: cannot restore over HTTP: {what}",
-                                 hint="set `current_url` so hotswap can read the config it replaces")
+            raise step_error(self.name, "revert", f"cannot restore over HTTP: {what}",
+                             hint="set `current_url` so hotswap can read the config it replaces")
         if not self._holds(self._previous):  # a push whose answer was lost may not have been applied
             self._push(self._previous, "revert")
         self._swapped = False
@@ -145,10 +146,10 @@ class HttpTransport:
             except (httpx.ConnectError, httpx.TimeoutException) as exc:
                 if last or "SSL" in str(exc) or "CERTIFICATE" in str(exc):
                     message, hint = describe_error(exc, url, self.timeout)
-                    raise TransportError(self.name, f"{step}: {message}", hint=hint) from None
+                    raise step_error(self.name, step, message, hint=hint) from None
             except httpx.HTTPError as exc:
                 message, hint = describe_error(exc, url, self.timeout)
-                raise TransportError(self.name, f"{step}: {message}", hint=hint) from None
+                raise step_error(self.name, step, message, hint=hint) from None
             else:
                 if last or response.status_code not in RETRY_STATUSES:
                     return response
@@ -156,4 +157,4 @@ class HttpTransport:
         raise AssertionError("unreachable")
 
     def _status_error(self, step: str, url: str, response: Reply) -> TransportError:
-        return TransportError(self.name, f"{step}: {url} answered {response.status_code}: {snippet(response)}")
+        return step_error(self.name, step, f"{url} answered {response.status_code}: {snippet(response)}")

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io import files
-from hotswap_cli.io.process import argv_of, run_command, tail
+from hotswap_cli.io.process import argv_of, run_command
+from hotswap_cli.io.steps import command_failed, step_error
 from hotswap_cli.specs import LocalSpec, Tls
 from hotswap_cli.transports.fileswap import FileMeta, FileSwap
 
@@ -27,7 +28,7 @@ class LocalFS:
             raise
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename and exc.errno not in files.FULL else ""
-            raise TransportError(self.instance, f"{step}: {exc.strerror or exc}{where}") from None
+            raise step_error(self.instance, step, f"{exc.strerror or exc}{where}") from None
 
     def read(self, path: str) -> tuple[bytes, FileMeta] | None:
         try:
@@ -132,4 +133,4 @@ class LocalTransport:
         env = {"TRACEPARENT": self.traceparent} if self.traceparent else None
         code, output = run_command(self.name, step, argv, timeout=self.spec.timeout, env=env)
         if code != 0:
-            raise TransportError(self.name, f"{step} failed (exit {code}): {tail(output)}")
+            raise command_failed(self.name, step, code, output)

@@ -28,8 +28,8 @@ from paramiko.sftp import (
 from paramiko.sftp_attr import SFTPAttributes
 
 from hotswap_cli.errors import TransportError
-from hotswap_cli.io.process import tail
 from hotswap_cli.io.ssh import Sftp, SshConnection
+from hotswap_cli.io.steps import command_failed, step_error
 from hotswap_cli.specs import SshSpec
 from hotswap_cli.transports.fileswap import FileMeta, FileSwap
 from hotswap_cli.transports.ssh_sudo import SudoFS
@@ -77,10 +77,10 @@ class SftpFS:
             raise
         except PermissionError:
             what = f"read {self.path}" if step.startswith("read") else f"write in {self.directory}"
-            raise TransportError(self.instance, f"{step}: permission denied: {self.conn.user} may not {what} on "
-                                 f"{self.conn.host}",
-                                 hint="set `become: true` on the target to use sudo there (as Ansible's become), "
-                                      f"or give {self.conn.user} access") from None
+            raise step_error(self.instance, step, f"permission denied: {self.conn.user} may not {what} on "
+                             f"{self.conn.host}",
+                             hint="set `become: true` on the target to use sudo there (as Ansible's become), "
+                                  f"or give {self.conn.user} access") from None
         except OSError as exc:
             if exc.errno is None and str(exc) == "Failure":  # SFTP's catch-all status (EROFS, ENOSPC, ...)
                 reason = f"the server refused to write in {self.directory} (read-only file system or disk full?)"
@@ -88,10 +88,10 @@ class SftpFS:
                 reason = exc.strerror or str(exc) or type(exc).__name__
             if not self.conn.client_alive():
                 reason = f"connection to {self.conn.where} dropped ({reason})"
-            raise TransportError(self.instance, f"{step}: {reason}") from None
+            raise step_error(self.instance, step, reason) from None
         except (paramiko.SSHException, EOFError) as exc:
-            raise TransportError(self.instance, f"{step}: connection to {self.conn.where} dropped "
-                                 f"({exc or type(exc).__name__})") from None
+            raise step_error(self.instance, step, f"connection to {self.conn.where} dropped "
+                             f"({exc or type(exc).__name__})") from None
 
     def read(self, path: str) -> tuple[bytes, FileMeta] | None:
         try:
@@ -249,7 +249,7 @@ class SshTransport:
                                          env=self._env(), step="check")
         if code != 0:
             self.file.discard()
-            raise TransportError(self.name, f"check failed (exit {code}): {tail(output)}")
+            raise command_failed(self.name, "check", code, output)
 
     def swap(self) -> None:
         self.file.swap()
@@ -258,7 +258,7 @@ class SshTransport:
         if self.spec.reload:
             code, output = self.commands.run(self.spec.reload, env=self._env(), step="reload")
             if code != 0:
-                raise TransportError(self.name, f"reload failed (exit {code}): {tail(output)}")
+                raise command_failed(self.name, "reload", code, output)
         if self.spec.reload_url:
             from hotswap_cli.io.http import expand_headers, post_reload
 

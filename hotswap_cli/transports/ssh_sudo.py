@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from hotswap_cli import redact
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.ssh import SshConnection
+from hotswap_cli.io.steps import step_error
 from hotswap_cli.transports.fileswap import FileMeta
 
 _MISSING = 44  # the scripts' "no such file"
@@ -80,18 +81,18 @@ class SudoFS:
         text = err.lower()
         who, host = self.conn.user, self.conn.host
         if code == 127 and "sudo" in text and "not found" in text:
-            raise TransportError(self.instance, f"{step}: sudo is not installed on {host}",
-                                 hint="install sudo there, or deploy as a user that may write the file")
+            raise step_error(self.instance, step, f"sudo is not installed on {host}",
+                             hint="install sudo there, or deploy as a user that may write the file")
         if "password is required" in text:
-            raise TransportError(self.instance, f"{step}: sudo on {host} wants a password for {who}",
-                                 hint="set become_password_env to an allowed environment variable holding it, or "
-                                      f"give {who} NOPASSWD in sudoers")
+            raise step_error(self.instance, step, f"sudo on {host} wants a password for {who}",
+                             hint="set become_password_env to an allowed environment variable holding it, or "
+                                  f"give {who} NOPASSWD in sudoers")
         if "incorrect password" in text or "sorry, try again" in text:
-            raise TransportError(self.instance, f"{step}: sudo on {host} refused the password for {who} "
-                                 "(from become_password_env)", hint="check the variable's value")
+            raise step_error(self.instance, step, f"sudo on {host} refused the password for {who} "
+                             "(from become_password_env)", hint="check the variable's value")
         if "not in the sudoers" in text or "may not run sudo" in text or "is not allowed to" in text:
-            raise TransportError(self.instance, f"{step}: {who} may not use sudo (as {self.user}) on {host}",
-                                 hint=f"allow it in sudoers on {host}, or drop `become`")
+            raise step_error(self.instance, step, f"{who} may not use sudo (as {self.user}) on {host}",
+                             hint=f"allow it in sudoers on {host}, or drop `become`")
 
     # -- FileSystem ----------------------------------------------------------------------------
 
@@ -102,7 +103,7 @@ class SudoFS:
         except TransportError:
             raise
         except OSError as exc:
-            raise TransportError(self.instance, f"{step}: {exc.strerror or exc}") from None
+            raise step_error(self.instance, step, f"{exc.strerror or exc}") from None
 
     def _check(self, code: int, err: str, what: str) -> None:
         if code != 0:

@@ -221,3 +221,25 @@ def test_diff_against_a_live_instance(make_fleet: Callable, cli: Callable) -> No
     drift = cli("--repo", str(fleet.root), "diff", fleet.profile, "1.0.0", "live:web-1", "--json")
     assert json.loads(drift.stdout)["changed"] == [
         {"path": "$.queue.prefetch", "old": 50, "new": 7, "breaking": False}]
+
+
+def test_each_failure_says_its_step_and_its_instance_once(make_fleet: Callable, tmp_path: Path,
+                                                          cli: Callable) -> None:
+    files = tmp_path / "instances"
+    target = local_target(files, "web-1")
+    target["transport"]["reload"] = ["sh", "-c", "echo refused >&2; exit 3"]
+    fleet = make_fleet([target], strategy={"type": "direct"})
+    fleet.release(cli, "1.0.0")
+    result = deploy(cli, fleet)
+    assert result.exit_code in (6, 7), result
+    assert "web-1: failed (reload: failed (exit 3): refused)" in result.stderr, result.stderr
+    assert "reload: reload" not in result.stderr
+    # an instance whose directory is gone: its name once, the reason and the hint once
+    missing = tmp_path / "gone"
+    profile_file = fleet.root / "profiles" / fleet.profile / "profile.yaml"
+    profile_file.write_text(profile_file.read_text().replace(f"{files}/web-1", str(missing)))
+    status = cli("--repo", str(fleet.root), "status", fleet.profile, "--json")
+    error = f"directory {missing} does not exist (create it or fix the target's path)"
+    assert json.loads(status.stdout)["instances"][0]["error"] == error, status
+    live = cli("--repo", str(fleet.root), "diff", fleet.profile, "1.0.0", "live:web-1")
+    assert (live.exit_code, live.stderr) == (1, f"hotswap: error: cannot read what web-1 runs: {error}\n")

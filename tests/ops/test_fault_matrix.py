@@ -299,19 +299,19 @@ FAULTS = [
     Fault("local-dir-missing", 1, NOTHING_CHANGED + r"web-1: web-1: read current config: directory \S+/web-1 does "
           r"not exist", OLD, inject=dir_gone("web-1"), heal=dir_back("web-1"),
           record="failed_before_change"),
-    Fault("check-fails", 6, FAILED_ON + r"web-1: web-1: check: check failed \(exit 3\): config rejected$", OLD,
+    Fault("check-fails", 6, FAILED_ON + r"web-1: web-1: check: failed \(exit 3\): config rejected$", OLD,
           edit=sh("web-1", "check", "echo config rejected >&2; exit 3")),
-    Fault("check-hangs", 6, FAILED_ON + r"web-1: web-1: check: check command timed out after 0\.5s$", OLD,
+    Fault("check-hangs", 6, FAILED_ON + r"web-1: web-1: check: command timed out after 0\.5s$", OLD,
           edit=both(spec("web-1", timeout="0.5s"), sh("web-1", "check", "exec sleep 10"))),
-    Fault("reload-fails", 6, FAILED_ON + r"web-1: web-1: reload: reload failed \(exit 4\): refused$", OLD,
+    Fault("reload-fails", 6, FAILED_ON + r"web-1: web-1: reload: failed \(exit 4\): refused$", OLD,
           edit=sh("web-1", "reload", NEW_ONLY + " && echo refused >&2 && exit 4; true")),
-    Fault("reload-hangs", 6, FAILED_ON + r"web-1: web-1: reload: reload command timed out after 0\.5s$", OLD,
+    Fault("reload-hangs", 6, FAILED_ON + r"web-1: web-1: reload: command timed out after 0\.5s$", OLD,
           edit=both(spec("web-1", timeout="0.5s"), sh("web-1", "reload", NEW_ONLY + " && exec sleep 10; true"))),
     Fault("reload-fails-on-revert-too", 7, r"FAILED and could not restore: web-1 \(.*\); fix these instances by "
           r"hand or run `hotswap rollback web.development`$", OLD,
           edit=sh("web-1", "reload", "echo reload broken >&2; exit 5"), record="revert_failed",
           journal="needs_recovery", recover="rollback"),
-    Fault("blue-green-one-check-fails", 6, REVERTED + r"stage failed on web-2: web-2: check: check failed "
+    Fault("blue-green-one-check-fails", 6, REVERTED + r"stage failed on web-2: web-2: check: failed "
           r"\(exit 3\): bad$", OLD, edit=sh("web-2", "check", "echo bad >&2; exit 3"),
           strategy={"type": "blue-green"}),
     # -- ssh (web-2, through a proxy) --

@@ -128,7 +128,7 @@ def test_failing_check_leaves_instance_untouched(case: Case) -> None:
     try:
         transport.read_current()
         transport.stage(data)
-        with pytest.raises(TransportError, match="check failed"):
+        with pytest.raises(TransportError, match="check: failed"):
             transport.check()
         transport.discard()
     finally:
@@ -144,7 +144,7 @@ def test_failing_reload_is_reverted(case: Case) -> None:
     try:
         with pytest.raises(TransportError) as failure:
             push(transport, data)
-        assert "rejectReload" in str(failure.value) or "reload failed" in str(failure.value)
+        assert "rejectReload" in str(failure.value) or "reload: failed" in str(failure.value)
         transport.revert()
         assert case.live() == INITIAL
     finally:

@@ -38,7 +38,7 @@ def push(sshd: SshServer, prefix: Path, data: str) -> None:
 def test_broken_nginx_config_is_refused_with_nginx_message(sshd: SshServer, nginx: NginxServer) -> None:
     before = nginx.conf.read_bytes()
     broken = private_conf(nginx.prefix, nginx.port, "version-2").replace("return 200", "retrun 200")
-    with pytest.raises(TransportError, match=r"check failed \(exit 1\): .*\[emerg\] .*unknown directive \"retrun\""):
+    with pytest.raises(TransportError, match=r"check: failed \(exit 1\): .*\[emerg\] .*unknown directive \"retrun\""):
         push(sshd, nginx.prefix, broken)
     assert nginx.conf.read_bytes() == before
     assert nginx.get() == (200, "version-1")

@@ -206,7 +206,7 @@ def test_the_password_never_reaches_a_command_or_its_output(
     check = 'timeout 2 cat; echo "check ran as $(id -u)"; exit 1'
     target = host.target("a", "hspass", live, become=True, become_password_env=PW_ENV, check=check)
     before = snapshot(etc)
-    with pytest.raises(TransportError, match=r"check failed \(exit 1\)") as exc:
+    with pytest.raises(TransportError, match=r"check: failed \(exit 1\)") as exc:
         push_with_env(target, NEW)
     message = f"{exc.value} {exc.value.hint}"
     assert "check ran as 0" in message
@@ -290,7 +290,7 @@ def test_a_failing_check_under_become_removes_the_staged_file(host: BecomeHost, 
         transport.read_current()
         transport.stage(NEW)
         assert leftovers(etc) != []  # staged beside the live file
-        with pytest.raises(TransportError, match=r"check failed \(exit 1\).*checked as 0"):
+        with pytest.raises(TransportError, match=r"check: failed \(exit 1\).*checked as 0"):
             transport.check()
         assert snapshot(etc) == before  # staged file gone, no kept copy, live file untouched
         transport.stage(NEW)  # a blue-green abort discards under sudo too
