@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("hotswap_cli.cli.control", "resume"),
     "abort": ("hotswap_cli.cli.control", "abort"),
     "demo": ("hotswap_cli.cli.demo", "app"),
+    "output-schema": ("hotswap_cli.cli.output_schema", "output_schema"),
 }
 
 

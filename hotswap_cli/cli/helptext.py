@@ -70,6 +70,8 @@ HELP: dict[str, tuple[tuple[str, ...], tuple[int, ...], dict[int, str]]] = {
     "resume": (("hotswap resume payment-service.production",), (0, 1, 2), {}),
     "abort": (("hotswap abort payment-service.production",), (0, 1, 2), {}),
     "demo": (("hotswap demo", "hotswap demo up -n 5", "hotswap demo down"), (0, 1), {}),
+    "output-schema": (("hotswap output-schema", "hotswap output-schema deploy > deploy.schema.json"), (0, 2),
+                      {2: "no command of that name has a schema"}),
     "demo up": (("hotswap demo up -n 5", "hotswap --json demo up -n 3"), (0, 1, 2), {}),
     "demo down": (("hotswap demo down",), (0, 1, 2), {}),
 }

@@ -23,7 +23,7 @@ from jsonschema.exceptions import best_match
 from support.example import PROFILE
 from support.repo import EXAMPLE_REPO, git
 
-from hotswap_cli.cli.output_schema import ALIASES, bundled, command_names, output_schema, stem_of
+from hotswap_cli.cli.output_schema import ALIASES, bundled, command_names, stem_of
 from hotswap_cli.core.secrets.crypto import DEMO_SECRET_KEY
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "hotswap_cli" / "data" / "output-schemas"
@@ -46,12 +46,9 @@ Run = Callable[..., Result]
 
 
 def _app() -> typer.Typer:
-    from hotswap_cli.cli.app import COMMANDS, build_app
+    from hotswap_cli.cli.app import build_app
 
-    app = build_app()
-    if "output-schema" not in COMMANDS:  # until app.py registers it
-        app.command("output-schema")(output_schema)
-    return app
+    return build_app()
 
 
 @pytest.fixture
