@@ -143,8 +143,11 @@ def test_without_yes_and_without_a_terminal_nothing_happens(make_fleet: Callable
 def test_production_needs_a_released_version_and_its_approvals(make_fleet: Callable, cli: Callable) -> None:
     fleet = make_fleet(2, environment="Production", approvals=2)
     unreleased = cli("--repo", str(fleet.root), "deploy", fleet.profile, "--rev", "HEAD", "--yes")
-    assert unreleased.exit_code == 2
+    assert unreleased.exit_code == 4
     assert "only released versions are deployed" in unreleased.stderr
+    planned = cli("--repo", str(fleet.root), "deploy", fleet.profile, "--rev", "HEAD", "--dry-run")
+    assert planned.exit_code == 4 and "dry run: nothing was changed" in planned.stderr  # the plan, then the refusal
+    assert "only released versions are deployed" in planned.stderr and fleet.running("web-1") is None
     fleet.release(cli, "1.0.0")
     result = deploy(cli, fleet)
     assert result.exit_code == 4, result

@@ -321,10 +321,9 @@ def approval_status(git_repo: GitRepo, profile: Profile, version: str, released:
     policy = trust.policy_for(profile.name, profile.environment)
     if not released:
         hint = f"release it first (hotswap release {profile.name} X.Y.Z --rev {version}) and have it approved"
-        if policy.production:
-            raise UsageError(f"{profile.name} answers to {policy.name}, a production environment ({trust.source}): "
-                             "only released versions are "
-                             "deployed", hint=hint)
+        if policy.production:  # an approval matter like the next one: a dry run still shows the plan
+            return None, ApprovalError(f"{profile.name} answers to {policy.name}, a production environment "
+                                       f"({trust.source}): only released versions are deployed", hint=hint)
         if policy.approvals > 0 or policy.require_signed_commits or require_signed:
             return None, ApprovalError(f"{profile.name} answers to {policy.name} ({trust.source}), which requires "
                                        f"{policy.approvals} approval(s): an unreleased revision cannot have them",

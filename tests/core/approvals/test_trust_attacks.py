@@ -113,7 +113,7 @@ def test_an_unreleased_revision_cannot_skip_approvals(cli: Cli, world: World, ke
            "cannot have them" in staging.stderr
     assert not world.live(STAGING).exists()
     production = hs(cli, world.ci, "deploy", PROFILE, "--rev", "origin/feature", "--yes")
-    assert production.exit_code == 2, production
+    assert production.exit_code == 4, production
     assert "answers to Production, a production environment (refs/remotes/origin/main): only released versions " \
            "are deployed" in production.stderr
     assert not world.live(PROFILE).exists()
