@@ -129,6 +129,8 @@ def _fetch(git_repo: GitRepo, profile: str, *, versions: bool, approvals: bool) 
     if approvals:
         kinds["approval"] = f"refs/tags/approvals/{profile}/"
     before = {kind: _refs(git_repo, prefix) for kind, prefix in kinds.items()}
+    ci_checkout = bool(shallow_commits(git_repo)) or not git_repo.git("for-each-ref", "--count=1",
+                                                                       "refs/tags/").stdout.strip()
     specs = [f"{'+' if kind == 'approval' else ''}{prefix}*:{prefix}*" for kind, prefix in kinds.items()]
     # not --quiet: a tag that would move (a local one differs from origin's) is told apart from a failure
     result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", REMOTE, *specs, check=False)
@@ -137,7 +139,7 @@ def _fetch(git_repo: GitRepo, profile: str, *, versions: bool, approvals: bool) 
     counts = {kind: len(_refs(git_repo, kinds[kind]) - seen) for kind, seen in before.items()}
     said = [f"{n} {kind} tag{'s' if n != 1 else ''}" for kind, n in counts.items() if n]
     if said:
-        why = " (a shallow/tagless checkout)" if versions and not before["version"] and counts["version"] else ""
+        why = " (a shallow/tagless checkout)" if ci_checkout and counts.get("version") and not before["version"] else ""
         notice(f"fetched {' and '.join(said)} of {profile} from {REMOTE}{why}")
     return TagFetch(True, approvals=approvals)
 

@@ -239,3 +239,14 @@ def test_approve_a_version_released_after_the_clone_was_made(origin: Origin, cli
     assert (missing.exit_code, missing.stderr) == (
         4, f"hotswap: error: version 1.2.0 of {PROFILE} does not exist in this clone or on origin "
            f"(`hotswap versions {PROFILE}` lists them; `git fetch --tags origin` brings every tag)\n")
+
+
+def test_a_full_clone_fetches_a_version_released_elsewhere(origin: Origin, cli: Callable[..., Any]) -> None:
+    full = origin.tmp / "full"
+    git(origin.tmp, "clone", "-q", f"file://{origin.bare}", str(full))
+    origin.change("max: 95", "max: 97", "pool 97")
+    origin.release("1.1.0")
+    listed = cli("--repo", str(full), "versions", PROFILE, "--json")
+    assert listed.exit_code == 0, listed
+    assert [v["version"] for v in json.loads(listed.stdout)] == ["1.1.0", "1.0.0"]
+    assert listed.stderr == f"hotswap: fetched 1 version tag of {PROFILE} from origin\n"  # not a CI checkout
