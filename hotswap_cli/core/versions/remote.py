@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hotswap_cli.errors import RepoError
@@ -153,8 +154,6 @@ def _only_kept_local_tags(stderr: str) -> bool:
 
 def shallow_commits(git_repo: GitRepo) -> frozenset[str]:
     """The commits a shallow clone has without their parents (empty: the clone is complete)."""
-    from pathlib import Path
-
     where = git_repo.git("rev-parse", "--git-path", "shallow").stdout.strip()
     path = Path(where) if Path(where).is_absolute() else git_repo.top / where
     try:
@@ -165,7 +164,7 @@ def shallow_commits(git_repo: GitRepo) -> frozenset[str]:
 
 def ensure_history(git_repo: GitRepo, *revs: str, why: str) -> None:
     """Make sure a walk over `revs` (`A..B`, `B ^A`, `B`) sees every commit: in a shallow clone
-    whose boundary the walk reaches, fetch the rest of the history from origin, once per process.
+    whose boundary the walk reaches, fetch the rest of the history from origin, once per GitRepo.
 
     `git fetch --unshallow`, not `--deepen=N` or `--shallow-since`: the ranges read here run from
     an older version (or the root) to a version's commit, so no depth or date known beforehand is
