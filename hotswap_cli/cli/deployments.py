@@ -65,6 +65,10 @@ def list_deployments(
     if problem:
         env.message(f"hotswap: warning: {problem}; showing the local ledger")
     records = read_records(git_repo, profile, limit or None)
+    if profile and not records:
+        from hotswap_cli.core.versions.release import require_profile
+
+        require_profile(git_repo, profile)  # a typo is not "no deployments recorded"
     running = _running_row(git_repo, profile, records) if profile and not offline else None
     if running is not None:
         records = [running, *records]

@@ -24,6 +24,10 @@ def unlock(
     env = env_of(ctx, json=json_output)
     git_repo = GitRepo(env.root)
     holder = break_lock(git_repo, profile, force=True) if force else read_holder(git_repo, profile)
+    if holder is None:
+        from hotswap_cli.core.versions.release import require_profile
+
+        require_profile(git_repo, profile)  # "not locked" only for a profile that exists
     if env.json:
         held = holder is not None
         env.print_json({"profile": profile, "held": held and not force, "broken": held and force,

@@ -84,10 +84,12 @@ def send_order(root: Path, profile: str, action: str, *, full: bool = False, wai
     until its live record says it took it. RepoError when no deploy of the profile is running."""
     from hotswap_cli.core.deploy import journal, ledger
     from hotswap_cli.core.deploy.prepare import open_git
+    from hotswap_cli.core.versions.release import require_profile
 
     git_repo = open_git(root)
     run = journal.read_open(git_repo, profile)
     if run is None or run.state not in ("running", "reverting"):
+        require_profile(git_repo, profile)  # a typo is not "no deploy is running"
         last = next(iter(ledger.read_records(git_repo, profile)), None)
         ended = f" (the last one: {last['id']} {last['status']})" if last else ""
         raise RepoError(f"no deploy of {profile} is running{ended}", hint=f"see `hotswap status {profile}`")
@@ -116,10 +118,12 @@ def follow(root: Path, profile: str, show: Callable[[Journal], None], *, interva
     returns its ledger record. RepoError when none is running, or when its runner died."""
     from hotswap_cli.core.deploy import journal, ledger, lock
     from hotswap_cli.core.deploy.prepare import open_git
+    from hotswap_cli.core.versions.release import require_profile
 
     git_repo = open_git(root)
     run = journal.read_open(git_repo, profile)
     if run is None:
+        require_profile(git_repo, profile)
         last = next(iter(ledger.read_records(git_repo, profile)), None)
         ended = f" (the last one: {last['id']} {last['status']} at {last.get('finished_at')})" if last else ""
         raise RepoError(f"no deploy of {profile} is running{ended}",

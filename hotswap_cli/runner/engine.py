@@ -234,7 +234,7 @@ class _Run:
         self._parallel(self._prepare, fresh)
         failed = [s for s in fresh if s.error]
         if failed:
-            return f"could not prepare {_names(failed)}: {failed[0].name}: {failed[0].error}"
+            return f"could not prepare {_failures(failed)}"
         if self.cancel.is_set():
             return ""
         try:
@@ -248,7 +248,7 @@ class _Run:
         self._parallel(lambda s: self._push(s, phase.action), slots, on_abandon=self._abandon)
         failed = [s for s in slots if s.error]
         if failed:
-            return f"{phase.action} failed on {_names(failed)}: {failed[0].name}: {failed[0].error}"
+            return f"{phase.action} failed on {_failures(failed)}"
         if self.cancel.is_set():
             return ""
         if phase.gate and not self.full:
@@ -546,6 +546,13 @@ def _config_hash(raw: bytes | None, structured: bool) -> str | None:
 def _close_in_background(slot: Slot) -> None:
     """Close a stuck slot's connections without waiting on them (closing can block too)."""
     threading.Thread(target=slot.close, name=f"hotswap-close-{slot.name}", daemon=True).start()
+
+
+def _failures(failed: list[Slot]) -> str:
+    """`web-1: <why>`, or `web-1, web-2 (web-1: <why>)`: each name once, the first reason."""
+    if len(failed) == 1:
+        return f"{failed[0].name}: {failed[0].error}"
+    return f"{_names(failed)} ({failed[0].name}: {failed[0].error})"
 
 
 def _names(slots: list[Slot]) -> str:

@@ -14,9 +14,11 @@ from hotswap_cli.transports.base import Transport
 
 
 def describe(exc: BaseException) -> str:
-    """A transport's message as is; an unexpected error with its type so it is not mistaken."""
+    """A transport's message (and its hint: what to do) as is; an unexpected error with its type
+    so it is not mistaken."""
     if isinstance(exc, HotswapError):
-        return getattr(exc, "reason", None) or exc.message
+        text = getattr(exc, "reason", None) or exc.message
+        return f"{text} ({exc.hint})" if exc.hint else text
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -253,7 +253,7 @@ def test_release_versions_show_history_and_diff(hs: Run, repo: Path) -> None:
 
     [version] = ok(hs(*at, "versions", PROFILE, "--json"), "versions")
     assert version["tag"] == f"{PROFILE}/1.0.0" and version["sha256"] is None  # tagged by hand: no trailers
-    failed(hs(*at, "--json", "versions", "payment-service.prodution"), "versions", 1, "config", "not found")
+    failed(hs(*at, "--json", "versions", "payment-service.prodution"), "versions", 2, "usage", "not found")
 
     shown = ok(hs(*at, "--json", "show", PROFILE, "1.0.0"), "show")
     assert shown["payments"]["apiKey"].startswith("***")  # masked
@@ -261,7 +261,7 @@ def test_release_versions_show_history_and_diff(hs: Run, repo: Path) -> None:
 
     [entry] = ok(hs(*at, "--json", "history", PROFILE), "history")
     assert entry["versions"] == ["1.0.0"] and entry["note"] == "created"
-    failed(hs(*at, "--json", "history", "nope"), "history", 1, "config")
+    failed(hs(*at, "--json", "history", "nope"), "history", 2, "usage")
 
     config_file = repo / "profiles" / PROFILE / "config.yaml"
     config_file.write_text(config_file.read_text().replace("max: 80", "max: 81"))
@@ -435,7 +435,7 @@ def test_deploy_rollback_status_and_deployments(hs: Run, fleet: Fleet) -> None:
     drift = ok(hs(*at, "--json", "status", "web.staging"), "status", code=1)  # a verdict: drift, failing health
     row = next(r for r in drift["instances"] if r["instance"] == "staging-2")
     assert (row["drifted"], row["health"]["state"], row["version"]) == (True, "failing", "1.1.0"), row
-    failed(hs(*at, "--json", "status", "web.stagin"), "status", 1, "config")
+    failed(hs(*at, "--json", "status", "web.stagin"), "status", 2, "usage")
 
     listed = ok(hs(*at, "--json", "deployments", "web.staging"), "deployments")
     assert [r["status"] for r in listed] == ["completed", "reverted", "completed"]

@@ -109,8 +109,8 @@ def test_unknown_keys_are_the_ones_the_schema_refuses(schema: dict[str, Any], da
         ("profiles/payment-servce.production/config.yaml",
          "profiles/payment-servce.production/config.yaml: no such file "
          "(did you mean profiles/payment-service.production/config.yaml?)"),
-        ("payment-servce.production", "profile 'payment-servce.production' not found "
-                                      "(did you mean payment-service.production?)"),
+        ("payment-servce.production", "profile 'payment-servce.production' not found: "
+                                      "did you mean payment-service.production?"),
         ("templates/base-servce.yaml", "templates/base-servce.yaml: no such file "
                                        "(did you mean templates/base-service.yaml?)"),
         ("approvers", "approvers: not a profile, template or schema file of the config repo "
@@ -129,8 +129,9 @@ def test_a_usage_error_under_json_is_one_json_document(config_repo: Path) -> Non
     result = hotswap(config_repo, "--json", "validate", "payment-servce.production")
     assert result.returncode == 2
     assert json.loads(result.stdout) == {"error": {
-        "code": 2, "kind": "usage", "message": "profile 'payment-servce.production' not found",
-        "hint": "did you mean payment-service.production?"}}
+        "code": 2, "kind": "usage",
+        "message": "profile 'payment-servce.production' not found: did you mean payment-service.production?",
+        "hint": None}}
 
 
 def test_a_path_outside_the_config_repo_is_refused_but_skipped_under_pre_commit(tmp_path: Path,

@@ -311,7 +311,7 @@ FAULTS = [
           r"hand or run `hotswap rollback web.development`$", OLD,
           edit=sh("web-1", "reload", "echo reload broken >&2; exit 5"), record="revert_failed",
           journal="needs_recovery", recover="rollback"),
-    Fault("blue-green-one-check-fails", 6, REVERTED + r"stage failed on web-2: web-2: check: failed "
+    Fault("blue-green-one-check-fails", 6, REVERTED + r"stage failed on web-2: check: failed "
           r"\(exit 3\): bad$", OLD, edit=sh("web-2", "check", "echo bad >&2; exit 3"),
           strategy={"type": "blue-green"}),
     # -- ssh (web-2, through a proxy) --
@@ -344,7 +344,7 @@ FAULTS = [
     # SIGTERM while web-2's upload is stuck: web-2 abandoned after the 3 s grace, the others reverted; its
     # partial temp file (0600) stays on the host until the next push to it
     Fault("sigterm-during-stuck-ssh-write", 130, r"interrupted: touched instances were reverted \(interrupted during "
-          r"phase 1 \(all\): deploy failed on web-2: web-2: (abandoned after Ctrl-C while staging: its live config "
+          r"phase 1 \(all\): deploy failed on web-2: (abandoned after Ctrl-C while staging: its live config "
           r"was not touched|stage: stage into \S+/web-2: connection to root@127\.0\.0\.1:\d+ was closed)\)$", OLD,
           big=True, edit=spec("web-2", timeout="60s"), inject=lambda w: w.proxy.stall_after(100_000),
           term_when=stuck_upload, heal=lambda w: w.proxy.restore(),

@@ -92,7 +92,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0),
         set(),
-        "deploy failed on i0: i0: stage: disk full",
+        "deploy failed on i0: stage: disk full",
         fail={("i0", "stage"): "disk full"},
     ),
     Case(
@@ -115,7 +115,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0, 1, 2),
         names(0, 1, 2),
-        "deploy failed on i2: i2: reload: nginx: [emerg]",
+        "deploy failed on i2: reload: nginx: [emerg]",
         fail={("i2", "reload"): "nginx: [emerg]"},
     ),
     Case(
@@ -149,7 +149,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0, 1, 2),
         names(0, 1, 2),
-        "deploy failed on i2: i2: swap: rename refused",
+        "deploy failed on i2: swap: rename refused",
         fail={("i2", "swap"): "rename refused"},
     ),
     Case("direct bake 0 healthy", DIRECT1, 5, "completed", ExitCode.OK, names(*range(5)), names(*range(5))),
@@ -172,7 +172,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0, 1, 2),
         set(),
-        "stage failed on i2: i2: check: invalid upstream",
+        "stage failed on i2: check: invalid upstream",
         fail={("i2", "check"): "invalid upstream"},
     ),
     Case(
@@ -195,7 +195,7 @@ CASES = [
         ExitCode.ERROR,
         set(),
         set(),
-        "could not prepare i0: i0: connect: no route to host",
+        "could not prepare i0: connect: no route to host",
         fail={("i0", "open"): "no route to host"},
     ),
     Case(
@@ -206,7 +206,7 @@ CASES = [
         ExitCode.REVERTED,
         names(0),
         names(0),
-        "could not prepare i2: i2: read current config: permission denied",
+        "could not prepare i2: read current config: permission denied",
         fail={("i2", "read_current"): "permission denied"},
     ),
     Case(

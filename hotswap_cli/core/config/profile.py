@@ -15,7 +15,7 @@ from hotswap_cli.core.config.schema import SchemaChecker, describe
 from hotswap_cli.core.config.strategies import Pauses, StepError, canary_steps, split_pauses
 from hotswap_cli.core.config.yamlsrc import Document
 from hotswap_cli.durations import parse_duration
-from hotswap_cli.errors import ConfigError, ValidationFailed
+from hotswap_cli.errors import ConfigError, UsageError, ValidationFailed
 from hotswap_cli.model import HealthPolicy, Issue, Location, Profile, SchemaRef, StrategySpec
 
 
@@ -46,16 +46,17 @@ def check_profile_name(name: str) -> str:
     return name
 
 
-def unknown_profile(name: str, known: Iterable[str], where: str = "") -> ConfigError:
-    """The error for a profile that does not exist: the closest known name when one is close (a
-    typo), else every known name. `where`: e.g. " at HEAD (1a2b3c4d5e6f)"."""
+def unknown_profile(name: str, known: Iterable[str], where: str = "") -> UsageError:
+    """The error for a profile that does not exist (a name on the command line that names nothing:
+    exit 2, as for validate): the closest known name when one is close (a typo), else every known
+    name. `where`: e.g. " at HEAD (1a2b3c4d5e6f)"."""
     import difflib
 
     names = sorted(set(known))
     close = difflib.get_close_matches(name, names, n=1)
     if close:
-        return ConfigError(f"profile {name!r} not found{where}: did you mean {close[0]}?")
-    return ConfigError(f"profile {name!r} not found{where} (profiles: {', '.join(names) or 'none'})")
+        return UsageError(f"profile {name!r} not found{where}: did you mean {close[0]}?")
+    return UsageError(f"profile {name!r} not found{where} (profiles: {', '.join(names) or 'none'})")
 
 
 def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:

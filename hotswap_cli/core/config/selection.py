@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hotswap_cli.core.config.configrepo import DATA_EXTENSIONS, SETTINGS_FILE, ConfigRepo
-from hotswap_cli.core.config.profile import read_profile
+from hotswap_cli.core.config.profile import read_profile, unknown_profile
 from hotswap_cli.core.config.render import template_chain
 from hotswap_cli.errors import ConfigError, UsageError
 
@@ -41,8 +41,7 @@ def select_profiles(repo: ConfigRepo, root: Path, cwd: Path, items: list[str], *
         if item in known:
             names.append(item)
         elif not looks_like_path(item, cwd):
-            raise UsageError(f"profile {item!r} not found",
-                             hint=_did_you_mean(item, known, "`hotswap profiles` lists them"))
+            raise unknown_profile(item, known)
         else:
             rel = repo_relative(root, cwd / item)
             if rel is not None:

@@ -138,7 +138,7 @@ def test_json_report(config_repo: Path, cli: Callable) -> None:
 def test_unknown_profile_is_a_usage_error(config_repo: Path, cli: Callable) -> None:
     result = cli("--repo", str(config_repo), "validate", "nope")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "hotswap: error: profile 'nope' not found (`hotswap profiles` lists them)"
+    assert result.stderr.startswith("hotswap: error: profile 'nope' not found (profiles: api-gateway.production,")
 
 
 def test_no_repo_found_is_exit_1(tmp_path: Path, cli: Callable) -> None:
