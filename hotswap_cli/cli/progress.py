@@ -351,8 +351,8 @@ class Progress:
             return [f"revert finished in {event.seconds:.2f}s: {len(event.restored)} restored{failed}"]
         if isinstance(event, DeployFinished):
             self._bake, self._paused = None, None
-            self.phase = f"deploy {event.status}"
-            return [f"deploy {event.status}"]  # the reason: in the summary line that follows
+            self.phase = f"deploy {event.status.replace('_', ' ')}"
+            return [self.phase]  # the reason: in the summary line that follows
         if kind == "phase_paused":  # runner.events.PhasePaused
             return [self._phase_paused(event)]
         if kind == "control":  # runner.events.ControlReceived
