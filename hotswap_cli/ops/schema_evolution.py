@@ -13,6 +13,7 @@ warnings."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +116,11 @@ def _schema_users(repo: ConfigRepo, git_repo: GitRepo | None) -> dict[str, list[
         return users
     from hotswap_cli.core.versions.history import config_at
     from hotswap_cli.core.versions.release import list_versions
+    from hotswap_cli.core.versions.remote import ensure_all_tags
 
+    if os.environ.get("PRE_COMMIT"):  # a hook is quick and works offline: the releases this clone has
+        git_repo.fetches.offline = True
+    ensure_all_tags(git_repo, repo.profile_names())  # one fetch for all, not one per profile
     for name in repo.profile_names():
         try:
             versions = list_versions(git_repo, name)

@@ -79,6 +79,7 @@ class FetchState:
     tags: dict[str, TagFetch] = field(default_factory=dict)  # profile -> what the fetch did
     looked_again: set[str] = field(default_factory=set)  # tags fetched once more after a miss
     complete: bool = False  # the whole history is here (not shallow, or deepened)
+    offline: bool = False  # fetch nothing: use what the clone has (a pre-commit hook)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -88,6 +89,8 @@ def ensure_tags(git_repo: GitRepo, profile: str, *, approvals: bool = False, wan
     read). `want`: a tag the caller needs; missing here after the fetch, it is looked for once more
     (it may have been pushed since). A local version tag is never moved; approval tags follow origin's."""
     state = git_repo.fetches
+    if state.offline:
+        return TagFetch(False)
     with state.lock:
         done = state.tags.get(profile)
         if done is not None and not done.ok:
@@ -105,6 +108,34 @@ def ensure_tags(git_repo: GitRepo, profile: str, *, approvals: bool = False, wan
             fetched = TagFetch(True, approvals=done.approvals or fetched.approvals)
         state.tags[profile] = fetched
         return fetched
+
+
+def ensure_all_tags(git_repo: GitRepo, profiles: list[str]) -> None:
+    """The version tags of many profiles in one fetch (validate reads every profile's releases):
+    each then counts as fetched for `ensure_tags`. Never raises; a failure is kept per profile."""
+    from hotswap_cli.core.versions.git import TIMED_OUT, git_error
+
+    state = git_repo.fetches
+    if state.offline:
+        return
+    with state.lock:
+        todo = [p for p in profiles if p not in state.tags]
+        if not todo:
+            return
+        if not git_repo.has_remote(REMOTE):
+            state.tags.update((p, TagFetch(False)) for p in todo)
+            return
+        before = _refs(git_repo, "refs/tags/")
+        result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", REMOTE,
+                              *(f"refs/tags/{p}/*:refs/tags/{p}/*" for p in todo), check=False)
+        if result.returncode != 0 and not _only_kept_local_tags(result.stderr):
+            failed = TagFetch(True, git_error(result.stderr or result.stdout), timed_out=result.returncode == TIMED_OUT)
+            state.tags.update((p, failed) for p in todo)
+            return
+        state.tags.update((p, TagFetch(True)) for p in todo)
+    fetched = len(_refs(git_repo, "refs/tags/") - before)
+    if fetched:
+        notice(f"fetched {fetched} version tag{'s' if fetched != 1 else ''} of {len(todo)} profile(s) from {REMOTE}")
 
 
 def tag_state(git_repo: GitRepo, profile: str) -> TagFetch | None:

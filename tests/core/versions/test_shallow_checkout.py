@@ -250,3 +250,23 @@ def test_a_full_clone_fetches_a_version_released_elsewhere(origin: Origin, cli: 
     assert listed.exit_code == 0, listed
     assert [v["version"] for v in json.loads(listed.stdout)] == ["1.1.0", "1.0.0"]
     assert listed.stderr == f"hotswap: fetched 1 version tag of {PROFILE} from origin\n"  # not a CI checkout
+
+
+def test_validate_fetches_every_profiles_versions_at_once_and_nothing_under_pre_commit(origin: Origin) -> None:
+    # validate checks the released configs against changed schemas: in a CI checkout it brings
+    # every profile's versions in one fetch; as a pre-commit hook it stays offline and quick
+    hook = origin.clone()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3]), "PRE_COMMIT": "1"}
+    schema = "schemas/worker-config/2.0.json"  # a schema file changed: released configs are checked too
+    offline = subprocess.run([sys.executable, "-m", "hotswap_cli", "validate", schema], cwd=hook,
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=30)
+    assert offline.returncode == 0, offline.stderr
+    assert "fetched" not in offline.stderr and git(hook, "tag", "--list") == ""
+    ci = origin.clone()
+    validated = subprocess.run([sys.executable, "-m", "hotswap_cli", "validate", schema], cwd=ci,
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                               env={**env, "PRE_COMMIT": ""}, timeout=30)
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stderr.count("fetched") == 1, validated.stderr
+    assert "fetched 1 version tag of 6 profile(s) from origin" in validated.stderr
+    assert git(ci, "tag", "--list") == f"{PROFILE}/1.0.0\n"
