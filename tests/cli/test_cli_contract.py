@@ -39,9 +39,10 @@ def test_json_after_the_command_is_the_same_as_before_it(config_repo: Path, cli:
 
 def test_an_error_under_json_is_one_json_document_on_stdout(config_repo: Path) -> None:
     done = hotswap("render", "payment-service.prodution", "--json", cwd=config_repo)
-    assert done.returncode == 1
+    assert done.returncode == 2
     document = json.loads(done.stdout)
-    assert document["error"]["code"] == 1 and document["error"]["kind"] == "config"
+    assert document["error"]["code"] == 2 and document["error"]["kind"] == "usage"
+    assert document["error"]["message"].endswith("did you mean payment-service.production?")
     assert "payment-service.prodution" in document["error"]["message"]
     assert done.stderr.startswith("hotswap: error: ")  # people reading the CI log still see it
 

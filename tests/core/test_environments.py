@@ -219,5 +219,5 @@ def test_a_custom_production_environment_gets_the_production_rules(tmp_path: Pat
     assert fast.exit_code == 2, fast
     assert "30s" in fast.stderr, fast.stderr
     unreleased = cli("--repo", str(root), "deploy", "web.prod-eu", "--rev", "HEAD", "--dry-run")
-    assert unreleased.exit_code == 2, unreleased
+    assert unreleased.exit_code == 4, unreleased  # the plan, then the refusal
     assert "answers to prod-eu, a production environment" in unreleased.stderr

@@ -292,20 +292,20 @@ NEW_ONLY = "grep -q NEW-1.1.0 {live}"  # true when the live file holds 1.1.0
 
 FAULTS = [
     # -- local files (web-1) --
-    Fault("local-disk-full", 6, FAILED_ON + r"web-1: web-1: stage: stage into \S+/web-1: disk full: "
+    Fault("local-disk-full", 6, FAILED_ON + r"web-1: stage: stage into \S+/web-1: disk full: "
           r"wrote \d+ of \d+ bytes$", OLD, setup=small_disk("web-1"), big=True),
-    Fault("local-read-only-dir", 6, FAILED_ON + r"web-1: web-1: stage: stage into \S+/web-1: Read-only file system",
+    Fault("local-read-only-dir", 6, FAILED_ON + r"web-1: stage: stage into \S+/web-1: Read-only file system",
           OLD, setup=small_disk("web-1", "1m"), inject=read_only("web-1"), heal=writable("web-1")),
-    Fault("local-dir-missing", 1, NOTHING_CHANGED + r"web-1: web-1: read current config: directory \S+/web-1 does "
+    Fault("local-dir-missing", 1, NOTHING_CHANGED + r"web-1: read current config: directory \S+/web-1 does "
           r"not exist", OLD, inject=dir_gone("web-1"), heal=dir_back("web-1"),
           record="failed_before_change"),
-    Fault("check-fails", 6, FAILED_ON + r"web-1: web-1: check: failed \(exit 3\): config rejected$", OLD,
+    Fault("check-fails", 6, FAILED_ON + r"web-1: check: failed \(exit 3\): config rejected$", OLD,
           edit=sh("web-1", "check", "echo config rejected >&2; exit 3")),
-    Fault("check-hangs", 6, FAILED_ON + r"web-1: web-1: check: command timed out after 0\.5s$", OLD,
+    Fault("check-hangs", 6, FAILED_ON + r"web-1: check: command timed out after 0\.5s$", OLD,
           edit=both(spec("web-1", timeout="0.5s"), sh("web-1", "check", "exec sleep 10"))),
-    Fault("reload-fails", 6, FAILED_ON + r"web-1: web-1: reload: failed \(exit 4\): refused$", OLD,
+    Fault("reload-fails", 6, FAILED_ON + r"web-1: reload: failed \(exit 4\): refused$", OLD,
           edit=sh("web-1", "reload", NEW_ONLY + " && echo refused >&2 && exit 4; true")),
-    Fault("reload-hangs", 6, FAILED_ON + r"web-1: web-1: reload: command timed out after 0\.5s$", OLD,
+    Fault("reload-hangs", 6, FAILED_ON + r"web-1: reload: command timed out after 0\.5s$", OLD,
           edit=both(spec("web-1", timeout="0.5s"), sh("web-1", "reload", NEW_ONLY + " && exec sleep 10; true"))),
     Fault("reload-fails-on-revert-too", 7, r"FAILED and could not restore: web-1 \(.*\); fix these instances by "
           r"hand or run `hotswap rollback web.development`$", OLD,
@@ -315,31 +315,32 @@ FAULTS = [
           r"\(exit 3\): bad$", OLD, edit=sh("web-2", "check", "echo bad >&2; exit 3"),
           strategy={"type": "blue-green"}),
     # -- ssh (web-2, through a proxy) --
-    Fault("ssh-disk-full", 6, FAILED_ON + r"web-2: web-2: stage: stage into \S+/web-2: disk full on 127\.0\.0\.1: "
+    Fault("ssh-disk-full", 6, FAILED_ON + r"web-2: stage: stage into \S+/web-2: disk full on 127\.0\.0\.1: "
           r"wrote \d+ of \d+ bytes$", OLD, setup=small_disk("web-2"), big=True),
-    Fault("ssh-read-only-dir", 6, FAILED_ON + r"web-2: web-2: stage: stage into \S+/web-2: the server refused to "
+    Fault("ssh-read-only-dir", 6, FAILED_ON + r"web-2: stage: stage into \S+/web-2: the server refused to "
           r"write", OLD, setup=small_disk("web-2", "1m"), inject=read_only("web-2"), heal=writable("web-2")),
-    Fault("ssh-connection-refused", 1, NOTHING_CHANGED + r"web-2: web-2: read current config: connection refused by "
-          r"127\.0\.0\.1:\d+$", OLD, inject=lambda w: w.proxy.refuse(),
+    Fault("ssh-connection-refused", 1, NOTHING_CHANGED + r"web-2: read current config: connection refused by "
+          r"127\.0\.0\.1:\d+ \(is sshd running there, and is the port right\?\)$", OLD,
+          inject=lambda w: w.proxy.refuse(),
           heal=lambda w: w.proxy.restore(), record="failed_before_change"),
-    Fault("ssh-auth-failure", 1, NOTHING_CHANGED + r"web-2: web-2: read current config: authentication failed for "
+    Fault("ssh-auth-failure", 1, NOTHING_CHANGED + r"web-2: read current config: authentication failed for "
           r"root@127\.0\.0\.1:\d+ \(key \S+\)", OLD, inject=stranger_key, heal=own_key,
           record="failed_before_change"),
-    Fault("ssh-unknown-host-key", 1, NOTHING_CHANGED + r"web-2: web-2: read current config: unknown host key for "
+    Fault("ssh-unknown-host-key", 1, NOTHING_CHANGED + r"web-2: read current config: unknown host key for "
           r"127\.0\.0\.1:\d+ \(ssh-ed25519 \S+\); refusing to connect", OLD, inject=forget_host, heal=restore_host,
           record="failed_before_change"),
     pytest.param(
-        Fault("ssh-stalls-mid-upload", 6, FAILED_ON + r"web-2: web-2: stage: connection to root@127\.0\.0\.1:\d+ "
+        Fault("ssh-stalls-mid-upload", 6, FAILED_ON + r"web-2: stage: connection to root@127\.0\.0\.1:\d+ "
               r"stalled: no answer within 1s during stage into \S+/web-2$", OLD, big=True,
               inject=lambda w: w.proxy.stall_after(100_000), heal=lambda w: w.proxy.restore(),
               leaves_temp=True, recover="deploy", final="new"),
         id="ssh-stalls-mid-upload"),
     pytest.param(
-        Fault("ssh-dropped-mid-upload", 6, FAILED_ON + r"web-2: web-2: stage: .*connection to "
+        Fault("ssh-dropped-mid-upload", 6, FAILED_ON + r"web-2: stage: .*connection to "
               r"root@127\.0\.0\.1:\d+ dropped", OLD, big=True, inject=lambda w: w.proxy.drop_after(100_000),
               heal=lambda w: w.proxy.restore(), leaves_temp=True, recover="deploy", final="new"),
         id="ssh-dropped-mid-upload"),
-    Fault("ssh-check-hangs", 6, FAILED_ON + r"web-2: web-2: check: command timed out after 0\.5s: sleep 5$", OLD,
+    Fault("ssh-check-hangs", 6, FAILED_ON + r"web-2: check: command timed out after 0\.5s: sleep 5$", OLD,
           edit=both(spec("web-2", command_timeout="0.5s"), sh("web-2", "check", "sleep 5"))),
     # SIGTERM while web-2's upload is stuck: web-2 abandoned after the 3 s grace, the others reverted; its
     # partial temp file (0600) stays on the host until the next push to it
@@ -350,24 +351,25 @@ FAULTS = [
           term_when=stuck_upload, heal=lambda w: w.proxy.restore(),
           record="interrupted", leaves_temp=True, recover="deploy", final="new"),
     # -- http (web-3) --
-    Fault("http-put-500", 6, FAILED_ON + r"web-3: web-3: swap: push: http://\S+/config answered 500: "
+    Fault("http-put-500", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config answered 500: "
           r"backend exploded$", OLD, inject=http_faults(put_status=500), heal=heal_http),
-    Fault("http-put-times-out", 6, FAILED_ON + r"web-3: web-3: swap: push: http://\S+/config timed out after "
+    Fault("http-put-times-out", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config timed out after "
           r"0\.5s", OLD, inject=http_faults(put_hang=True), heal=heal_http),
     pytest.param(
-        Fault("http-put-applied-answer-lost", 6, FAILED_ON + r"web-3: web-3: swap: push: http://\S+/config timed "
+        Fault("http-put-applied-answer-lost", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config timed "
               r"out after 0\.5s", OLD, inject=http_faults(put_apply_then_hang=True), heal=heal_http),
         id="http-put-applied-answer-lost"),
-    Fault("http-drips-bytes", 1, NOTHING_CHANGED + r"web-3: web-3: read current config: (read current config: )?"
-          r"http://\S+/config timed out after 0\.5s$", OLD, inject=http_faults(get_drip=True), heal=heal_http,
+    Fault("http-drips-bytes", 1, NOTHING_CHANGED + r"web-3: read current config: "
+          r"http://\S+/config timed out after 0\.5s \(check that the instance is up, or raise `timeout`\)$", OLD,
+          inject=http_faults(get_drip=True), heal=heal_http,
           record="failed_before_change"),
-    Fault("http-huge-body", 1, NOTHING_CHANGED + r"web-3: web-3: read current config: (read current config: )?"
+    Fault("http-huge-body", 1, NOTHING_CHANGED + r"web-3: read current config: (read current config: )?"
           r"http://\S+/config answered with more than 1 MiB \(max_body\)", OLD, edit=spec("web-3", max_body="1MiB"),
           inject=http_faults(get_huge=True), heal=heal_http, record="failed_before_change"),
-    Fault("http-confirm-alias-bomb", 6, FAILED_ON + r"web-3: web-3: confirm: instance does not report running "
+    Fault("http-confirm-alias-bomb", 6, FAILED_ON + r"web-3: confirm: instance does not report running "
           r"[0-9a-f]{12}$", OLD, edit=spec("web-3", confirm_url="{http}/confirm", confirm_timeout="0.5s"),
           inject=http_faults(confirm="bomb"), heal=heal_http),
-    Fault("confirm-url-other-hash", 6, FAILED_ON + r"web-1: web-1: confirm: instance does not report running "
+    Fault("confirm-url-other-hash", 6, FAILED_ON + r"web-1: confirm: instance does not report running "
           r"[0-9a-f]{12}$", OLD, edit=spec("web-1", confirm_url="{http}/confirm", confirm_timeout="0.5s"),
           inject=http_faults(confirm="other"), heal=heal_http),
     Fault("health-endpoint-down", 6, REVERTED + r"health gate failed after phase 1 \(all\): web-1", OLD,
