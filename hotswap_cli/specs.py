@@ -97,7 +97,63 @@ class HttpSpec:
     max_body: int = DEFAULT_MAX_BODY
 
 
-TransportSpec = LocalSpec | SshSpec | HttpSpec
+@dataclass(frozen=True)
+class EtcdConnection:
+    """How to reach an etcd cluster (its v3 HTTP/JSON gateway): endpoints tried in turn, TLS (a CA,
+    a client certificate and key), and a user whose password, or a token, comes from an allowed
+    environment variable (never from the repo)."""
+
+    endpoints: tuple[str, ...]
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    verify: bool = True
+    user: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class EtcdSpec:
+    """The instance's config is the value of one etcd key (`key`, with {profile}, {service} and
+    {instance} filled in), which the instance (or its agent: confd, a watcher) reads."""
+
+    kind: ClassVar[str] = "etcd"
+    connection: EtcdConnection
+    key: str
+    format: str = "json"
+    template: str | None = None
+    confirm_url: str | None = None
+    confirm_timeout: float = 10.0
+    tls: Tls = field(default_factory=Tls)  # for confirm_url
+
+
+TransportSpec = LocalSpec | SshSpec | HttpSpec | EtcdSpec
+
+
+@dataclass(frozen=True)
+class EtcdInventory:
+    """`targets_from: {etcd: …}`: the live keys under `prefix` ({service}, {profile} filled in),
+    each written by an instance under a lease: a JSON object with its `name`, `url` and `labels`."""
+
+    kind: ClassVar[str] = "etcd"
+    connection: EtcdConnection
+    prefix: str
+    lease_ttl: float = 120.0  # what instances are told to use; an expired lease drops the instance
+
+
+@dataclass(frozen=True)
+class CommandInventory:
+    """`targets_from: {command: …}`: a program that prints the targets as JSON (Ansible's dynamic
+    inventory, for other registries)."""
+
+    kind: ClassVar[str] = "command"
+    command: Command
+    timeout: float = 30.0
+
+
+InventorySpec = EtcdInventory | CommandInventory
 
 
 @dataclass(frozen=True)
@@ -173,8 +229,8 @@ class Target:
 
 
 def env_refs(target: Target) -> set[str]:
-    """The environment variables a target reads: those its header values name (${NAME}), and
-    become_password_env."""
+    """The environment variables a target reads: those its header values name (${NAME}),
+    become_password_env, and an etcd connection's password_env / token_env."""
     headers: list[Mapping[str, str]] = []
     spec = target.transport
     if isinstance(spec, HttpSpec):
@@ -185,6 +241,8 @@ def env_refs(target: Target) -> set[str]:
     names = {m.group(1) for h in headers for value in h.values() for m in ENV_REF.finditer(value)}
     if isinstance(spec, SshSpec) and spec.become_password_env:
         names.add(spec.become_password_env)
+    if isinstance(spec, EtcdSpec):
+        names |= {n for n in (spec.connection.password_env, spec.connection.token_env) if n}
     return names
 
 
@@ -256,11 +314,48 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
                             retries=int(raw.get("retries", 2)), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
                             headers=_headers(raw.get("headers")), tls=_tls(raw),
                             max_body=_size(raw, "max_body", DEFAULT_MAX_BODY))
+        if kind == "etcd":
+            return EtcdSpec(connection=etcd_connection(raw), key=str(raw.get("key") or "/config/{profile}/{instance}"),
+                            format=str(raw.get("format") or "json"), template=raw.get("template"),
+                            confirm_url=raw.get("confirm_url"), confirm_timeout=_seconds(raw, "confirm_timeout", 10),
+                            tls=_tls(raw))
     except KeyError as exc:
         raise ConfigError(f"target {name}: the {kind} transport needs `{exc.args[0]}`") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"target {name}: transport: {exc}") from None
-    raise ConfigError(f"target {name}: unknown transport type {kind!r} (use one of local, ssh, http)")
+    raise ConfigError(f"target {name}: unknown transport type {kind!r} (use one of local, ssh, http, etcd)")
+
+
+def etcd_connection(raw: Mapping[str, Any]) -> EtcdConnection:
+    """An EtcdConnection from a transport's or `targets_from.etcd`'s mapping."""
+    endpoints = raw["endpoints"]
+    endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+
+    def path(key: str) -> str | None:
+        return os.path.abspath(os.path.expanduser(str(raw[key]))) if raw.get(key) else None
+
+    return EtcdConnection(endpoints=tuple(str(e).rstrip("/") for e in endpoints), ca=path("ca"), cert=path("cert"),
+                          key=path("key_file"), verify=bool(raw.get("verify", True)), user=raw.get("user") or None,
+                          password_env=raw.get("password_env") or None, token_env=raw.get("token_env") or None,
+                          timeout=_seconds(raw, "timeout", 5))
+
+
+def parse_inventory(raw: Mapping[str, Any]) -> InventorySpec:
+    """`targets_from:` of profile.yaml: exactly one of `etcd:` or `command:`."""
+    try:
+        if raw.get("etcd") is not None:
+            etcd = raw["etcd"]
+            return EtcdInventory(connection=etcd_connection(etcd), prefix=str(etcd["prefix"]),
+                                 lease_ttl=_seconds(etcd, "lease_ttl", 120))
+        if raw.get("command") is not None:
+            command = _command(raw["command"])
+            assert command is not None
+            return CommandInventory(command=command, timeout=_seconds(raw, "timeout", 30))
+    except KeyError as exc:
+        raise ConfigError(f"targets_from: needs `{exc.args[0]}`") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"targets_from: {exc}") from None
+    raise ConfigError("targets_from: give `etcd:` or `command:`")
 
 
 def _format(location: str, raw: Mapping[str, Any]) -> str:

@@ -60,7 +60,7 @@ def test_probe_specs(raw: dict[str, object], spec: object) -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"type": "ftp", "path": "/x"}, "target web-1: unknown transport type 'ftp' (use one of local, ssh, http)"),
+    ({"type": "ftp", "path": "/x"}, "target web-1: unknown transport type 'ftp' (use one of local, ssh, http, etcd)"),
     ({"type": "ssh", "path": "/x"}, "target web-1: the ssh transport needs `host`"),
     ({"type": "local", "path": "/x", "timeout": "soon"}, "target web-1: transport: not a duration: 'soon'"),
 ])

@@ -1,0 +1,217 @@
+"""An etcd v3 client over its HTTP/JSON gateway (`/v3/kv/range`, `/v3/kv/txn`, `/v3/lease/*`,
+`/v3/auth/authenticate`), on httpx like every other network backend here: each request bounded
+by a total deadline and a body cap (io.deadline.fetch), TLS with a CA and a client certificate,
+username/password (a token from `/v3/auth/authenticate`) or a ready token, and the endpoints tried
+in turn. Why not a client library: python-etcd3 is unmaintained (its last release predates
+protobuf 4 and breaks against it), etcd3-py likewise; the gateway is part of etcd itself and
+speaks plain JSON, so a few hundred lines on httpx cost less than a gRPC stack.
+
+Keys and values travel base64-encoded; 64-bit numbers as strings; fields at their zero value are
+left out of answers (a key never written has no `mod_revision`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from hotswap_cli.io.deadline import DeadlineTransport, fetch
+
+MAX_BODY = 64 * 1024 * 1024  # a range over a prefix of 10,000 instance keys stays well below this
+
+
+class EtcdError(Exception):
+    """etcd could not be reached, or refused a request: one line, never a credential."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: bytes
+    mod_revision: int
+    create_revision: int
+    lease: int = 0
+
+
+@dataclass(frozen=True)
+class EtcdAuth:
+    """How to authenticate: a user and password, or a token; neither: no auth."""
+
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class EtcdTls:
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    verify: bool = True
+
+
+_contexts: dict[EtcdTls, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def _context(tls: EtcdTls) -> ssl.SSLContext:
+    with _contexts_lock:
+        context = _contexts.get(tls)
+        if context is None:
+            context = ssl.create_default_context(cafile=tls.ca)
+            if not tls.verify:
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            if tls.cert:
+                context.load_cert_chain(tls.cert, tls.key)
+            _contexts[tls] = context
+        return context
+
+
+def _b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def prefix_end(prefix: str) -> str:
+    """The range_end that makes a range cover every key starting with `prefix`."""
+    raw = bytearray(prefix.encode())
+    while raw and raw[-1] == 0xFF:
+        raw.pop()
+    if not raw:
+        return _b64(b"\0")
+    raw[-1] += 1
+    return _b64(bytes(raw))
+
+
+def _kv(item: dict[str, Any]) -> KeyValue:
+    return KeyValue(key=base64.b64decode(item.get("key", "")).decode("utf-8", "replace"),
+                    value=base64.b64decode(item.get("value", "")),
+                    mod_revision=int(item.get("mod_revision", 0)),
+                    create_revision=int(item.get("create_revision", 0)),
+                    lease=int(item.get("lease", 0)))
+
+
+class EtcdClient:
+    """One client for a list of endpoints (`http(s)://host:port`), tried in order; the one that
+    answered is tried first next time. Thread-safe (httpx.Client is)."""
+
+    def __init__(self, endpoints: list[str], *, tls: EtcdTls | None = None, auth: EtcdAuth | None = None,
+                 timeout: float = 5.0) -> None:
+        if not endpoints:
+            raise ValueError("etcd: no endpoints")
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.timeout = timeout
+        self.auth = auth or EtcdAuth()
+        tls = tls or EtcdTls()
+        secure = any(e.startswith("https://") for e in self.endpoints)
+        context = _context(tls) if secure else ssl.create_default_context()
+        self._client = httpx.Client(verify=context, transport=DeadlineTransport(context))
+        self._token: str | None = self.auth.token
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- the calls hotswap needs ---------------------------------------------------------------
+
+    def get(self, key: str) -> KeyValue | None:
+        found = self.call("/v3/kv/range", {"key": _b64(key)}).get("kvs") or []
+        return _kv(found[0]) if found else None
+
+    def get_prefix(self, prefix: str) -> list[KeyValue]:
+        answer = self.call("/v3/kv/range", {"key": _b64(prefix), "range_end": prefix_end(prefix)})
+        return [_kv(item) for item in answer.get("kvs") or []]
+
+    def put_if(self, key: str, value: bytes, mod_revision: int) -> tuple[bool, KeyValue | None]:
+        """Put `value` only if the key's mod_revision is still `mod_revision` (0: the key must not
+        exist). (True, the key as written) or (False, the key as it is now: None when absent)."""
+        return self._txn(key, mod_revision, {"request_put": {"key": _b64(key), "value": _b64(value)}})
+
+    def delete_if(self, key: str, mod_revision: int) -> tuple[bool, KeyValue | None]:
+        """Delete the key only if its mod_revision is still `mod_revision`."""
+        return self._txn(key, mod_revision, {"request_delete_range": {"key": _b64(key)}})
+
+    def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
+        body: dict[str, Any] = {"key": _b64(key), "value": _b64(value)}
+        if lease:
+            body["lease"] = str(lease)
+        return int(self.call("/v3/kv/put", body).get("header", {}).get("revision", 0))
+
+    def delete(self, key: str) -> None:
+        self.call("/v3/kv/deleterange", {"key": _b64(key)})
+
+    def grant(self, ttl: int) -> int:
+        return int(self.call("/v3/lease/grant", {"TTL": str(ttl)})["ID"])
+
+    def keepalive(self, lease: int) -> int:
+        """Refresh a lease; its remaining TTL (0: it had expired)."""
+        answer = self.call("/v3/lease/keepalive", {"ID": str(lease)})
+        return int((answer.get("result") or {}).get("TTL", 0))
+
+    def revoke(self, lease: int) -> None:
+        self.call("/v3/lease/revoke", {"ID": str(lease)})
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _txn(self, key: str, mod_revision: int, operation: dict[str, Any]) -> tuple[bool, KeyValue | None]:
+        compare = {"key": _b64(key), "result": "EQUAL"}
+        compare.update({"target": "MOD", "mod_revision": str(mod_revision)} if mod_revision
+                       else {"target": "CREATE", "create_revision": "0"})
+        answer = self.call("/v3/kv/txn", {"compare": [compare], "success": [operation, {"request_range": {
+            "key": _b64(key)}}], "failure": [{"request_range": {"key": _b64(key)}}]})
+        ranges = [r["response_range"] for r in answer.get("responses") or [] if "response_range" in r]
+        kvs = (ranges[-1].get("kvs") or []) if ranges else []
+        return bool(answer.get("succeeded")), (_kv(kvs[0]) if kvs else None)
+
+    def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to the first endpoint that answers; EtcdError when none does or etcd refuses."""
+        problems = []
+        for endpoint in list(self.endpoints):
+            try:
+                answer = self._post(endpoint, path, body)
+            except httpx.HTTPError as exc:
+                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
+                problems.append(f"{endpoint} {kind} ({type(exc).__name__})")
+                continue
+            if endpoint != self.endpoints[0]:
+                with self._lock:
+                    self.endpoints.remove(endpoint)
+                    self.endpoints.insert(0, endpoint)
+            return answer
+        raise EtcdError(f"no etcd endpoint answered within {self.timeout:g}s: {'; '.join(problems)}",
+                        unreachable=True)
+
+    def _post(self, endpoint: str, path: str, body: dict[str, Any], *, retried: bool = False) -> dict[str, Any]:
+        headers = {"Authorization": self._token} if self._token else {}
+        if not self._token and self.auth.user and path != "/v3/auth/authenticate":
+            self._authenticate(endpoint)
+            headers = {"Authorization": self._token or ""}
+        reply = fetch(self._client, "POST", f"{endpoint}{path}", timeout=self.timeout, max_body=MAX_BODY,
+                      content=json.dumps(body), headers={"Content-Type": "application/json", **headers})
+        try:
+            answer = json.loads(reply.content or b"{}")
+        except ValueError:
+            raise EtcdError(f"{endpoint}{path} answered {reply.status_code} with a body that is not JSON") from None
+        if reply.status_code == 200 and isinstance(answer, dict):
+            return answer
+        message = str(answer.get("message") or answer.get("error") or reply.reason_phrase) \
+            if isinstance(answer, dict) else reply.reason_phrase
+        if "invalid auth token" in message and self.auth.user and not retried:
+            self._token = None  # expired: authenticate again once
+            return self._post(endpoint, path, body, retried=True)
+        raise EtcdError(f"etcd refused {path} at {endpoint}: {message} ({reply.status_code})")
+
+    def _authenticate(self, endpoint: str) -> None:
+        answer = self._post(endpoint, "/v3/auth/authenticate",
+                            {"name": self.auth.user, "password": self.auth.password or ""})
+        self._token = str(answer.get("token") or "")
+        if not self._token:
+            raise EtcdError(f"etcd at {endpoint} gave no token for user {self.auth.user}")
