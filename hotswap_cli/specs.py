@@ -16,6 +16,7 @@ from hotswap_cli.errors import ConfigError
 
 Command = str | tuple[str, ...]  # a string is split like a shell would (never run by one)
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${NAME} in a header value
+KEY_FIELD = re.compile(r"\{([^{}]*)\}")  # {profile} in an etcd key
 # `max_body`: the most bytes read of a response (config read back, health, metrics). Configs are at
 # most 1 MiB; a large scrape still fits; a runaway body stops here instead of filling memory.
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
@@ -127,6 +128,12 @@ class EtcdSpec:
     confirm_url: str | None = None
     confirm_timeout: float = 10.0
     tls: Tls = field(default_factory=Tls)  # for confirm_url
+
+    def key_for(self, profile: str, instance: str) -> str:
+        """The key with {profile}, {service} (the profile's name before its first dot:
+        `payment-service.production` -> `payment-service`) and {instance} filled in."""
+        return (self.key.replace("{profile}", profile).replace("{service}", profile.split(".", 1)[0])
+                .replace("{instance}", instance))
 
 
 TransportSpec = LocalSpec | SshSpec | HttpSpec | EtcdSpec
@@ -254,14 +261,17 @@ def refused_env(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
 
 def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
     """Before anything connects: every ${NAME} the targets' headers use must be allowed, and a
-    become_password_env must be allowed and set."""
+    become_password_env or an etcd password_env / token_env must be allowed and set."""
     allowed = frozenset(allowed)
     for t in targets:
         refused = refused_env(env_refs(t), allowed)
         if refused:
             names = ", ".join(refused)
-            what = ("become_password_env names" if isinstance(t.transport, SshSpec)
-                    and t.transport.become_password_env == refused[0] else "header values use")
+            spec = t.transport
+            what = ("become_password_env names" if isinstance(spec, SshSpec) and spec.become_password_env == refused[0]
+                    else "etcd credentials name" if isinstance(spec, EtcdSpec)
+                    and refused[0] in (spec.connection.password_env, spec.connection.token_env)
+                    else "header values use")
             raise ConfigError(f"target {t.name}: {what} ${{{refused[0]}}}, which is not an allowed "
                               f"environment variable (refused: {names}); nothing was sent",
                               hint=f"allow it with HOTSWAP_ALLOW_ENV={refused[0]}, or `allow_env: [{refused[0]}]` "
@@ -271,6 +281,12 @@ def check_env(targets: Iterable[Target], allowed: Iterable[str]) -> None:
             raise ConfigError(f"target {t.name}: become_password_env names ${{{spec.become_password_env}}}, which "
                               "is not set; nothing was sent",
                               hint=f"export {spec.become_password_env} with the sudo password of the login user")
+        if isinstance(spec, EtcdSpec):
+            for env in (spec.connection.password_env, spec.connection.token_env):
+                if env and not os.environ.get(env):
+                    raise ConfigError(f"target {t.name}: etcd credentials name ${{{env}}}, which is not set; "
+                                      "nothing was sent", hint=f"export {env} with the etcd "
+                                      f"{'password' if env == spec.connection.password_env else 'token'}")
 
 
 # -- parsing: from profile.yaml's (schema-checked) mappings ------------------------------------
@@ -315,6 +331,10 @@ def parse_transport(name: str, raw: Mapping[str, Any]) -> TransportSpec:
                             headers=_headers(raw.get("headers")), tls=_tls(raw),
                             max_body=_size(raw, "max_body", DEFAULT_MAX_BODY))
         if kind == "etcd":
+            unknown = sorted(set(KEY_FIELD.findall(str(raw.get("key") or ""))) - {"profile", "service", "instance"})
+            if unknown:
+                raise ConfigError(f"target {name}: etcd key {raw.get('key')!r} uses {{{unknown[0]}}} "
+                                  "(it may use {profile}, {service} and {instance})")
             return EtcdSpec(connection=etcd_connection(raw), key=str(raw.get("key") or "/config/{profile}/{instance}"),
                             format=str(raw.get("format") or "json"), template=raw.get("template"),
                             confirm_url=raw.get("confirm_url"), confirm_timeout=_seconds(raw, "confirm_timeout", 10),

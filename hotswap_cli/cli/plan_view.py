@@ -46,7 +46,8 @@ def live_diffs(deployment: Deployment) -> list[LiveGroup]:
     from hotswap_cli.ops.backends import open_transport
     from hotswap_cli.ops.live import read_live
 
-    live = read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env))
+    live = read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env,
+                                                 profile=deployment.profile.name))
     names = deployment.version_names
     key = load_key()
     bytes_sha = deployment.payload_sha256()

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from hotswap_cli.io.deadline import DeadlineTransport, fetch
+from hotswap_cli.specs import EtcdConnection, refused_env
 
 MAX_BODY = 64 * 1024 * 1024  # a range over a prefix of 10,000 instance keys stays well below this
 
@@ -28,9 +31,10 @@ MAX_BODY = 64 * 1024 * 1024  # a range over a prefix of 10,000 instance keys sta
 class EtcdError(Exception):
     """etcd could not be reached, or refused a request: one line, never a credential."""
 
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, unreachable: bool = False, hint: str | None = None) -> None:
         super().__init__(message)
         self.unreachable = unreachable
+        self.hint = hint
 
 
 @dataclass(frozen=True)
@@ -215,3 +219,25 @@ class EtcdClient:
         self._token = str(answer.get("token") or "")
         if not self._token:
             raise EtcdError(f"etcd at {endpoint} gave no token for user {self.auth.user}")
+
+
+def connect(connection: EtcdConnection, allowed_env: Collection[str]) -> EtcdClient:
+    """A client for `connection`: its password or token read from the environment variable it
+    names, which must be allowed (HOTSWAP_* never) and set; EtcdError naming the variable (never
+    its value) otherwise. Nothing connects until the first call."""
+    secrets: dict[str, str | None] = {}
+    for field, env in (("password", connection.password_env), ("token", connection.token_env)):
+        if not env:
+            continue
+        if refused_env([env], allowed_env):
+            raise EtcdError(f"etcd {field}_env names ${{{env}}}, which is not an allowed environment variable",
+                            hint=f"allow it with HOTSWAP_ALLOW_ENV={env}, or `allow_env: [{env}]` in hotswap.yaml "
+                                 "on the default branch (HOTSWAP_* never)")
+        if not os.environ.get(env):
+            raise EtcdError(f"etcd {field}_env names ${{{env}}}, which is not set", hint=f"export {env}")
+        secrets[field] = os.environ[env]
+    if connection.password_env and not connection.user:
+        raise EtcdError("etcd password_env is set but `user` is not", hint="add `user:` to the transport")
+    auth = EtcdAuth(user=connection.user, password=secrets.get("password"), token=secrets.get("token"))
+    tls = EtcdTls(ca=connection.ca, cert=connection.cert, key=connection.key, verify=connection.verify)
+    return EtcdClient(list(connection.endpoints), tls=tls, auth=auth, timeout=connection.timeout)

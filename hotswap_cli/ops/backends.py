@@ -9,6 +9,7 @@ from hotswap_cli.errors import ConfigError, ProbeError
 from hotswap_cli.probes.base import Probe
 from hotswap_cli.specs import (
     CommandProbeSpec,
+    EtcdSpec,
     HttpProbeSpec,
     HttpSpec,
     LocalSpec,
@@ -22,9 +23,10 @@ from hotswap_cli.transports.base import Transport
 
 
 def open_transport(target: Target, *, traceparent: str | None = None,
-                   allowed_env: Collection[str] = frozenset()) -> Transport:
+                   allowed_env: Collection[str] = frozenset(), profile: str = "") -> Transport:
     """A Transport for `target`; nothing connects until its first step. Header values may use the
-    `allowed_env` environment variables only (see check_env, which runs before any connection)."""
+    `allowed_env` environment variables only (see check_env, which runs before any connection).
+    `profile`: the profile's name, which an etcd key may use ({profile}, {service})."""
     spec = target.transport
     if isinstance(spec, LocalSpec):
         from hotswap_cli.transports.local import LocalTransport
@@ -38,6 +40,10 @@ def open_transport(target: Target, *, traceparent: str | None = None,
         from hotswap_cli.transports.http import HttpTransport
 
         return HttpTransport(target.name, spec, traceparent=traceparent, allowed_env=allowed_env)
+    if isinstance(spec, EtcdSpec):
+        from hotswap_cli.transports.etcd import EtcdTransport
+
+        return EtcdTransport(target.name, spec, profile=profile, traceparent=traceparent, allowed_env=allowed_env)
     raise ConfigError(f"target {target.name}: no transport for {spec!r}")
 
 

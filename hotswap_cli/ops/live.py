@@ -99,7 +99,7 @@ def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
         raise UsageError(f"{profile} has no target {instance!r} (targets: {names})")
     allowed = load_trust_root(git_repo).allowed_env()
     check_env([target], allowed)  # before anything connects
-    live = read_one(target, partial(open_transport, allowed_env=allowed))
+    live = read_one(target, partial(open_transport, allowed_env=allowed, profile=profile))
     if live.error:
         raise RepoError(f"cannot read what {instance} runs: {live.error}")
     schema, _ = repo.load_schema(loaded.schema)

@@ -69,7 +69,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     git_repo = git_repo or open_git(root)
     plan = deployment.plan
     clock = settings.clock or SystemClock(settings.cancel)
-    opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env)
+    opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env,
+                                                    profile=plan.profile)
     probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
     record_id = ledger.new_id(kind)
     take = partial(lock.acquire, git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",

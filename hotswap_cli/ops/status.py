@@ -145,7 +145,8 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
     run, held = run_in_progress(git_repo, profile_name, records)
-    live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed))
+    live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed,
+                                                                               profile=profile_name))
     probes = open_probes or partial(default_probes, allowed_env=allowed)
 
     def one(pair: tuple[Target, Any]) -> InstanceStatus:
