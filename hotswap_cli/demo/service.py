@@ -3,8 +3,11 @@
 Each instance takes its config by HTTP (PUT /config) or from its config file (watched), reloads
 without restarting, and serves /health, /config (the raw config, its hash in X-Config-Sha256),
 /metrics (synthetic traffic whose error rate and latency follow `simulate.*`) and POST /-/reload.
+With --etcd, each instance registers itself under /instances/<service>/<name> (a lease kept alive
+every TTL/3, revoked at shutdown); with --etcd-key it also takes its config from that key.
 
     python -m hotswap_cli.demo.service --instance NAME=PORT:CONFIG_PATH ... [--ready-file F]
+        [--etcd URL [--etcd-ttl 120] [--service demo] [--etcd-key /config/{service}/{instance}]]
 """
 
 from __future__ import annotations
@@ -83,6 +86,11 @@ class Instance:
             return False
         return True
 
+    def put_config(self, raw: bytes, data: dict[str, Any]) -> None:
+        """What PUT /config does (and a new value of the watched etcd key): write through, apply."""
+        self.write_file(raw)
+        self.apply(raw, data)
+
     def write_file(self, raw: bytes) -> None:
         """PUT writes through to the config file (atomically), so the file and HTTP views agree."""
         write_atomic(Path(self.config_path), raw)
@@ -129,8 +137,7 @@ async def route(inst: Instance, method: str, path: str, headers: dict[str, str],
         sim = data.get("simulate")
         if isinstance(sim, dict) and sim.get("rejectReload"):
             return _json(422, {"error": "config rejected: simulate.rejectReload is set"})
-        inst.write_file(body)
-        inst.apply(body, data)
+        inst.put_config(body, data)
         return _json(200, {"sha256": inst.sha256})
     if path == "/-/reload" and method == "POST":
         inst.load_file(force=True)
@@ -189,7 +196,43 @@ async def watch(instances: list[Instance], interval: float) -> None:
             inst.load_file()
 
 
-async def run(instances: list[Instance], ready_file: str | None, poll: float) -> None:
+@dataclass(frozen=True)
+class EtcdOptions:
+    endpoint: str
+    ttl: int = 120
+    service: str = "demo"
+    key: str | None = None  # {service} and {instance} filled in: the key each instance watches
+
+
+async def watch_keys(instances: list[Instance], options: EtcdOptions, client: Any) -> None:
+    """Every 0.5 s: a new value of an instance's key is applied as PUT /config would (a value that
+    does not parse, or asks to be rejected, is logged and the running config kept)."""
+    from hotswap_cli.demo.registration import KeyWatch
+
+    assert options.key is not None
+    watches = [(inst, KeyWatch(client, options.key.format(service=options.service, instance=inst.name)))
+               for inst in instances]
+    while True:
+        for inst, watch_ in watches:
+            raw = await asyncio.to_thread(watch_.changed)
+            if raw is None:
+                continue
+            try:
+                data = parse_config(raw)
+            except ValueError as exc:
+                inst.load_error = f"{watch_.key}: {exc}"
+                continue
+            sim = data.get("simulate")
+            if isinstance(sim, dict) and sim.get("rejectReload"):
+                inst.load_error = f"{watch_.key}: config rejected: simulate.rejectReload is set"
+                continue
+            if config_hash(data) != inst.sha256:
+                inst.put_config(raw, data)
+        await asyncio.sleep(0.5)
+
+
+async def run(instances: list[Instance], ready_file: str | None, poll: float,
+              etcd: EtcdOptions | None = None) -> None:
     servers, ports = [], {}
     for inst in instances:
         inst.load_file(force=True)
@@ -201,17 +244,33 @@ async def run(instances: list[Instance], ready_file: str | None, poll: float) ->
         inst.port = server.sockets[0].getsockname()[1]
         ports[inst.name] = inst.port
         servers.append(server)
+    registration = None
+    if etcd is not None:
+        from hotswap_cli.demo.registration import Registration
+        from hotswap_cli.io.etcd import EtcdClient
+
+        client = EtcdClient([etcd.endpoint], timeout=3.0)
+        registration = Registration(client, etcd.service, etcd.ttl)
+        for inst in instances:
+            registration.add(inst.name, f"http://127.0.0.1:{inst.port}")
+        await asyncio.to_thread(registration.start)
     if ready_file:
         write_atomic(Path(ready_file), json.dumps({"pid": os.getpid(), "ports": ports}).encode())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(watch(instances, poll))
+    tasks = [asyncio.create_task(watch(instances, poll))]
+    if etcd is not None and etcd.key and registration is not None:
+        tasks.append(asyncio.create_task(watch_keys(instances, etcd, registration.client)))
     await stop.wait()
-    watcher.cancel()
+    for task in tasks:
+        task.cancel()
     for server in servers:
         server.close()
+    if registration is not None:
+        await asyncio.to_thread(registration.stop)
+        registration.client.close()
 
 
 def parse_instance(text: str) -> Instance:
@@ -228,8 +287,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--instance", action="append", type=parse_instance, default=[], required=True)
     parser.add_argument("--ready-file", help="write {pid, ports} here once every port listens")
     parser.add_argument("--poll", type=float, default=0.2, help="config file poll interval, seconds")
+    parser.add_argument("--etcd", metavar="URL", help="register each instance in this etcd (http://host:port)")
+    parser.add_argument("--etcd-ttl", type=int, default=120, help="the registration lease's TTL, seconds")
+    parser.add_argument("--service", default="demo", help="registered under /instances/SERVICE/NAME")
+    parser.add_argument("--etcd-key", metavar="KEY", help="also take the config from this key ({service} and "
+                        "{instance} filled in), polled every 0.5 s")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.instance, args.ready_file, args.poll))
+    if args.etcd_key and not args.etcd:
+        parser.error("--etcd-key needs --etcd")
+    etcd = EtcdOptions(args.etcd, max(1, args.etcd_ttl), args.service, args.etcd_key) if args.etcd else None
+    asyncio.run(run(args.instance, args.ready_file, args.poll, etcd))
 
 
 if __name__ == "__main__":
