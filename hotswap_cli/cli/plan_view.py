@@ -120,7 +120,17 @@ def plan_dict(deployment: Deployment, groups: list[LiveGroup], kind: str) -> dic
                   "diff": g.diff.to_dict() if g.diff is not None else None,
                   "text_diff": g.text_diff} for g in groups],
         "ssh": ssh_settings(deployment),
+        "targets_from": _inventory_dict(deployment),
     }
+
+
+def _inventory_dict(deployment: Deployment) -> dict[str, Any] | None:
+    """Where the target list came from (profile.yaml's targets_from), for --json."""
+    inv = deployment.inventory
+    if inv is None:
+        return None
+    return {"kind": inv.kind, "source": inv.source, "count": len(inv.targets), "static": inv.static,
+            "revision": inv.revision, "keys": dict(inv.keys)}
 
 
 def _pause_dict(pause: float | None) -> dict[str, Any] | None:
@@ -182,6 +192,8 @@ def print_plan(env: Env, deployment: Deployment, groups: list[LiveGroup], kind: 
         out.print("  approvals: none required", markup=False)
     else:
         out.print("  approvals: not checked (an unreleased revision)", markup=False)
+    if deployment.inventory is not None:
+        out.print(f"  {deployment.inventory.describe()}", markup=False)
     for warning in deployment.warnings:
         out.print(f"  WARNING: {warning}", style="bold yellow", markup=False)
     for note in deployment.notes:

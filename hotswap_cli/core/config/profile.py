@@ -97,13 +97,24 @@ def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
         is_production=policy.production,
     )
 
-def load_profile(repo: ConfigRepo, name: str) -> Profile:
-    """Read and check profile.yaml; raises ValidationFailed listing its problems."""
+def load_profile(repo: ConfigRepo, name: str, *, registry: bool = True) -> Profile:
+    """Read and check profile.yaml; raises ValidationFailed listing its problems. With `registry`,
+    `targets_from:` is read now (etcd, a command: see core/config/inventory) and its targets join
+    the static ones; header and credential variables are the working tree's `allow_env` and
+    HOTSWAP_ALLOW_ENV (a deploy decides them on the trusted ref instead)."""
     src = read_profile(repo, name)
     issues = check_profile_meta(repo, src)
     if issues:
         raise ValidationFailed(f"{issues[0]}" + (f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""))
-    return build_profile(repo, src)
+    profile = build_profile(repo, src)
+    if not registry or not (src.meta.data or {}).get("targets_from"):
+        return profile
+    import os
+
+    from hotswap_cli.core.config.inventory import with_inventory
+
+    allowed = {*repo.settings.allow_env, *os.environ.get("HOTSWAP_ALLOW_ENV", "").split(",")}
+    return with_inventory(profile, src.meta.data or {}, {n.strip() for n in allowed if n.strip()})[0]
 
 
 @lru_cache(maxsize=1)

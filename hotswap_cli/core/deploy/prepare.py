@@ -18,6 +18,7 @@ from hotswap_cli.specs import Target, check_env
 if TYPE_CHECKING:
     from hotswap_cli.core.approvals.quorum import QuorumReport
     from hotswap_cli.core.approvals.trust import TrustRoot
+    from hotswap_cli.core.config.inventory import Inventory
     from hotswap_cli.core.config.render import Rendered
     from hotswap_cli.core.deploy.journal import Journal
     from hotswap_cli.core.deploy.plan import Estimate, Minimums
@@ -71,6 +72,7 @@ class Deployment:
     warnings: tuple[str, ...] = ()  # worth a second thought before confirming (a version that was reverted)
     approval_error: ApprovalError | None = None  # with defer_approvals: why it may not be deployed (exit 4)
     overrides: tuple[str, ...] = ()  # gates an emergency override let it through (freeze, promotion): recorded
+    inventory: Inventory | None = None  # targets_from: where the target list came from (shown with the plan)
 
     def payload_sha256(self) -> dict[str, str]:
         """Target -> sha256 of the bytes it receives: what `status` recognises a text payload by."""
@@ -141,6 +143,9 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
         raise gates.error
     approval_error, quorum = approval_error or gates.error, quorum or gates.quorum
     allowed_env = trust.allowed_env()
+    from hotswap_cli.core.config.inventory import with_inventory
+
+    profile, inventory = with_inventory(profile, src.meta.data or {}, allowed_env)  # targets_from: read now
     check_env(profile.targets, allowed_env)
     schema, _ = at.load_schema(profile.schema)
     config = decrypt_config(rendered.data, schema, lambda path: rendered.locate(path).file)
@@ -161,7 +166,7 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
                       estimate(plan), quorum, released, live_version_names(git_repo, profile.name, records),
                       allowed_env, notes, payloads=payloads, warnings=(warning,) if warning else (),
-                      approval_error=approval_error, overrides=gates.overrides)
+                      approval_error=approval_error, overrides=gates.overrides, inventory=inventory)
 
 
 def _gates(git_repo: GitRepo, trust: TrustRoot, profile: Profile, version: str, commit: str, released: bool,
