@@ -96,19 +96,13 @@ def instance_target(key: str, value: bytes, payload: Mapping[str, Any]) -> specs
 
 def read_etcd(spec: specs.EtcdInventory, profile: Profile, allowed_env: Collection[str],
               payload: Mapping[str, Any]) -> Inventory:
-    from hotswap_cli.io.etcd import EtcdAuth, EtcdClient, EtcdError, EtcdTls, prefix_end
+    from hotswap_cli.io.etcd import EtcdError, connect, prefix_end
 
     prefix = spec.prefix.replace("{service}", service_of(profile.name)).replace("{profile}", profile.name)
-    conn = spec.connection
-    refused = specs.refused_env([n for n in (conn.password_env, conn.token_env) if n], allowed_env)
-    if refused:
-        raise ConfigError(f"targets_from: etcd credentials name ${{{refused[0]}}}, which is not an allowed "
-                          "environment variable", hint=f"allow it with HOTSWAP_ALLOW_ENV={refused[0]}, or "
-                          f"`allow_env: [{refused[0]}]` in hotswap.yaml on the default branch (HOTSWAP_* never)")
-    auth = EtcdAuth(user=conn.user, password=os.environ.get(conn.password_env or "") or None,
-                    token=os.environ.get(conn.token_env or "") or None)
-    client = EtcdClient(list(conn.endpoints), tls=EtcdTls(ca=conn.ca, cert=conn.cert, key=conn.key,
-                                                          verify=conn.verify), auth=auth, timeout=conn.timeout)
+    try:
+        client = connect(spec.connection, allowed_env)
+    except EtcdError as exc:
+        raise ConfigError(f"targets_from: {exc}", hint=exc.hint) from None
     try:
         answer = client.call("/v3/kv/range", {"key": base64.b64encode(prefix.encode()).decode(),
                                               "range_end": prefix_end(prefix)})
