@@ -11,6 +11,7 @@ Usage:
     etcd.etcdctl("put", "/k", "v")               # the real etcdctl, with the right flags
     etcd.enable_auth("root", "pw")               # user root with a password, then `auth enable`
     etcd.stop() / etcd.kill()                    # SIGTERM (waits) / SIGKILL: etcd gone mid-deploy
+    etcd.freeze() / etcd.thaw()                  # SIGSTOP / SIGCONT: etcd hangs
 or the fixtures `etcd` and `etcd_tls` (register with `pytest_plugins = ["support.etcd"]` or import
 them into a test module).
 """
@@ -99,14 +100,23 @@ class Etcd:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """SIGTERM by PID, waited on (SIGKILL after 5 s)."""
+        """SIGTERM by PID (after a SIGCONT: a test may have frozen it with SIGSTOP), waited on
+        (SIGKILL after 5 s)."""
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+    def freeze(self) -> None:
+        """SIGSTOP by PID: etcd keeps its connections open and answers nothing (a hung server)."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL by PID: etcd vanishes without closing connections."""
