@@ -104,7 +104,7 @@ def instance_seconds(res: dict[str, Any]) -> list[float]:
 
 def span(run: Run, start: str, end: str) -> float | None:
     a, b = run.first(start), run.first(end)
-    return b["at"] - a["at"] if a and b else None
+    return b["elapsed_s"] - a["elapsed_s"] if a and b else None
 
 
 def line(name: str, figures: str) -> None:
@@ -184,9 +184,9 @@ def bench_canary(args: argparse.Namespace) -> bool:
 
 def _phase_breakdown(run: Run) -> str:
     """`phase N: push X s / bake Y s` from phase_started, bake_started and verdict events."""
-    starts = {e["number"]: e["at"] for e in run.of("phase_started")}
-    bakes = {e["phase"]: e["at"] for e in run.of("bake_started")}
-    verdicts = {e["phase"]: e["at"] for e in run.of("verdict")}
+    starts = {e["number"]: e["elapsed_s"] for e in run.of("phase_started")}
+    bakes = {e["phase"]: e["elapsed_s"] for e in run.of("bake_started")}
+    verdicts = {e["phase"]: e["elapsed_s"] for e in run.of("verdict")}
     parts = []
     for number in sorted(starts):
         if number in bakes and number in verdicts:
@@ -214,7 +214,7 @@ def bench_revert(args: argparse.Namespace) -> bool:
         finished = run.first("revert_finished")
         if res["status"] != "reverted" or not failing or finished is None:
             raise RuntimeError(f"expected a reverted deploy, got {res['status']}: {res.get('reason')}")
-        gap = finished["at"] - failing[0]["at"]
+        gap = finished["elapsed_s"] - failing[0]["elapsed_s"]
         restored = len(finished["restored"])
         back = _count_running(instances, "1.0.0", repo)
         good_ok = gap < 1.0 and restored == n and back == n
@@ -317,7 +317,7 @@ def _run_breakdown(run: Run) -> str:
     bake = run.first("bake_started")
     verdict_ev = run.first("verdict")
     finished = run.first("deploy_finished")
-    live = [e["at"] for e in run.of("instance_state") if e["state"] == "live"]
+    live = [e["elapsed_s"] for e in run.of("instance_state") if e["state"] == "live"]
     parts = []
     if started:
         parts.append(f"spawn->deploy_started {started['at'] - run.started:.2f}s")

@@ -25,6 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "ops"))
 
+from datetime import datetime
+
 from deploy_support import clone_jobs, hotswap_cmd, subprocess_env  # noqa: E402
 from support.repo import git  # noqa: E402
 from test_ledger_scale import monorepo, with_origin  # noqa: E402
@@ -48,13 +50,14 @@ def one_round(n: int) -> tuple[list[float], int]:
         while pending:
             for i, p in list(pending.items()):
                 if p.poll() is not None:
-                    ended[i] = time.monotonic()
+                    ended[i] = time.time()  # wall clock: the events' `at` is ISO-8601 UTC
                     outputs[i] = p.stdout.read() if p.stdout else ""
                     del pending[i]
             time.sleep(0.005)
         for i, out in outputs.items():
             events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-            live = [e["at"] for e in events if e.get("event") == "instance_state" and e.get("state") == "live"]
+            live = [datetime.fromisoformat(e["at"].replace("Z", "+00:00")).timestamp() for e in events
+                    if e.get("event") == "instance_state" and e.get("state") == "live"]
             if procs[i].returncode == 0 and live:
                 waits.append(ended[i] - max(live))
         on_origin = git(work, "ls-remote", str(origin), "refs/hotswap/ledger/*").count("\n")

@@ -20,7 +20,7 @@ from support.repo import EXAMPLE_REPO
 from hotswap_cli.core.deploy import ledger
 from hotswap_cli.core.versions.git import GitRepo
 
-N = 50
+N = 40
 
 
 def monorepo(root: Path, files: Path, n: int) -> list[str]:
