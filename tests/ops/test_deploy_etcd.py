@@ -206,3 +206,27 @@ def test_auth_from_an_allowed_variable_and_refused_before_anything_is_written_ot
     allowed = deploy(cli, fleet, env={"HOTSWAP_ALLOW_ENV": "ETCD_PW", "ETCD_PW": "s3cret-pw"})
     assert allowed.exit_code == 0, allowed
     assert held(etcd) == {n: rendered(fleet) for n in NAMES}
+
+
+def test_blue_green_stops_before_any_switch_when_one_key_was_changed_by_another_writer(
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
+    """The blue-green decision (no pointer key): every instance is staged and checked before any
+    swap, and check reads the key again, so one changed key means no instance switches."""
+    flag = tmp_path / "wrote"
+    writer = hook(etcd, f"test -e {flag} || {{ $CTL put {key('web-3')} 'by hand' && touch {flag}; }}")
+    for name in NAMES:
+        etcd.etcdctl("put", key(name), f"{name} as it was")
+    fleet = make_fleet([etcd_target(etcd, "web-1"), etcd_target(etcd, "web-2"), etcd_target(etcd, "web-3", writer)],
+                       strategy={"type": "blue-green", "bake": "0.1s"})
+    fleet.release(cli, "1.0.0")
+    client = etcd.client()
+    try:
+        revisions = {n: client.get(key(n)) for n in ("web-1", "web-2")}
+        result = deploy(cli, fleet)
+        assert result.exit_code == 6, result
+        assert f"stage failed on web-3: check: etcd key {key('web-3')} was changed by another writer" in result.stderr
+        assert held(etcd) == {"web-1": b"web-1 as it was", "web-2": b"web-2 as it was", "web-3": b"by hand"}
+        # not even written and put back: web-1 and web-2 were never switched (same mod_revision)
+        assert {n: client.get(key(n)) for n in ("web-1", "web-2")} == revisions
+    finally:
+        client.close()

@@ -54,7 +54,7 @@ def with_origin(root: Path, tmp_path: Path) -> Path:
     return origin
 
 
-def test_fifty_pipelines_deploying_at_once_all_reach_the_remote_ledger(tmp_path: Path) -> None:
+def test_forty_pipelines_deploying_at_once_all_reach_the_remote_ledger(tmp_path: Path) -> None:
     root, files = tmp_path / "repo", tmp_path / "instances"
     names = monorepo(root, files, N)
     origin = with_origin(root, tmp_path)
