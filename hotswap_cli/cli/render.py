@@ -33,7 +33,7 @@ def render(
         raise UsageError(f"--format must be yaml or json, not {fmt!r}")
     env = env_of(ctx)
     repo = env.repo
-    loaded = load_profile(repo, profile)
+    loaded = load_profile(repo, profile, registry=target is not None)
     data = mask_config(render_profile(repo, loaded).data, repo.load_schema(loaded.schema)[0])
     targets = loaded.targets
     if target is not None:

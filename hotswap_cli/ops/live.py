@@ -92,7 +92,7 @@ def live_config(git_repo: GitRepo, profile: str, instance: str) -> ConfigAt:
     from hotswap_cli.ops.backends import open_transport
 
     repo = ConfigRepo.open(git_repo.config_root)
-    loaded = load_profile(repo, profile)
+    loaded = load_profile(repo, profile, registry=True)
     target = next((t for t in loaded.targets if t.name == instance), None)
     if target is None:
         names = ", ".join(t.name for t in loaded.targets) or "none"
@@ -122,7 +122,7 @@ def payload_at(git_repo: GitRepo, snap: ConfigAt, instance: str, key: bytes | No
         return snap.raw or b""
     repo = ConfigRepo(git_repo.source_at(snap.commit), root=git_repo.config_root) if snap.commit else \
         ConfigRepo.open(git_repo.config_root)
-    loaded = load_profile(repo, snap.profile)
+    loaded = load_profile(repo, snap.profile, registry=True)
     target = next((t for t in loaded.targets if t.name == instance), None)
     if target is None:
         raise UsageError(f"{snap.describe()} has no target {instance!r}")

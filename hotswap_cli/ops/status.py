@@ -135,7 +135,7 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     from hotswap_cli.ops.backends import open_transport as default_transport
     from hotswap_cli.ops.live import read_live
 
-    profile = load_profile(ConfigRepo.open(root), profile_name)
+    profile = load_profile(ConfigRepo.open(root), profile_name, registry=True)
     git_repo = open_git(root)
     allowed = load_trust_root(git_repo).allowed_env()
     check_env(profile.targets, allowed)  # before anything connects

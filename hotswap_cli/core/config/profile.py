@@ -97,8 +97,9 @@ def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
         is_production=policy.production,
     )
 
-def load_profile(repo: ConfigRepo, name: str, *, registry: bool = True) -> Profile:
-    """Read and check profile.yaml; raises ValidationFailed listing its problems. With `registry`,
+def load_profile(repo: ConfigRepo, name: str, *, registry: bool = False) -> Profile:
+    """Read and check profile.yaml; raises ValidationFailed listing its problems. With `registry`
+    (what reads instances: status, diff live:, render --target; never validate, release, approve),
     `targets_from:` is read now (etcd, a command: see core/config/inventory) and its targets join
     the static ones; header and credential variables are the working tree's `allow_env` and
     HOTSWAP_ALLOW_ENV (a deploy decides them on the trusted ref instead)."""
