@@ -71,6 +71,10 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     clock = settings.clock or SystemClock(settings.cancel)
     opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env,
                                                     profile=plan.profile)
+    if deployment.inventory is not None:  # instances that registered themselves may leave mid-run
+        from hotswap_cli.ops.registry import registered_opener
+
+        opener = registered_opener(opener, deployment.inventory, deployment.allowed_env)
     probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
     record_id = ledger.new_id(kind)
     take = partial(lock.acquire, git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",

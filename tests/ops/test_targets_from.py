@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from deploy_fleet import Fleet, git, local_target
-from deploy_support import DemoRepo, make_demo_repo, parse_json_lines, running_hash
+from deploy_support import DemoRepo, hotswap_cmd, make_demo_repo, parse_json_lines, running_hash, subprocess_env
 from support.etcd import Etcd, start_etcd
 from support.sshd import free_port
 
@@ -141,6 +141,40 @@ def test_a_stopped_instance_leaves_the_next_plan(
     assert result.exit_code == 0, result
     assert "targets: 1 from etcd /instances/demo/" in result.stdout
     assert "demo-2" in result.stdout and "demo-1" not in result.stdout and "demo-3" not in result.stdout
+
+
+def test_an_instance_that_leaves_mid_deploy_is_reported_as_gone(
+        registered: Callable[..., Registered], tmp_path: Path, etcd: Etcd) -> None:
+    # rolling, one instance a phase with a 3 s bake: demo-3's turn comes ~6 s in; it is killed
+    # (no goodbye) as the run starts, and its 2 s lease expires before then
+    repo = make_demo_repo(tmp_path / "slow", [], environment="Staging",
+                          strategy={"type": "rolling", "batch": 1, "bake": "3s"}, health={"interval": "0.5s"})
+    with_targets_from(repo.root, repo.profile, {"etcd": {"endpoints": [etcd.endpoint],
+                                                         "prefix": "/instances/{service}/", "timeout": "3s"}})
+    repo.set_simulate(latencyMs=36)  # a new config (still healthy)
+    git(repo.root, "commit", "-q", "-am", "a little slower")
+    first, second, third = registered("demo-1"), registered("demo-2"), registered("demo-3", ttl=2)
+    proc = subprocess.Popen(hotswap_cmd(repo.root, "deploy", repo.profile, "--rev", "HEAD", "--yes", "--json"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=subprocess_env())
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if json.loads(line).get("event") == "phase_started":
+                third.stop(signal.SIGKILL)
+                break
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 6, err  # the others were reverted
+    gone = "its registration /instances/demo/demo-3 is gone (its lease expired: the instance left the registry)"
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["event"] == "result" and "demo-3: read current config: " in result["reason"], result
+    assert gone in result["reason"], result["reason"]
+    expected = config_hash(repo.config())
+    assert expected not in {running_hash(first.url), running_hash(second.url)}  # put back
 
 
 def test_an_unreachable_registry_is_one_line_and_validate_never_asks_it(

@@ -28,6 +28,7 @@ class Inventory:
     static: int = 0  # targets profile.yaml lists besides
     keys: Mapping[str, str] = field(default_factory=dict)  # instance -> its registration key (etcd)
     revision: int | None = None
+    connection: specs.EtcdConnection | None = None  # etcd: where to look whether a registration is still there
 
     def describe(self) -> str:
         """`targets: 3 from etcd /instances/demo/ at http://… (revision 12)[, 1 from profile.yaml]`."""
@@ -122,7 +123,7 @@ def read_etcd(spec: specs.EtcdInventory, profile: Profile, allowed_env: Collecti
         targets.append(target)
         keys[target.name] = key
     source = f"etcd {prefix} at {client.endpoints[0]} (revision {revision})"
-    return Inventory("etcd", tuple(targets), source, keys=keys, revision=revision)
+    return Inventory("etcd", tuple(targets), source, keys=keys, revision=revision, connection=spec.connection)
 
 
 # -- command: a program that prints targets (Ansible's dynamic inventory) -----------------------
