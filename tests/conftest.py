@@ -12,7 +12,7 @@ import pytest
 
 from hotswap_cli import telemetry
 
-pytest_plugins = ["support.sshd", "support.instances"]
+pytest_plugins = ["support.sshd", "support.instances", "support.etcd"]
 
 from support.repo import EXAMPLE_REPO, git  # noqa: E402,F401 - re-exported for fixtures
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from deploy_fleet import WORKER_CONFIG, Fleet
-from support.etcd import Etcd, etcd, etcd_tls  # noqa: F401 - the fixtures
+from support.etcd import Etcd
 
 from hotswap_cli import formats
 from hotswap_cli.core.deploy.ledger import read_records
@@ -70,7 +70,7 @@ def deploy(cli: Callable[..., Any], fleet: Fleet, *args: str, env: dict[str, str
 
 
 def test_deploy_writes_every_key_and_status_and_diff_live_read_them(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
     etcd.etcdctl("put", key("web-1"), PREVIOUS.decode())
     fleet = make_fleet([etcd_target(etcd, n) for n in NAMES], environment="Development",
                        strategy={"type": "direct", "bake": "0.1s"})
@@ -99,7 +99,7 @@ def test_deploy_writes_every_key_and_status_and_diff_live_read_them(
 
 
 def test_canary_failure_puts_back_the_exact_bytes_and_deletes_the_keys_it_created(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
     etcd.etcdctl("put", key("web-1"), PREVIOUS.decode())
     etcd.etcdctl("put", key("web-3"), "web-3 as it was")
     # web-2 fails its health check once its key holds the new version
@@ -124,7 +124,7 @@ def test_canary_failure_puts_back_the_exact_bytes_and_deletes_the_keys_it_create
 
 
 def test_another_writer_between_read_and_swap_is_named_left_alone_and_the_others_reverted(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:
     flag = tmp_path / "wrote"
     # web-2's baseline probe runs after its key was read and before the swap: another writer strikes then
     writer = hook(etcd, f"test -e {flag} || {{ $CTL put {key('web-2')} 'by hand' && touch {flag}; }}")
@@ -145,7 +145,7 @@ def test_another_writer_between_read_and_swap_is_named_left_alone_and_the_others
 
 
 def test_etcd_that_hangs_mid_deploy_ends_the_run_within_its_timeout_and_is_reported(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:
     flag = tmp_path / "frozen"
     # once web-1 holds the new version (phase 1's bake), etcd stops answering (SIGSTOP: connections
     # stay open, nothing answers), before phase 2 reads web-2 and web-3
@@ -176,7 +176,7 @@ def test_etcd_that_hangs_mid_deploy_ends_the_run_within_its_timeout_and_is_repor
     assert record["status"] == "revert_failed"
 
 
-def test_tls_with_a_client_certificate(etcd_tls: Etcd, make_fleet: Callable[..., Fleet],  # noqa: F811
+def test_tls_with_a_client_certificate(etcd_tls: Etcd, make_fleet: Callable[..., Fleet],
                                        cli: Callable[..., Any]) -> None:
     fleet = make_fleet([etcd_target(etcd_tls, n) for n in NAMES], environment="Development",
                        strategy={"type": "direct", "bake": "0.1s"})
@@ -187,7 +187,7 @@ def test_tls_with_a_client_certificate(etcd_tls: Etcd, make_fleet: Callable[...,
 
 
 def test_auth_from_an_allowed_variable_and_refused_before_anything_is_written_otherwise(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any],  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HOTSWAP_ALLOW_ENV", raising=False)
     etcd.enable_auth("root", "s3cret-pw")
@@ -212,7 +212,7 @@ def test_auth_from_an_allowed_variable_and_refused_before_anything_is_written_ot
 
 
 def test_blue_green_stops_before_any_switch_when_one_key_was_changed_by_another_writer(
-        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:  # noqa: F811
+        etcd: Etcd, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], tmp_path: Path) -> None:
     """The blue-green decision (no pointer key): every instance is staged and checked before any
     swap, and check reads the key again, so one changed key means no instance switches."""
     flag = tmp_path / "wrote"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from deploy_fleet import Fleet, git, local_target
 from deploy_support import DemoRepo, hotswap_cmd, make_demo_repo, parse_json_lines, running_hash, subprocess_env
-from support.etcd import Etcd, start_etcd
+from support.etcd import Etcd
 from support.sshd import free_port
 
 from hotswap_cli.model import config_hash
@@ -54,15 +54,6 @@ class Registered:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def etcd(tmp_path: Path) -> Iterator[Etcd]:
-    server = start_etcd(tmp_path)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.etcd import Etcd, etcd, etcd_tls  # noqa: F401 - the fixtures
+from support.etcd import Etcd
 
 from hotswap_cli.errors import ConfigError, TransportError
 from hotswap_cli.ops.backends import open_transport
@@ -54,7 +54,7 @@ def push(t: EtcdTransport, data: bytes) -> None:
 
 
 @pytest.fixture
-def seeded(etcd: Etcd) -> Iterator[Etcd]:  # noqa: F811 - the fixture above
+def seeded(etcd: Etcd) -> Iterator[Etcd]:
     etcd.etcdctl("put", "/config/payment-service.production/web-1", PREVIOUS.decode())
     yield etcd
 
@@ -77,7 +77,7 @@ def test_the_key_template_is_filled_and_a_push_then_revert_restores_the_exact_by
     t.close()
 
 
-def test_a_key_that_did_not_exist_is_deleted_again_on_revert(etcd: Etcd) -> None:  # noqa: F811
+def test_a_key_that_did_not_exist_is_deleted_again_on_revert(etcd: Etcd) -> None:
     t = transport(etcd, "web-2")
     assert t.read_current() is None
     push(t, NEW)
@@ -103,7 +103,7 @@ def test_another_writer_between_read_and_swap_is_detected_and_not_overwritten(se
     t.close()
 
 
-def test_another_writer_that_creates_an_absent_key_is_detected_at_check(etcd: Etcd) -> None:  # noqa: F811
+def test_another_writer_that_creates_an_absent_key_is_detected_at_check(etcd: Etcd) -> None:
     t = transport(etcd, "web-3")
     assert t.read_current() is None
     t.stage(NEW)
@@ -180,7 +180,7 @@ def test_etcd_that_hangs_fails_within_the_timeout_and_an_unanswered_swap_is_chec
     t.close()
 
 
-def test_tls_with_a_client_certificate(etcd_tls: Etcd) -> None:  # noqa: F811
+def test_tls_with_a_client_certificate(etcd_tls: Etcd) -> None:
     t = transport(etcd_tls)
     assert t.read_current() is None
     push(t, NEW)
@@ -200,7 +200,7 @@ def test_tls_with_a_client_certificate(etcd_tls: Etcd) -> None:  # noqa: F811
     unknown_ca.close()
 
 
-def test_user_and_password_from_an_allowed_variable_only(etcd: Etcd, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_user_and_password_from_an_allowed_variable_only(etcd: Etcd, monkeypatch: pytest.MonkeyPatch) -> None:
     etcd.enable_auth("root", "s3cret-pw")
     monkeypatch.setenv("ETCD_PW", "s3cret-pw")
     t = transport(etcd, user="root", password_env="ETCD_PW", allowed=frozenset({"ETCD_PW"}))
