@@ -332,7 +332,8 @@ FAULTS = [
     pytest.param(
         Fault("ssh-stalls-mid-upload", 6, FAILED_ON + r"web-2: stage: connection to root@127\.0\.0\.1:\d+ "
               r"stalled: no answer within 1s during stage into \S+/web-2$", OLD, big=True,
-              inject=lambda w: w.proxy.stall_after(100_000), heal=lambda w: w.proxy.restore(),
+              edit=spec("web-2", timeout="1s"), inject=lambda w: w.proxy.stall_after(100_000),
+              heal=lambda w: w.proxy.restore(),
               leaves_temp=True, recover="deploy", final="new"),
         id="ssh-stalls-mid-upload"),
     pytest.param(
@@ -443,7 +444,7 @@ def world(make_fleet: Callable[..., Fleet], sshd: SshServer, tmp_path: Path) -> 
             {"name": "web-1", "transport": {"type": "local", "path": str(files / "web-1/worker.json"),
                                             "timeout": "2s"}, "health": []},
             {"name": "web-2", "transport": sshd.spec(files / "web-2/worker.json", port=proxy.port, key=str(key),
-                                                     known_hosts=str(known), retries=0, timeout="1s",
+                                                     known_hosts=str(known), retries=0, timeout="5s",
                                                      command_timeout="2s"), "health": []},
             {"name": "web-3", "transport": {"type": "http", "url": http.url + "/config", "timeout": "0.5s",
                                             "retries": 0}, "health": []},

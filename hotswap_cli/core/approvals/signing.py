@@ -215,7 +215,7 @@ def sign_tag(git_repo: GitRepo, name: str, commit: str, message: str) -> None:
 
 
 def delete_tag(git_repo: GitRepo, name: str) -> None:
-    git_repo.git("update-ref", "-d", f"refs/tags/{name}", check=False)
+    git_repo.update_ref("-d", f"refs/tags/{name}", check=False)
 
 
 def commit_signatures(git_repo: GitRepo, rev_range: str, approvers: Approvers,

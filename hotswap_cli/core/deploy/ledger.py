@@ -140,7 +140,7 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
         if made.returncode != 0:
             raise RepoError(f"cannot write a ledger record: {git_error(made.stderr)}")
         commit = made.stdout.strip()
-        if git_repo.git("update-ref", ref, commit, old or ZERO, check=False).returncode == 0:
+        if git_repo.update_ref(ref, commit, old or ZERO, check=False).returncode == 0:
             return str(record["id"])
         time.sleep(random.uniform(0.005, 0.05))
     raise RepoError(f"could not update {ref}: it keeps changing under us")
@@ -257,7 +257,7 @@ def _integrate(git_repo: GitRepo, ref: str, remote: str | None) -> None:
             new = remote
         else:
             new = _rebase(git_repo, local, remote)
-        if git_repo.git("update-ref", ref, new, local or ZERO, check=False).returncode == 0:
+        if git_repo.update_ref(ref, new, local or ZERO, check=False).returncode == 0:
             return
     raise RepoError(f"could not update {ref}: it keeps changing under us")
 
@@ -315,7 +315,7 @@ def push_ledger(git_repo: GitRepo, profiles: list[str] | None = None, *, deadlin
             parts = line.split("\t")
             if len(parts) >= 2 and line[:1] in (" ", "+", "=", "*") and parts[1].startswith(LEDGER_PREFIX):
                 profile = parts[1].split(":", 1)[0][len(LEDGER_PREFIX):]
-                git_repo.git("update-ref", remote_ref(profile), ledger_ref(profile), check=False)
+                git_repo.update_ref(remote_ref(profile), ledger_ref(profile), check=False)
         todo = [p for p in todo if p in pending(git_repo)]
         if not todo:
             return True

@@ -25,7 +25,7 @@ def store(git_repo: GitRepo, ref: str, filename: str, data: dict[str, Any], mess
     tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{filename}\n").stdout.strip()
     _, env = identity(git_repo)
     commit = git_repo.git("commit-tree", tree, "-m", message, env=env).stdout.strip()
-    git_repo.git("update-ref", ref, commit)
+    git_repo.update_ref(ref, commit)
     if git_repo.has_remote(REMOTE):
         result = git_repo.push(REMOTE, "--force", f"{commit}:{ref}")
         if result.returncode != 0:
@@ -38,7 +38,7 @@ def delete(git_repo: GitRepo, ref: str, what: str) -> None:
         result = git_repo.push(REMOTE, f":{ref}")
         if result.returncode != 0 and "remote ref does not exist" not in result.stderr:
             raise RepoError(f"cannot remove {what} on {REMOTE}: {git_error(result.stderr or result.stdout)}")
-    git_repo.git("update-ref", "-d", ref, check=False)
+    git_repo.update_ref("-d", ref, check=False)
 
 
 def load(git_repo: GitRepo, ref: str, seen: str, filename: str, what: str) -> tuple[dict[str, Any], str] | None:

@@ -58,6 +58,25 @@ def busy(result: GitResult) -> bool:
     return refused and ("lock" in result.stderr.lower() or "failed to update ref" in result.stdout)
 
 
+REF_LOCK_WAIT = 3.0  # seconds a ref write waits for another writer's `.lock` on the same ref
+STALE_REF_LOCK = 30.0  # a ref `.lock` older than this was left by a git process that died holding it
+
+
+def _held_lock(result: GitResult) -> Path | None:
+    """The lock file git could not create (`Unable to create '….lock': File exists`), if that is why it failed."""
+    import re
+
+    found = re.search(r"Unable to create '([^']+\.lock)': File exists", result.stderr)
+    return Path(found.group(1)) if result.returncode != 0 and found else None
+
+
+def _age(path: Path) -> float | None:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return None
+
+
 def stale(porcelain: str) -> bool:
     """Was a ref refused because it is not what we said it was (a lease, or not a fast-forward)?"""
     return any(line.startswith("!\t") and "\t[rejected]" in line for line in porcelain.splitlines())
@@ -127,16 +146,18 @@ class GitRepo:
         self.fetches = FetchState()  # what was brought from origin on demand (core.versions.remote)
 
     def git(self, *args: str, check: bool = True, input: str | None = None,
-            env: dict[str, str] | None = None) -> GitResult:
+            env: dict[str, str] | None = None, own_session: bool = False) -> GitResult:
         """Run the git binary (signing and verification need git itself); it, and the signing
-        programs and credential helpers it starts, never see hotswap's key settings."""
+        programs and credential helpers it starts, never see hotswap's key settings. `own_session`
+        keeps a signal aimed at hotswap's process group from reaching it (for quick local writes
+        that must not be torn halfway)."""
         from hotswap_cli.io.process import command_environment
 
         limit = git_timeout()
         try:
             result = subprocess.run(["git", *args], cwd=self.top, capture_output=True, text=True, input=input,
                                     env={**command_environment(), "GIT_TERMINAL_PROMPT": "0", **(env or {})},
-                                    check=False, timeout=limit)
+                                    check=False, timeout=limit, start_new_session=own_session)
         except subprocess.TimeoutExpired:
             message = f"git {args[0]}: no answer within {limit:g}s (is the remote reachable?)"
             if check:
@@ -145,6 +166,36 @@ class GitRepo:
         if check and result.returncode != 0:
             raise RepoError(f"git {args[0]}: {git_error(result.stderr or result.stdout)}")
         return GitResult(result.returncode, result.stdout, result.stderr)
+
+    def update_ref(self, *args: str, check: bool = True) -> GitResult:
+        """`git update-ref ARGS` that survives what kills hotswap. It runs in a session of its own,
+        so a kill aimed at hotswap's process group (a CI runner cancelling the job, `kill -9 -PGID`)
+        cannot stop it between creating the ref's `.lock` and renaming it. A `.lock` that another
+        writer holds is waited for (up to REF_LOCK_WAIT seconds); one older than STALE_REF_LOCK
+        seconds was left by a crash (git holds a ref's lock for milliseconds) and is removed, and
+        said. A RepoError (with `check`) names the lock file to remove when neither applies."""
+        ends = time.monotonic() + REF_LOCK_WAIT
+        while True:
+            result = self.git("update-ref", *args, check=False, own_session=True)
+            held = _held_lock(result)
+            if result.returncode == 0 or held is None:
+                break
+            age = _age(held)
+            if age is not None and age > STALE_REF_LOCK:
+                from hotswap_cli.core.versions.remote import notice
+
+                held.unlink(missing_ok=True)
+                notice(f"hotswap: removed {held}, left {age:.0f}s ago by a git process that did not finish")
+                continue
+            if time.monotonic() >= ends:
+                if check:
+                    raise RepoError(f"git update-ref: {held} exists: another git process holds it",
+                                    hint="if no git or hotswap process is running here, remove that file")
+                return result
+            time.sleep(0.05)
+        if check and result.returncode != 0:
+            raise RepoError(f"git update-ref: {git_error(result.stderr or result.stdout)}")
+        return result
 
     def push(self, remote: str, *args: str, deadline: float = PUSH_BUSY_DEADLINE) -> GitResult:
         """`git push --porcelain --no-verify` (never raises), tried again with backoff and jitter for
@@ -170,7 +221,7 @@ class GitRepo:
                 break
             time.sleep(0.05 * (attempt + 1))  # another process of this clone is updating `into` right now
         if "couldn't find remote ref" in result.stderr:
-            self.git("update-ref", "-d", into, check=False)
+            self.update_ref("-d", into, check=False)
             return False
         raise RepoError(f"cannot read {what} on {remote}: {git_error(result.stderr)}")
 
