@@ -7,16 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hotswap_cli import specs
-from hotswap_cli.core.config.configrepo import _NAME_RE, ConfigRepo, issue_at, load_meta_schema
 from hotswap_cli.core.config.schema import SchemaChecker, describe
 from hotswap_cli.core.config.strategies import Pauses, StepError, canary_steps, split_pauses
-from hotswap_cli.core.config.yamlsrc import Document
 from hotswap_cli.durations import parse_duration
 from hotswap_cli.errors import ConfigError, UsageError, ValidationFailed
-from hotswap_cli.model import HealthPolicy, Issue, Location, Profile, SchemaRef, StrategySpec
+
+# Every command module imports this one, so `hotswap --help` does too: the repo reader (PyYAML)
+# and the model and spec types (~55 ms of dataclass creation and YAML) load when a profile is read.
+if TYPE_CHECKING:
+    from hotswap_cli.core.config.configrepo import ConfigRepo
+    from hotswap_cli.core.config.yamlsrc import Document
+    from hotswap_cli.model import HealthPolicy, Issue, Profile, StrategySpec
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ def read_profile(repo: ConfigRepo, name: str) -> ProfileSource:
 
 def check_profile_name(name: str) -> str:
     """`name` when it can name a profile (a folder, a tag prefix); ConfigError otherwise."""
+    from hotswap_cli.core.config.configrepo import _NAME_RE
+
     if not _NAME_RE.match(name):
         raise ConfigError(f"invalid profile name {name!r}: use letters, digits, '.', '_' and '-'")
     return name
@@ -61,6 +66,9 @@ def unknown_profile(name: str, known: Iterable[str], where: str = "") -> UsageEr
 
 def build_profile(repo: ConfigRepo, src: ProfileSource) -> Profile:
     """Typed Profile from an already schema-checked profile.yaml, with defaults applied."""
+    from hotswap_cli import specs
+    from hotswap_cli.model import Profile, SchemaRef
+
     meta: dict[str, Any] = src.meta.data or {}
     env = meta["environment"]
     policy = repo.settings.environments.get(env)
@@ -120,11 +128,16 @@ def load_profile(repo: ConfigRepo, name: str, *, registry: bool = False) -> Prof
 
 @lru_cache(maxsize=1)
 def _meta_checker() -> SchemaChecker:
+    from hotswap_cli.core.config.configrepo import load_meta_schema
+
     return SchemaChecker(load_meta_schema("profile.schema.json"), "profile.schema.json")
 
 
 def check_profile_meta(repo: ConfigRepo, src: ProfileSource) -> list[Issue]:
     """profile.yaml problems: shape, unknown keys, name, duplicate targets, environment, schema existence."""
+    from hotswap_cli.core.config.configrepo import issue_at
+    from hotswap_cli.model import Issue, Location, SchemaRef
+
     doc = src.meta
     issues = []
     if not isinstance(doc.data, dict):
@@ -176,6 +189,8 @@ def bake_for(strategy: str, asked: Any, inherited: Any) -> Any:
 def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
     """The typed strategy from `strategy:` (hotswap.yaml defaults under the profile's own keys).
     `steps` may hold pauses: `pause` (until `hotswap resume`) or `{pause: 10m}` after a step."""
+    from hotswap_cli.model import StrategySpec
+
     steps: tuple[float, ...] = StrategySpec.steps
     pauses: Pauses = ()
     if "steps" in raw:
@@ -200,6 +215,8 @@ def strategy_spec(raw: dict[str, Any], default_type: str) -> StrategySpec:
 def health_policy(raw: dict[str, Any]) -> HealthPolicy:
     """The gate policy from `health:` (hotswap.yaml defaults under the profile's own keys).
     profile.yaml is schema-checked; hotswap.yaml's defaults are checked here."""
+    from hotswap_cli.model import HealthPolicy
+
     base = HealthPolicy()
 
     def duration(key: str) -> float | None:
