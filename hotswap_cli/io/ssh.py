@@ -1,6 +1,8 @@
-"""One verified, reused paramiko connection per instance: host keys, bounded connect retries, commands,
-SFTP, and a deadline on every wait (a step that moves no byte for `timeout` seconds fails, and closing
-the connection from another thread ends whatever this one is waiting for)."""
+"""An instance's ssh connection: host keys, bounded connect retries, commands, SFTP, and a deadline on
+every wait (a step that moves no byte for `timeout` seconds fails, and closing the connection from
+another thread ends whatever this one is waiting for). The login itself is drawn from the process's
+pool (ssh_connect.POOL), so a deploy's live read, push and `where: target` probes of one host share
+one TCP connection and one authentication; a stalled or broken one is dropped from the pool."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from paramiko.sftp import CMD_INIT, CMD_STATUS, CMD_VERSION
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.ssh_config import Route, resolve
-from hotswap_cli.io.ssh_connect import close_jumps, login, route_sock
+from hotswap_cli.io.ssh_connect import POOL, Link, close_jumps
 from hotswap_cli.io.steps import step_error
 from hotswap_cli.specs import SshSpec
 
@@ -96,8 +98,10 @@ class SshConnection:
         self.timeout = spec.timeout
         self.command_timeout = spec.command_timeout
         self.retries = spec.retries
-        self._client: paramiko.SSHClient | None = None
+        self._link: Link | None = None  # a lease on a pooled connection, taken on first use
+        self._fresh = False  # whether that lease logged in (else it was reused, maybe idle for a while)
         self._sftp: Sftp | None = None
+        self._busy = 0  # steps running now (close() from another thread then breaks the connection)
         self._closed = False  # by close(): final, never reconnects
         self._moved_at = 0.0  # when an SFTP byte last moved, or the connection became ready
         self._ready_at = 0.0
@@ -129,26 +133,46 @@ class SshConnection:
     def client(self) -> paramiko.SSHClient:
         if self._closed:
             raise TransportError(self.instance, f"connection to {self.where} was closed")
-        if not self.client_alive():
+        if self._link is None or not self._link.alive():
             self._drop()
             self._connecting = True
             try:
-                route = self.route
-                self._client = login(self.instance, route.target, route_sock(self.instance, route, self.retries),
-                                     retries=self.retries)
+                self._link, self._fresh = POOL.acquire(self.instance, self.route, self.retries)
             finally:
                 self._connecting = False
                 self._mark_ready()
-        assert self._client is not None
-        return self._client
+        assert self._link is not None and self._link.client is not None
+        return self._link.client
+
+    def open_channel(self) -> paramiko.Channel:
+        """A new session channel. A reused connection whose peer went away while it sat idle can
+        still look alive: its failure to open a channel (which changes nothing remotely) drops it
+        and the step goes on with a new login, once."""
+        while True:
+            client = self.client
+            try:
+                return client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+            except paramiko.ChannelException:  # the server answered and refused (MaxSessions?): it is alive
+                raise
+            except (paramiko.SSHException, OSError, EOFError):
+                if self._fresh or self._closed:
+                    raise
+                self._drop()
 
     @property
     def sftp(self) -> Sftp:
-        """The SFTP session; every read and write on it times out after `timeout` seconds of silence."""
-        client = self.client  # may reconnect, which drops a stale sftp session
+        """The SFTP session; every read and write on it times out after `timeout` seconds of silence.
+        The instance's previous user of the pooled connection (the live read) may have left it open."""
+        self.client  # noqa: B018 - may reconnect, which drops a stale sftp session
+        if self._sftp is None and self._link is not None:
+            parked = self._link.take_parked(self.instance)
+            if parked is not None and not parked.sock.closed:
+                parked.sock.settimeout(self.timeout)
+                parked._moved = self._mark_moved
+                self._sftp = parked
         if self._sftp is None:
             try:
-                channel = client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+                channel = self.open_channel()
                 channel.settimeout(self.timeout)
                 channel.invoke_subsystem("sftp")
                 self._sftp = Sftp(channel, self._mark_moved)
@@ -191,6 +215,7 @@ class SshConnection:
                     return
 
         threading.Thread(target=watch, name=f"hotswap-ssh-deadline-{self.instance}", daemon=True).start()
+        self._busy += 1
         try:
             yield
         except Exception as exc:
@@ -202,6 +227,7 @@ class SshConnection:
                 raise TransportError(self.instance, self._stalled or message) from None
             raise
         finally:
+            self._busy -= 1
             done.set()
 
     def _mark_moved(self) -> None:
@@ -211,8 +237,7 @@ class SshConnection:
         self._ready_at = time.monotonic()
 
     def client_alive(self) -> bool:
-        transport = self._client.get_transport() if self._client else None
-        return transport is not None and transport.is_active()
+        return self._link is not None and self._link.alive()
 
     def run(self, command: str, *, env: dict[str, str] | None = None, step: str = "command") -> tuple[int, str]:
         """Run `command` (already quoted) in the remote shell; exit status and combined output. Silent
@@ -224,7 +249,7 @@ class SshConnection:
     def _run(self, command: str, env: dict[str, str] | None) -> tuple[int, str]:
         prefix = "".join(f"{k}={shlex.quote(v)}; export {k}; " for k, v in (env or {}).items())
         try:
-            chan = self.client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+            chan = self.open_channel()
             try:
                 chan.settimeout(self.command_timeout)
                 chan.set_combine_stderr(True)
@@ -247,7 +272,7 @@ class SshConnection:
         as `run`."""
         with self.bounded(step, self.command_timeout + self.timeout, idle=False):
             try:
-                chan = self.client.get_transport().open_session(timeout=self.timeout)  # type: ignore[union-attr]
+                chan = self.open_channel()
                 try:
                     chan.settimeout(self.command_timeout)
                     chan.exec_command(command)
@@ -270,20 +295,34 @@ class SshConnection:
                                      f"{exc or type(exc).__name__}") from None
 
     def close(self) -> None:
-        """Close for good. Safe from another thread: an operation stuck in this connection raises
-        promptly (closing the transport ends every paramiko wait) and nothing reconnects."""
+        """Close for good. Between steps the lease goes back to the pool (the SFTP session parked for
+        the instance's next user). From another thread while a step runs (Ctrl-C, an abandoned
+        instance) the pooled connection itself is closed, so the stuck step raises promptly, and
+        nothing reconnects."""
         self._closed = True
-        self._drop()
+        self._drop(broken=self._busy > 0)
 
-    def _drop(self) -> None:
-        """Close the connection; the next use reconnects (unless close() was called)."""
-        client, sftp = self._client, self._sftp
-        self._client, self._sftp = None, None
-        # the transport first: a thread stuck in a write holds locks that closing the SFTP channel
-        # first would wait for; a closed transport marks every channel closed without sending
-        for closable in (client, sftp):
-            if closable is not None:
-                try:
-                    closable.close()
-                except Exception:  # already broken; nothing left to release
-                    pass
+    def _drop(self, *, broken: bool = True) -> None:
+        """Let go of the connection; the next use draws a new one (unless close() was called).
+        broken: the connection stalled, died or is stuck: close it and take it out of the pool."""
+        link, sftp = self._link, self._sftp
+        self._link, self._sftp = None, None
+        if link is None:
+            if sftp is not None:
+                _close_quietly(sftp)
+            return
+        if broken or not link.alive():
+            POOL.kill(link)  # the transport first: it ends every wait on it, then the channels
+            _close_quietly(sftp)
+            POOL.release(link, self.instance)
+        else:
+            POOL.release(link, self.instance, park=sftp)
+
+
+def _close_quietly(closable: paramiko.SFTPClient | None) -> None:
+    if closable is None:
+        return
+    try:
+        closable.close()
+    except Exception:  # noqa: BLE001 - already broken; nothing left to release
+        pass

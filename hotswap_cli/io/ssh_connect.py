@@ -2,6 +2,11 @@
 connections are shared. Every hop's host key is verified (plain known_hosts keys, or host
 certificates from a listed CA); bounded retries of transient drops; one line for every failure.
 
+Targets: connections are pooled per route (host, port, user, keys, known_hosts, jumps, ProxyCommand;
+see ConnectionPool): a deploy's live read, its push and its `where: target` probes of one instance
+share one login, and up to LINK_INSTANCES instances on the same host share it too. A connection that
+broke or stalled is dropped from the pool and never handed out again.
+
 Jump hosts: one connection per chain of hops per process, shared by every target behind it (50
 targets behind one bastion are 1 bastion login and 50 channels), kept until close_jumps() or the
 process ends. A chain whose connection died is reconnected by the next target that needs it."""
@@ -15,6 +20,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paramiko
 
@@ -189,8 +195,179 @@ JUMPS = JumpPool()
 atexit.register(JUMPS.close)
 
 
+# -- pooled target connections ----------------------------------------------------------------------
+
+LINK_INSTANCES = 3  # instances per connection: each holds at most 3 sessions (its SFTP, a command, a
+#                     probe's command), so 3 stay under OpenSSH's default MaxSessions 10
+IDLE_SECONDS = 15.0  # an unused connection is kept this long for the next step (ControlPersist-like)
+
+LinkKey = tuple[Hop, tuple[Hop, ...], str | None]
+
+
+class Link:
+    """One logged-in connection in the pool. `users` leases hold it; `bound` are the instances it
+    serves (a lease, or an SFTP session parked for the instance's next user)."""
+
+    def __init__(self, key: LinkKey) -> None:
+        self.key = key
+        self.client: paramiko.SSHClient | None = None
+        self.ready = threading.Event()  # set once the login finished, either way
+        self.error: TransportError | None = None
+        self.broken = False  # never handed out again
+        self.users: dict[str, int] = {}  # instance -> leases
+        self.parked: dict[str, Any] = {}  # instance -> an SFTP session its previous user left open
+        self.idle_since: float | None = None
+
+    @property
+    def bound(self) -> set[str]:
+        return {i for i, n in self.users.items() if n > 0} | set(self.parked)
+
+    def alive(self) -> bool:
+        transport = self.client.get_transport() if self.client else None
+        return not self.broken and transport is not None and transport.is_active()
+
+    def take_parked(self, instance: str) -> Any:
+        with POOL.lock:
+            return self.parked.pop(instance, None)
+
+
+class ConnectionPool:
+    """Logged-in target connections, shared (refcounted) by every SshConnection with the same route.
+    A lease is taken on first use and given back by release(); the last one leaves the connection
+    idle for IDLE_SECONDS (closed after that, or at exit). kill() closes it for good: a stalled or
+    broken connection is never handed out again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._links: dict[LinkKey, list[Link]] = {}
+        self.logins = 0  # target logins made by this process (for tests and benchmarks)
+
+    def acquire(self, instance: str, route: Route, retries: int) -> tuple[Link, bool]:
+        """A live connection for `instance` (the one it already uses when there is room), and
+        whether this call logged it in. Waiting for another thread's login is bounded."""
+        key: LinkKey = (route.target, route.jumps, route.proxy_command)
+        for _ in range(3):  # a reused connection found dead is replaced
+            with self.lock:
+                self._reap()
+                links = self._links.setdefault(key, [])
+                link = (next((k for k in links if not k.broken and k.users.get(instance)), None)
+                        or next((k for k in links if not k.broken and instance in k.parked), None)
+                        or next((k for k in links if not k.broken and len(k.bound) < LINK_INSTANCES), None))
+                fresh = link is None
+                if link is None:
+                    link = Link(key)
+                    links.append(link)
+                link.users[instance] = link.users.get(instance, 0) + 1
+                link.idle_since = None
+            if fresh:
+                self._login(link, instance, route, retries)
+                return link, True
+            if not link.ready.wait(_login_bound(route, retries)):
+                self.release(link, instance)
+                raise TransportError(instance, f"connection to {route.target.where} timed out: the login "
+                                     f"did not finish within {_login_bound(route, retries):g}s")
+            if link.error is not None:
+                self.release(link, instance)
+                raise TransportError(instance, link.error.reason, hint=link.error.hint)
+            if link.alive():
+                return link, False
+            self.kill(link)
+            self.release(link, instance)
+        raise TransportError(instance, f"connection to {route.target.where} keeps dropping")
+
+    def _login(self, link: Link, instance: str, route: Route, retries: int) -> None:
+        try:
+            link.client = login(instance, route.target, route_sock(instance, route, retries), retries=retries)
+            with self.lock:
+                self.logins += 1
+        except BaseException as exc:
+            link.error = exc if isinstance(exc, TransportError) else TransportError(
+                instance, f"cannot connect to {route.target.where}: {type(exc).__name__}")
+            self.kill(link)
+            self.release(link, instance)
+            raise
+        finally:
+            link.ready.set()
+
+    def release(self, link: Link, instance: str, park: Any = None) -> None:
+        """Give back one lease; `park`: the instance's SFTP session, kept for its next user."""
+        close = []
+        with self.lock:
+            left = link.users.get(instance, 0) - 1
+            if left > 0:
+                link.users[instance] = left
+            else:
+                link.users.pop(instance, None)
+            if park is not None:
+                if link.broken or instance in link.parked:
+                    close.append(park)
+                else:
+                    link.parked[instance] = park
+            if not link.users:
+                link.idle_since = time.monotonic()
+        for session in close:
+            _close_quietly(session)
+
+    def kill(self, link: Link) -> None:
+        """Close the connection and drop it from the pool: it is never handed out again. Safe from
+        any thread; closing the transport ends every wait on it."""
+        with self.lock:
+            link.broken = True
+            links = self._links.get(link.key, [])
+            if link in links:
+                links.remove(link)
+            parked = list(link.parked.values())
+            link.parked.clear()
+        # the transport first: a thread stuck in a write holds locks that closing a channel would wait for
+        for closable in (link.client, *parked):
+            _close_quietly(closable)
+
+    def _reap(self) -> None:
+        """Close connections nobody used for IDLE_SECONDS (under self.lock)."""
+        now = time.monotonic()
+        for links in self._links.values():
+            for link in [k for k in links if k.idle_since is not None and now - k.idle_since > IDLE_SECONDS]:
+                links.remove(link)
+                link.broken = True
+                threading.Thread(target=self._close_link, args=(link,), daemon=True).start()
+
+    @staticmethod
+    def _close_link(link: Link) -> None:
+        for closable in (link.client, *link.parked.values()):
+            _close_quietly(closable)
+
+    def close(self) -> None:
+        """Close every pooled connection (in use or not)."""
+        with self.lock:
+            links = [k for group in self._links.values() for k in group]
+            self._links.clear()
+        for link in links:
+            self.kill(link)
+
+
+def _login_bound(route: Route, retries: int) -> float:
+    """How long a login can take at most (each hop: TCP, banner and auth timeouts; retries; backoff)."""
+    hops = (*route.jumps, route.target)
+    return sum(3 * hop.connect_timeout + 1.0 for hop in hops) * (retries + 1) + 0.2 * 2 ** (retries + 1)
+
+
+def _close_quietly(closable: Any) -> None:
+    if closable is None:
+        return
+    try:
+        closable.close()
+    except Exception:  # noqa: BLE001 - already broken; nothing left to release
+        pass
+
+
+POOL = ConnectionPool()
+atexit.register(POOL.close)
+
+
 def close_jumps() -> None:
-    """Close every shared jump host connection (the next target that needs one reconnects)."""
+    """Close every shared connection: the pooled target connections, then the jump hosts' (the
+    next target that needs one reconnects)."""
+    POOL.close()
     JUMPS.close()
 
 

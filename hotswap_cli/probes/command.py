@@ -1,4 +1,6 @@
-"""The `command` probe: run a command here or over the instance's ssh connection; exit 0 = healthy."""
+"""The `command` probe: run a command here or over the instance's ssh connection; exit 0 = healthy.
+With `where: target` it runs on the pooled connection the instance's ssh transport uses (io.ssh):
+no login of its own."""
 
 from __future__ import annotations
 
