@@ -87,7 +87,7 @@ class Run:
     code: int
     wall: float  # seconds from spawn to exit
     maxrss_mb: float  # the hotswap process's own peak RSS (wait4 rusage; includes its reaped children)
-    started: float  # time.monotonic() at spawn (same clock as the events' `at` on Linux)
+    started: float  # time.time() at spawn (the events' `at` is ISO-8601 UTC wall time)
     stdout: str
     stderr: str
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -116,7 +116,7 @@ def run_hotswap(args: list[str], *, env: dict[str, str], timeout: float, profile
         prefix = [sys.executable, "-m", "cProfile", "-o", str(profile_to), "-m", "hotswap_cli"]
     out_chunks: list[bytes] = []
     err_chunks: list[bytes] = []
-    started = time.monotonic()
+    started, t0 = time.time(), time.monotonic()
     proc = subprocess.Popen(prefix + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, start_new_session=True)
     readers = [threading.Thread(target=_drain, args=(proc.stdout, out_chunks), daemon=True),
@@ -139,7 +139,7 @@ def run_hotswap(args: list[str], *, env: dict[str, str], timeout: float, profile
         raise
     finally:
         timer.cancel()
-    wall = time.monotonic() - started
+    wall = time.monotonic() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
     for t in readers:
         t.join(5)

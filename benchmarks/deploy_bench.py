@@ -310,6 +310,13 @@ def _client_cost(n: int = 50) -> str:
             f"(live diff read, transport, http probe, each confirm) and keeps 2 per instance open")
 
 
+def at(event: dict[str, Any]) -> float:
+    """An event's `at` (ISO-8601 UTC, to the millisecond) as seconds since the epoch."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(event["at"]).replace("Z", "+00:00")).timestamp()
+
+
 def _run_breakdown(run: Run) -> str:
     """Where the wall time went, from the event timestamps (monotonic, shared with this process)."""
     t_plan = run.first("plan")
@@ -317,16 +324,16 @@ def _run_breakdown(run: Run) -> str:
     bake = run.first("bake_started")
     verdict_ev = run.first("verdict")
     finished = run.first("deploy_finished")
-    live = [e["elapsed_s"] for e in run.of("instance_state") if e["state"] == "live"]
+    live = [at(e) for e in run.of("instance_state") if e["state"] == "live"]
     parts = []
     if started:
-        parts.append(f"spawn->deploy_started {started['at'] - run.started:.2f}s")
+        parts.append(f"spawn->deploy_started {at(started) - run.started:.2f}s")
     if started and live:
-        parts.append(f"deploy_started->last live {max(live) - started['at']:.2f}s")
+        parts.append(f"deploy_started->last live {max(live) - at(started):.2f}s")
     if bake and verdict_ev:
-        parts.append(f"health gate {verdict_ev['at'] - bake['at']:.2f}s")
+        parts.append(f"health gate {at(verdict_ev) - at(bake):.2f}s")
     if finished:
-        parts.append(f"deploy_finished->exit {run.started + run.wall - finished['at']:.2f}s")
+        parts.append(f"deploy_finished->exit {run.started + run.wall - at(finished):.2f}s")
     del t_plan
     return "; ".join(parts)
 

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from hotswap_cli.cli.progress import JsonLines, Progress
     from hotswap_cli.core.deploy.lock import Holder as LockHolder
     from hotswap_cli.core.deploy.prepare import Deployment
+    from hotswap_cli.ops.live import LiveConfig
     from hotswap_cli.runner.gate import Verdict
     from hotswap_cli.runner.results import DeployResult
+    from hotswap_cli.runner.slot import PriorRead
 
 # shared with `hotswap rollback`
 TARGETS_OPTION = typer.Option(None, "--targets", help="Only these instances, comma-separated.")
@@ -88,9 +90,22 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
                    kind: str = "deploy", force: bool = False, redeploy: bool = False,
                    full_diff: bool = False) -> int:
     """Shared by deploy and rollback: show, confirm, execute, report. Returns the exit code."""
+    from hotswap_cli.cli.plan_view import read_targets
+    from hotswap_cli.ops.live import kept_reads
+
+    # each instance is read once: the plan's read, with its transport, goes on into the run
+    live = read_targets(deployment, keep=not dry_run and kind == "deploy")
+    with kept_reads(live) as prior:
+        return _show_and_run(env, deployment, live, prior, dry_run=dry_run, yes=yes, lock_wait=lock_wait,
+                             kind=kind, force=force, redeploy=redeploy, full_diff=full_diff)
+
+
+def _show_and_run(env: Env, deployment: Deployment, live: list[LiveConfig], prior: dict[str, PriorRead], *,
+                  dry_run: bool, yes: bool, lock_wait: float, kind: str, force: bool, redeploy: bool,
+                  full_diff: bool) -> int:
     from hotswap_cli.cli.plan_view import all_current, live_diffs, plan_dict, print_plan
 
-    diffs = live_diffs(deployment)
+    diffs = live_diffs(deployment, live)
     if env.json:
         env.print_json_line({"event": "plan", **plan_dict(deployment, diffs, kind)})
     else:
@@ -118,7 +133,7 @@ def run_deployment(env: Env, deployment: Deployment, *, dry_run: bool, yes: bool
         if env.json:
             env.print_json_line(_no_run(deployment, kind, "cancelled"))
         return ExitCode.OK
-    return _execute(env, deployment, lock_wait, kind, force)
+    return _execute(env, deployment, lock_wait, kind, force, prior)
 
 
 def _no_run(deployment: Deployment, kind: str, status: str) -> dict[str, Any]:
@@ -146,7 +161,8 @@ def _unchanged_message(deployment: Deployment) -> str:
             f"{'the only instance' if n == 1 else f'all {n} instances'} (--redeploy pushes it again)")
 
 
-def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, force: bool) -> int:
+def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, force: bool,
+             prior: dict[str, PriorRead] | None = None) -> int:
     from hotswap_cli.cli.progress import JsonLines, Progress
     from hotswap_cli.ops.run import RunSettings, execute
     from hotswap_cli.runner import cancel_on_signals
@@ -166,7 +182,7 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
     try:
         with cancel_on_signals(cancel):
             outcome = execute(env.root, deployment, RunSettings(sink=sink, cancel=cancel, lock_wait=lock_wait,
-                                                                on_lock_wait=waiting, force=force,
+                                                                on_lock_wait=waiting, force=force, prior=prior,
                                                                 ask=_asker(env, sink, cancel)), kind=kind)
     finally:
         sink.close()

@@ -14,6 +14,7 @@ from hotswap_cli.durations import format_duration
 if TYPE_CHECKING:
     from hotswap_cli.core.deploy.prepare import Deployment
     from hotswap_cli.model import HealthPolicy
+    from hotswap_cli.ops.live import LiveConfig
 
 @dataclass(frozen=True)
 class LiveGroup:
@@ -40,14 +41,22 @@ def all_current(groups: list[LiveGroup]) -> bool:
     return bool(groups) and all(g.current for g in groups)
 
 
-def live_diffs(deployment: Deployment) -> list[LiveGroup]:
-    from hotswap_cli.core.secrets.crypto import load_key
-    from hotswap_cli.core.versions.diff import diff_configs
+def read_targets(deployment: Deployment, *, keep: bool = False) -> list[LiveConfig]:
+    """What every target of the deployment runs now (`keep`: see ops.live.read_one)."""
     from hotswap_cli.ops.backends import open_transport
     from hotswap_cli.ops.live import read_live
 
-    live = read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env,
-                                                 profile=deployment.profile.name))
+    return read_live(deployment.targets, partial(open_transport, allowed_env=deployment.allowed_env,
+                                                 profile=deployment.profile.name), keep=keep)
+
+
+def live_diffs(deployment: Deployment, live: list[LiveConfig] | None = None) -> list[LiveGroup]:
+    """The plan's groups of instances by what they run, with the diff to the version under deploy;
+    `live`: the targets as already read (read_targets), else they are read now."""
+    from hotswap_cli.core.secrets.crypto import load_key
+    from hotswap_cli.core.versions.diff import diff_configs
+
+    live = read_targets(deployment) if live is None else live
     names = deployment.version_names
     key = load_key()
     bytes_sha = deployment.payload_sha256()

@@ -60,18 +60,67 @@ _contexts: dict[Tls, ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
 
 
-def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
-    """An httpx client for one target, on the TLS context shared by every client with the same
-    TLS settings: building a context costs ~40 ms of CPU and ~1 MB, which a 1000-instance deploy
-    would otherwise pay several times per instance. (One pool for all instances is no cure:
-    httpcore scans every pooled connection on each request.)"""
+def _context(tls: Tls) -> ssl.SSLContext:
+    """The TLS context shared by every client with the same TLS settings: building one costs ~40 ms
+    of CPU and ~1 MB, which a 1000-instance deploy would otherwise pay several times per instance."""
     with _contexts_lock:
         context = _contexts.get(tls)
         if context is None:
             verify = verify_of(tls)
             context = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
             _contexts[tls] = context
+    return context
+
+
+def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
+    """An httpx client of its own, on the shared TLS context."""
+    context = _context(tls)
     return httpx.Client(verify=context, transport=DeadlineTransport(context), **kwargs)
+
+
+class SharedClient(httpx.Client):
+    """A client shared by everything that talks to one host:port with the same TLS settings (an
+    instance's transport and its probes): one keep-alive connection serves its read, push, confirm
+    and health samples. Each user closes it; the last close closes it. (One pool for every
+    instance is no cure: httpcore scans every pooled connection on each request.)"""
+
+    def __init__(self, key: tuple[Tls, str], context: ssl.SSLContext) -> None:
+        super().__init__(verify=context, transport=DeadlineTransport(context))
+        self._key = key
+        self._users = 1
+
+    def close(self) -> None:
+        with _shared_lock:
+            self._users -= 1
+            last = self._users == 0
+            if last and _shared.get(self._key) is self:
+                del _shared[self._key]
+        if last:
+            super().close()
+
+
+_shared: dict[tuple[Tls, str], SharedClient] = {}
+_shared_lock = threading.Lock()
+
+
+def client_for(tls: Tls, url: str) -> httpx.Client:
+    """The client shared by every user of `url`'s host:port with TLS settings `tls` (SharedClient):
+    close it when done, as any client."""
+    origin = httpx.URL(url)
+    key = (tls, f"{origin.scheme}://{origin.host}:{origin.port or ''}")
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is not None and not client.is_closed:
+            client._users += 1
+            return client
+    context = _context(tls)
+    with _shared_lock:
+        client = _shared.get(key)
+        if client is not None and not client.is_closed:
+            client._users += 1
+            return client
+        client = _shared[key] = SharedClient(key, context)
+        return client
 
 
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:

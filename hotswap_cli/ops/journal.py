@@ -79,7 +79,7 @@ class JournalKeeper:
                 if entry is not None:
                     figures = {"probe": event.probe, "ok": event.ok, "no_data": event.no_data, "at": utc_iso(),
                                "error_rate": event.error_rate, "p99_ms": event.p99_ms}
-                    self.journal = self.journal.with_entries(**{event.instance: replace(entry, health=figures)})
+                    self.journal.instances[event.instance] = replace(entry, health=figures)  # see _write
             self._dirty.set()
         elif isinstance(event, PhasePrepared):
             with self._lock:
@@ -91,7 +91,7 @@ class JournalKeeper:
             with self._lock:
                 entry = self.journal.instances.get(event.instance)
                 if entry is not None and event.state in ("live", "healthy", "reverted", "failed", "unknown"):
-                    self.journal = self.journal.with_entries(**{event.instance: replace(entry, state=event.state)})
+                    self.journal.instances[event.instance] = replace(entry, state=event.state)
             self._dirty.set()
         elif isinstance(event, VerdictReached):
             self._write(strict=False)
@@ -129,8 +129,8 @@ class JournalKeeper:
         with self._writing:
             if live and self._done.is_set():
                 return  # the run has finished: its journal is being (or has been) closed
-            with self._lock:
-                current = self.journal
+            with self._lock:  # entries change in place (a copy per event costs O(fleet)): copied per write
+                current = replace(self.journal, instances=dict(self.journal.instances))
             try:
                 journals.write(self.git_repo, current)
             except HotswapError as exc:

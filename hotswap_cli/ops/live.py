@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, TransportError, UsageError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
+from hotswap_cli.runner.slot import PriorRead
 from hotswap_cli.specs import Target, check_env
 from hotswap_cli.transports.base import Transport
 
@@ -31,29 +34,41 @@ class LiveConfig:
     sha256: str | None = None  # config_hash of the parsed config, or sha256 of the bytes of a text payload
     error: str | None = None
     raw: bytes | None = field(default=None, repr=False)  # a text payload's bytes (None for json and yaml)
+    kept: PriorRead | None = field(default=None, repr=False, compare=False)  # read_live(keep=True)
 
 
-def read_one(target: Target, open_transport: Callable[[Target], Transport]) -> LiveConfig:
+def read_one(target: Target, open_transport: Callable[[Target], Transport], *, keep: bool = False) -> LiveConfig:
     """What the target holds: json and yaml are read back as data (known by config hash); any
-    other payload (a template's text, toml, ini, ...) is known by the sha256 of its bytes."""
+    other payload (a template's text, toml, ini, ...) is known by the sha256 of its bytes. With
+    `keep`, a transport that read successfully is left open, with what it read (`kept`), for the
+    deploy to go on with (see PriorRead)."""
     transport = None
     try:
         transport = open_transport(target)
         raw = transport.read_current()
+        kept = PriorRead(transport, raw, time.monotonic()) if keep else None
         if raw is None:
-            return LiveConfig(target.name)
-        if not structured(target):
-            return LiveConfig(target.name, True, None, payload_sha256(raw), raw=raw)
-        data = parse_config_bytes(raw)
-        return LiveConfig(target.name, True, data, config_hash(data))
+            live = LiveConfig(target.name, kept=kept)
+        elif not structured(target):
+            live = LiveConfig(target.name, True, None, payload_sha256(raw), raw=raw, kept=kept)
+        else:
+            data = parse_config_bytes(raw)
+            live = LiveConfig(target.name, True, data, config_hash(data), kept=kept)
+        if keep:
+            transport = None  # handed over
+        return live
     except Exception as exc:  # noqa: BLE001 - an unreadable instance is reported, not fatal
         return LiveConfig(target.name, error=unreadable(exc))
     finally:
         if transport is not None:
-            try:
-                transport.close()
-            except Exception:  # noqa: BLE001,S110 - closing a broken connection may fail too
-                pass
+            close_quietly(transport)
+
+
+def close_quietly(transport: Transport) -> None:
+    try:
+        transport.close()
+    except Exception:  # noqa: BLE001,S110 - closing a broken connection may fail too
+        pass
 
 
 def unreadable(exc: Exception) -> str:
@@ -67,12 +82,25 @@ def unreadable(exc: Exception) -> str:
 
 
 def read_live(targets: Sequence[Target], open_transport: Callable[[Target], Transport],
-              concurrency: int = 50) -> list[LiveConfig]:
-    """Every target's current config, read in parallel, in target order."""
+              concurrency: int = 50, *, keep: bool = False) -> list[LiveConfig]:
+    """Every target's current config, read in parallel, in target order (`keep`: see read_one)."""
     if not targets:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
-        return list(pool.map(lambda t: read_one(t, open_transport), targets))
+        return list(pool.map(lambda t: read_one(t, open_transport, keep=keep), targets))
+
+
+@contextmanager
+def kept_reads(live: Sequence[LiveConfig]) -> Iterator[dict[str, PriorRead]]:
+    """The transports `read_live(keep=True)` left open, by instance, for a deploy to take over
+    (the engine pops what it adopts); whatever is left when the block ends is closed."""
+    reads = {item.instance: item.kept for item in live if item.kept is not None}
+    try:
+        yield reads
+    finally:
+        for prior in list(reads.values()):
+            close_quietly(prior.transport)
+        reads.clear()
 
 
 def config_at(git_repo: GitRepo, profile: str, ref: str) -> ConfigAt:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from hotswap_cli.runner.events import EventSink
     from hotswap_cli.runner.gate import Verdict
     from hotswap_cli.runner.results import DeployResult
+    from hotswap_cli.runner.slot import PriorRead
     from hotswap_cli.transports.base import Transport
 
 
@@ -47,6 +48,7 @@ class RunSettings:
     open_probes: Callable[[Target], Sequence[Probe]] | None = None
     ask: Callable[[Verdict], bool] | None = None  # settles a paused (inconclusive) gate: True promotes
     force: bool = False  # deploy over an open journal (an interrupted run's instances stay as they are)
+    prior: dict[str, PriorRead] | None = None  # the plan's reads, taken over when still true (prior_reads)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,15 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         opener = registered_opener(opener, deployment.inventory, deployment.allowed_env)
     probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
     record_id = ledger.new_id(kind)
+    waited: list[LockHolder] = []
+
+    def on_wait(holder: LockHolder) -> None:
+        waited.append(holder)
+        if settings.on_lock_wait is not None:
+            settings.on_lock_wait(holder)
+
     take = partial(lock.acquire, git_repo, plan.profile, wait=settings.lock_wait, purpose=f"{kind} {plan.version}",
-                   on_wait=settings.on_lock_wait, clock=_LockWaitClock(settings.cancel))
+                   on_wait=on_wait, clock=_LockWaitClock(settings.cancel))
     try:
         held = take()
     except LockHeld:
@@ -88,6 +97,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
             raise
         _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
         held = take(force=True)
+        waited.append(held.holder)
     with held:
         # best effort: an unreachable or broken ledger on origin must not stop a deploy (its record
         # is kept locally and the warning says why)
@@ -96,6 +106,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         dead = _check_journal(git_repo, deployment, force=settings.force or kind == "rollback")
         if dead is not None and deployment.recovers is None:  # --force, or rollback --to: the dead run is settled
             _settle_recovered(git_repo, dead, f"a forced {kind} ({record_id})")
+        prior = settings.prior if kind == "deploy" and not waited and dead is None and \
+            not _ran_since(git_repo, plan.profile, settings.prior) else None
         span_name = "config.rollback" if kind == "rollback" else "config.deploy"
         keeper = JournalKeeper(git_repo, journals.new_journal(
             git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
@@ -123,7 +135,8 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                     try:
                         result = run_plan(plan, payload_for(deployment), deployment.sha256,
                                           open_transport=transport, open_probes=probes, clock=clock,
-                                          sink=sink, cancel=settings.cancel, ask=settings.ask, orders=poller)
+                                          sink=sink, cancel=settings.cancel, ask=settings.ask, orders=poller,
+                                          prior=_traced(prior, traceparent))
                     finally:
                         poller.stop()
                 span.set(status=result.status, exit_code=int(result.exit_code))
@@ -156,6 +169,25 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     problems = tuple(p for p in (fetch_problem if problem is None else None, keeper.problem,
                                  _release_problem(held), *notifier.problems) if p)
     return Outcome(result, record, problem, problems)
+
+
+def _ran_since(git_repo: GitRepo, profile: str, prior: dict[str, PriorRead] | None) -> bool:
+    """Did a run of `profile` finish after the earliest of the plan's reads (the ledger, refreshed
+    from origin under the lock, says)? Then those reads may predate what it pushed."""
+    from hotswap_cli.core.deploy import ledger
+
+    if not prior:
+        return False
+    earliest = time.time() - (time.monotonic() - min(p.read_at for p in prior.values())) - 1.0
+    newest = ledger.read_records(git_repo, profile, limit=1)
+    return bool(newest) and str(newest[0].get("finished_at") or "") >= ledger.utc_iso(earliest)
+
+
+def _traced(prior: dict[str, PriorRead] | None, traceparent: str | None) -> dict[str, PriorRead] | None:
+    """The plan's transports were opened before the deploy's trace: they carry its traceparent from now on."""
+    for read in (prior or {}).values():
+        read.transport.traceparent = traceparent
+    return prior
 
 
 def text_payloads(deployment: Deployment) -> dict[str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 import httpx
 
-from hotswap_cli.io.http import describe_error, fetch, new_client
+from hotswap_cli.io.http import client_for, describe_error, fetch
 from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.specs import HttpProbeSpec
 
@@ -22,7 +22,7 @@ class HttpProbe:
         self.timeout = spec.timeout
         self.max_body = spec.max_body
         self._headers = probe_headers(instance, spec.headers, allowed_env)
-        self._client = new_client(spec.tls)
+        self._client = client_for(spec.tls, spec.url)
 
     def sample(self) -> HealthSample:
         started = time.perf_counter()

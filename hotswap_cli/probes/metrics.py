@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotswap_cli.io.http import describe_error, fetch, new_client
+from hotswap_cli.io.http import client_for, describe_error, fetch
 from hotswap_cli.probes.base import HealthSample, probe_headers
 from hotswap_cli.probes.histogram import difference, quantile
 from hotswap_cli.specs import MetricsProbeSpec
@@ -38,7 +38,7 @@ class MetricsProbe:
         self.timeout = spec.timeout
         self.max_body = spec.max_body
         self._headers = probe_headers(instance, spec.headers, allowed_env)
-        self._client = new_client(spec.tls)
+        self._client = client_for(spec.tls, spec.url)
         self._previous: Scrape | None = None
 
     def sample(self) -> HealthSample:

@@ -35,7 +35,7 @@ from hotswap_cli.runner.gate import Verdict, evaluate
 from hotswap_cli.runner.parallel import run_all
 from hotswap_cli.runner.pause import GATE_PAUSE_LIMIT, PAUSE_LIMIT, Order, Orders, Waiter
 from hotswap_cli.runner.results import DeployResult
-from hotswap_cli.runner.slot import Slot, describe
+from hotswap_cli.runner.slot import PriorRead, Slot, describe
 from hotswap_cli.specs import Target
 from hotswap_cli.transports.base import Transport
 
@@ -67,11 +67,14 @@ def run_plan(
     cancel: threading.Event | None = None,
     ask: Ask | None = None,
     orders: Orders | None = None,
+    prior: dict[str, PriorRead] | None = None,
 ) -> DeployResult:
     """Run every phase of `plan`; never raises for a failed deploy, returns what happened.
     `ask` settles an inconclusive gate under `on_inconclusive: pause` at a terminal; `orders` brings
-    promote/resume/abort from anywhere (without either, a paused gate fails)."""
-    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel, ask, orders)
+    promote/resume/abort from anywhere (without either, a paused gate fails). `prior`: transports
+    the plan read each instance with, taken over (and popped) as instances are opened."""
+    run = _Run(plan, payload_for, expected_hash, open_transport, open_probes, clock, sink, cancel, ask, orders,
+               prior if prior is not None else {})
     try:
         return run.execute()
     finally:
@@ -91,8 +94,10 @@ class _Run:
         cancel: threading.Event | None,
         ask: Ask | None = None,
         orders: Orders | None = None,
+        prior: dict[str, PriorRead] | None = None,
     ) -> None:
         self.plan = plan
+        self.prior = prior if prior is not None else {}
         self.payload_for = payload_for
         self.expected_hash = expected_hash
         self.open_transport = open_transport
@@ -314,7 +319,7 @@ class _Run:
 
         def open_early(slot: Slot) -> None:
             try:
-                slot.open(self.open_transport, self.open_probes)
+                self._open(slot)
             except Exception:  # noqa: BLE001 - _prepare opens again and says why
                 slot.close()
                 slot.opened, slot.transport, slot.probes = False, None, []
@@ -330,11 +335,10 @@ class _Run:
             return
         step = "connect"
         try:
-            if not slot.opened:
-                slot.open(self.open_transport, self.open_probes)
+            prior = self._open(slot) if not slot.opened else None
             assert slot.transport is not None
             step = "read current config"
-            current = slot.transport.read_current()
+            current = prior.current if prior is not None and prior.fresh() else slot.transport.read_current()
             slot.previous_present = current is not None
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             slot.previous_config = _config_hash(current, slot.target.structured)
@@ -360,8 +364,17 @@ class _Run:
             self.clock.sleep(wait)
             if self.cancel.is_set():
                 return
-
         self._parallel(self._baseline_look, sampled)
+
+    def _open(self, slot: Slot) -> PriorRead | None:
+        """Open the slot's transport and probes, taking over the plan's transport when there is one
+        (returned: its read may stand for this run's, see PriorRead)."""
+        prior = self.prior.pop(slot.name, None)
+        if prior is None:
+            slot.open(self.open_transport, self.open_probes)
+        else:
+            slot.adopt(prior.transport, self.open_probes)
+        return prior
 
     def _baseline_look(self, slot: Slot) -> None:
         slot.baseline = slot.baseline.plus(self._sample(slot, baseline=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,28 @@ def describe(exc: BaseException) -> str:
         text = getattr(exc, "reason", None) or exc.message
         return f"{text} ({exc.hint})" if exc.hint else text
     return f"{type(exc).__name__}: {exc}"
+
+
+PRIOR_READ_FRESH = 30.0  # seconds a read made for the plan stands for the read before the push
+
+
+@dataclass(frozen=True)
+class PriorRead:
+    """An instance's current config as read for the plan, by a transport left open for the run.
+
+    The rule: the run takes the transport over, and uses the read as the revert copy and the
+    journal's "before" when the instance is prepared within PRIOR_READ_FRESH seconds of it (a
+    --yes run, a quick answer at the prompt; a later canary phase reads again). ops.run hands
+    reads over only when nothing else deployed the profile since (the lock was free and the
+    ledger holds no newer run). Changes made outside hotswap in that window are the same risk as
+    in the gap between any read and the push; etcd's compare-and-put still catches them."""
+
+    transport: Transport
+    current: bytes | None  # what read_current returned
+    read_at: float  # time.monotonic() of the read
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.read_at <= PRIOR_READ_FRESH
 
 
 @dataclass
@@ -59,6 +82,12 @@ class Slot:
     ) -> None:
         self.opened = True
         self.transport = open_transport(self.target)
+        self.probes = list(open_probes(self.target))
+
+    def adopt(self, transport: Transport, open_probes: Callable[[Target], Sequence[Probe]]) -> None:
+        """Like `open`, on a transport already open (a PriorRead's)."""
+        self.opened = True
+        self.transport = transport
         self.probes = list(open_probes(self.target))
 
     def sample(self, now: Callable[[], float]) -> list[HealthSample]:

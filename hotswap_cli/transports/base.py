@@ -15,6 +15,7 @@ class Transport(Protocol):
     """
 
     name: str
+    traceparent: str | None  # W3C trace context sent with each request or command (telemetry)
 
     def read_current(self) -> bytes | None:
         """The bytes the instance holds now (None: no config yet). Kept for revert."""

@@ -13,11 +13,11 @@ from hotswap_cli.formats import CONTENT_TYPES
 from hotswap_cli.io.http import (
     RETRY_STATUSES,
     Reply,
+    client_for,
     confirm_running,
     describe_error,
     expand_headers,
     fetch,
-    new_client,
     reported_hash,
     snippet,
 )
@@ -43,7 +43,7 @@ class HttpTransport:
         self.traceparent = traceparent
         self.tls = spec.tls
         self.headers = expand_headers(name, spec.headers, allowed_env)
-        self._client = new_client(spec.tls)
+        self._client = client_for(spec.tls, spec.url)
         self._previous: bytes | None = None
         self._staged: bytes | None = None
         self._swapped = False

@@ -62,6 +62,8 @@ class HttpInstance:
     health_of: dict[str, Callable[[], bytes | None]] = field(default_factory=dict)
     hanging: threading.Event = field(default_factory=threading.Event)  # a request is being held unanswered
     release: threading.Event = field(default_factory=threading.Event)  # let held requests go (at close)
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request, in order
+    connections: int = 0  # TCP connections accepted
 
     def close(self) -> None:
         self.release.set()
@@ -78,6 +80,16 @@ def http_instance() -> Iterator[HttpInstance]:
 
         def log_message(self, *args: object) -> None:
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            state[0].connections += 1
+
+        def parse_request(self) -> bool:
+            ok = super().parse_request()
+            if ok:
+                state[0].requests.append((self.command, self.path))
+            return ok
 
         def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
             self.send_response(status)

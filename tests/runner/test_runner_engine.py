@@ -16,6 +16,7 @@ from hotswap_cli.model import HealthPolicy, StrategySpec
 from hotswap_cli.runner import ListSink, run_plan
 from hotswap_cli.runner.events import BakeExtended, GatePaused, InstanceState, RevertFinished, VerdictReached
 from hotswap_cli.runner.results import DeployResult
+from hotswap_cli.runner.slot import PRIOR_READ_FRESH, PriorRead
 
 HASH = "ab" * 32
 
@@ -554,3 +555,42 @@ def test_ctrl_c_abandons_an_instance_stuck_after_its_swap_and_reverts_the_others
     states = {i.instance: i.state for i in result.instances}
     assert states == {"i0": "reverted", "i1": "unknown"}
     assert fleet.live["i0"] == OLD and "i1" not in fleet.called("revert")
+
+
+def deploy_with_prior(fleet: Fleet, spec: StrategySpec, *,
+                      age: float = 0.0) -> tuple[DeployResult, dict[str, PriorRead]]:
+    """As `deploy`, with every instance already opened and read for the plan `age` seconds ago."""
+    import time
+
+    prior = {}
+    for t in targets(len(fleet.names)):
+        transport = fleet.open_transport(t)
+        prior[t.name] = PriorRead(transport, transport.read_current(), time.monotonic() - age)
+    plan = build_plan("svc", "1.1.0", spec, targets(len(fleet.names)), HealthPolicy(interval=30))
+    result = run_plan(plan, payload_for, HASH, open_transport=fleet.open_transport, open_probes=fleet.open_probes,
+                      clock=FakeClock(), sink=ListSink(), cancel=threading.Event(), prior=prior)
+    return result, prior
+
+
+def test_the_plans_read_is_the_runs_read_when_fresh() -> None:
+    """Each instance is opened and read once: the run takes over the plan's transport and its read."""
+    fleet = Fleet([f"i{i}" for i in range(20)])
+    result, prior = deploy_with_prior(fleet, StrategySpec("direct", bake=0, concurrency=5))
+    assert result.ok and prior == {}  # every transport taken over
+    steps = ("open", "read_current", "swap")
+    assert {step: sum(1 for _, s in fleet.calls if s == step) for step in steps} == dict.fromkeys(steps, 20)
+    assert len(fleet.closed) == 20
+
+
+def test_a_stale_plan_read_is_read_again_on_the_same_transport() -> None:
+    fleet = Fleet([f"i{i}" for i in range(4)])
+    result, _ = deploy_with_prior(fleet, StrategySpec("direct", bake=0), age=PRIOR_READ_FRESH + 1)
+    assert result.ok
+    assert sum(1 for _, s in fleet.calls if s == "open") == 4  # not opened again
+    assert sum(1 for _, s in fleet.calls if s == "read_current") == 8  # the plan's, and again before the push
+
+
+def test_a_revert_after_a_fresh_plan_read_restores_what_the_plan_read() -> None:
+    fleet = Fleet([f"i{i}" for i in range(3)], fail={("i2", "swap"): "disk full"})
+    result, _ = deploy_with_prior(fleet, StrategySpec("direct", bake=0, concurrency=1))
+    assert result.status == "reverted" and fleet.restored()

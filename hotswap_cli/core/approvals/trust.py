@@ -7,9 +7,9 @@ under deploy, the working tree or a checked-out tag."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.approvals.approvers import APPROVERS_ENV, REMOTE, Approvers, parse_approvers
 from hotswap_cli.core.config.configrepo import SETTINGS_FILE, ConfigRepo, settings_from
@@ -32,6 +32,18 @@ class TrustRoot:
     settings: Settings  # hotswap.yaml on the trusted ref; the spec's defaults when there is none
     rev: str | None  # the trusted ref the files came from (None: nothing trusted in the repo)
     git_repo: GitRepo
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)  # what was read from `rev`
+
+    @property
+    def repo(self) -> ConfigRepo | None:
+        """The config repo as the trusted ref has it (one for the whole command: each file in it is
+        parsed once, however often the policy is asked); None when nothing is trusted."""
+        if self.rev is None:
+            return None
+        if "repo" not in self._memo:
+            self._memo["repo"] = ConfigRepo(self.git_repo.source_at(self.rev))
+        repo: ConfigRepo = self._memo["repo"]
+        return repo
 
     @property
     def source(self) -> str:
@@ -39,14 +51,19 @@ class TrustRoot:
 
     def environment_of(self, profile: str) -> str | None:
         """The profile's environment as the trusted ref has it; None when it has no such profile."""
-        if self.rev is None:
+        if self.repo is None:
             return None
-        try:
-            src = read_profile(ConfigRepo(self.git_repo.source_at(self.rev)), profile)
-        except ConfigError:
-            return None
-        env = (src.meta.data or {}).get("environment") if isinstance(src.meta.data, dict) else None
-        return str(env) if env in self.settings.environments else None
+        key = ("environment", profile)
+        if key not in self._memo:
+            try:
+                src = read_profile(self.repo, profile)
+            except ConfigError:
+                self._memo[key] = None
+            else:
+                env = (src.meta.data or {}).get("environment") if isinstance(src.meta.data, dict) else None
+                self._memo[key] = str(env) if env in self.settings.environments else None
+        found: str | None = self._memo[key]
+        return found
 
     def policy_for(self, profile: str, declared: str | None) -> EnvironmentPolicy:
         """The policy a profile's versions answer to: the stricter of its environment on the

@@ -279,7 +279,7 @@ def legacy_secrets(trust: TrustRoot, rendered: Rendered, schema: dict[str, Any])
     if not paths:
         return ()
     values = dict(secret_values(rendered.data, schema))
-    trusted = ConfigRepo(trust.git_repo.source_at(trust.rev)) if trust.rev else None
+    trusted = trust.repo
     for path in paths:
         file = rendered.locate(path).file
         doc = trusted.document(file) if trusted is not None else None

@@ -53,11 +53,10 @@ def upstream_profile(trust: TrustRoot, profile: str, environment: str) -> str:
 def service_profile(trust: TrustRoot, service: str, environment: str, why: str = "") -> str:
     """`<service>.<environment, lower case>` when the trusted ref has it in that environment, else
     the one profile named `<service>.*` there; ConfigError when there is none or several."""
-    from hotswap_cli.core.config.configrepo import ConfigRepo
 
-    if trust.rev is None:
+    if trust.repo is None:
         raise ConfigError(f"{why}there is no trusted ref to find {service}'s {environment} profile on")
-    names = ConfigRepo(trust.git_repo.source_at(trust.rev)).profile_names()
+    names = trust.repo.profile_names()
     expected = f"{service}.{environment.lower()}"
     if expected in names and trust.environment_of(expected) == environment:
         return expected
