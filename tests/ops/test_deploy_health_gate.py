@@ -125,4 +125,5 @@ def test_pause_on_a_terminal_asks_and_follows_the_answer(demo: list[DemoInstance
     assert "phase 1 is paused, the evidence is inconclusive: inconclusive: demo-1:" in stderr
     assert "promote phase 1 (go on) or abort (revert)? [p/a]" in stderr
     first = next(e for e in events if e["event"] == "verdict")
-    assert first["verdict"]["decided_by"] == f"inconclusive after 1.2s: paused, then {how}"
+    # the bake (1.2 s) and its last look: a loaded machine adds a tenth or two
+    assert re.fullmatch(rf"inconclusive after 1\.[2-9]s: paused, then {how}", first["verdict"]["decided_by"]), first
