@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import random
 import subprocess
 import time
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -315,6 +317,76 @@ class GitRepo:
         return commits
 
 
+    # -- history walks (core.versions.history): one streaming log, one object-id process ----
+
+    def log_stream(self, relpaths: list[str], rev: str = "HEAD", *,
+                   why: str = "the history") -> Generator[CommitInfo, None, None]:
+        """`log`, yielded as git finds the commits (a long history's first page is ready before git
+        has walked it all). Close the iterator to stop early: the git process is ended then."""
+        if self.head() is None:
+            return
+        self.ensure_history(rev, why=why)
+        from hotswap_cli.io.process import command_environment
+
+        fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
+        paths = [self.repo_path(p) for p in relpaths] or ["."]
+        proc = subprocess.Popen(["git", "log", f"--format={fmt}", rev, "--", *paths], cwd=self.top,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                env={**command_environment(), "GIT_TERMINAL_PROMPT": "0", "GIT_FLUSH": "1"})
+        assert proc.stdout is not None
+        pending = b""
+        try:
+            while chunk := os.read(proc.stdout.fileno(), 65536):
+                pending += chunk
+                *records, pending = pending.split(b"\x1e")
+                yield from (_commit_record(r) for r in records if r)
+            if pending:
+                yield _commit_record(pending)
+            if proc.wait() != 0:
+                assert proc.stderr is not None
+                raise RepoError(f"git log: {git_error(proc.stderr.read().decode('utf-8', 'replace'))}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            if proc.stderr is not None:
+                proc.stderr.close()
+
+    def object_ids(self, rev: str, relpaths: Sequence[str]) -> tuple[str | None, ...]:
+        """The git object id (blob or tree) of each config-repo path at commit `rev`, None where
+        there is none: one round trip to a `git cat-file --batch-check` kept running for this GitRepo."""
+        names = [f"{rev}:{self.repo_path(p)}" for p in relpaths]
+        usable = [n for n in names if "\n" not in n]
+        if not usable:
+            return tuple(None for _ in names)
+        proc = self.__dict__.get("_batch_check")
+        if proc is None or proc.poll() is not None:
+            import weakref
+
+            from hotswap_cli.io.process import command_environment
+
+            proc = subprocess.Popen(["git", "cat-file", "--batch-check=%(objectname)"], cwd=self.top,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env={**command_environment(), "GIT_TERMINAL_PROMPT": "0"})
+            self.__dict__["_batch_check"] = proc
+            weakref.finalize(self, _end_batch, proc)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("".join(f"{n}\n" for n in usable).encode())
+        proc.stdin.flush()
+        found = {}
+        for name in usable:
+            line = proc.stdout.readline().decode().rstrip("\n")
+            if not line:
+                raise RepoError("git cat-file --batch-check ended unexpectedly")
+            found[name] = None if line.endswith((" missing", " ambiguous")) else line
+        return tuple(found.get(n) for n in names)
+
+    def recording_source_at(self, sha: str) -> RecordingTreeSource:
+        """A GitTreeSource of commit `sha` that notes every path it is asked to read or list."""
+        return RecordingTreeSource(self.repo.commit(sha).tree, self.prefix, sha)
+
+
 @dataclass(frozen=True)
 class TagInfo:
     name: str
@@ -336,3 +408,34 @@ class CommitInfo:
     @property
     def subject(self) -> str:
         return self.message.splitlines()[0] if self.message else ""
+
+
+def _commit_record(record: bytes) -> CommitInfo:
+    sha, parents, name, email, date, message = record.decode("utf-8", "replace").split("\x00", 5)
+    return CommitInfo(sha, tuple(parents.split()), f"{name} <{email}>", date, message.strip())
+
+
+def _end_batch(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+class RecordingTreeSource(GitTreeSource):
+    """A GitTreeSource that notes what it was asked for: the paths read (a symlink's target too)
+    and the folders listed. What a render read is what its result depends on (core.versions.history)."""
+
+    def __init__(self, tree: Any, prefix: str, label: str) -> None:
+        super().__init__(tree, prefix, label)
+        self.reads: set[str] = set()
+        self.listed: set[str] = set()
+
+    def read(self, relpath: str, hops: int = 0) -> bytes | None:
+        self.reads.add(relpath)
+        return super().read(relpath, hops)
+
+    def listdir(self, relpath: str) -> list[str]:
+        self.listed.add(relpath)
+        return super().listdir(relpath)
