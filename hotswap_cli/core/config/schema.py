@@ -102,6 +102,33 @@ def _refuse_fetch(uri: str) -> Any:
 _NO_FETCH = {scheme: _refuse_fetch for scheme in ("http", "https", "file", "ftp", "data", "")}
 
 
+# Keywords whose value is a schema, a list of schemas, or a name -> schema mapping: what
+# fastjsonschema reads as schemas (drafts 4-7).
+_SUBSCHEMA = frozenset({"items", "additionalItems", "additionalProperties", "contains", "not", "if", "then",
+                        "else", "propertyNames"})
+_SUBSCHEMAS = frozenset({"allOf", "anyOf", "oneOf", "items"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "$defs", "dependencies"})
+
+
+def _const_as_enum(node: Any) -> Any:
+    """The schema with every `const: X` as `enum: [X]` (the same check): fastjsonschema's code
+    for `const` fails to generate without detailed exceptions."""
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: _const_as_enum(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS and isinstance(value, list):
+            value = [_const_as_enum(sub) for sub in value]
+        elif key in _SUBSCHEMA:
+            value = _const_as_enum(value)
+        out[key] = value
+    if "const" in out and "enum" not in out:
+        out["enum"] = [out.pop("const")]
+    return out
+
+
 def _fast_code(schema: dict[str, Any]) -> Any:
     """fastjsonschema's generated validator as a code object, kept in the cache directory:
     generating and compiling it costs more than validating a few hundred configs."""
@@ -118,8 +145,8 @@ def _fast_code(schema: dict[str, Any]) -> Any:
 
     # a copy (fastjsonschema rewrites the $refs of what it is given, in place) without the
     # identifiers it would resolve refs against: every ref left is '#/...' (see schemaref)
-    schema = copy.deepcopy({k: v for k, v in schema.items() if k not in ("$schema", "$id", "id")})
-    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version], sort_keys=True,
+    schema = _const_as_enum(copy.deepcopy({k: v for k, v in schema.items() if k not in ("$schema", "$id", "id")}))
+    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version, "brief"], sort_keys=True,
                                     default=str).encode()).hexdigest()[:32]
     directory = cache_dir()
     path = directory / f"fastjsonschema-{key}.bin" if directory else None
@@ -128,7 +155,14 @@ def _fast_code(schema: dict[str, Any]) -> Any:
             return marshal.loads(path.read_bytes())
         except (OSError, ValueError, EOFError, TypeError):
             pass
-    source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True, handlers=_NO_FETCH)
+    # The fast path only answers valid or not (jsonschema words every error), so its exceptions
+    # need no detail: the code for hotswap's own profile schema is then half the size (260 KB, not
+    # 530 KB), and generating and compiling it takes a third of the time.
+    try:
+        source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True, handlers=_NO_FETCH,
+                                                detailed_exceptions=False)
+    except TypeError:  # fastjsonschema < 2.21: every exception carries its schema
+        source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True, handlers=_NO_FETCH)
     code = compile(source, "<fastjsonschema>", "exec")
     if path is not None:
         try:
