@@ -88,12 +88,18 @@ class _Composer:
     def compose(self) -> yaml.Node:
         import yaml
 
+        # the loop runs once per event: names bound here, not looked up on the module each time
+        alias_event, scalar_event, scalar_node = yaml.AliasEvent, yaml.ScalarEvent, yaml.ScalarNode
+        sequence_start, mapping_start = yaml.SequenceStartEvent, yaml.MappingStartEvent
+        sequence_node, mapping_node = yaml.SequenceNode, yaml.MappingNode
+        collection_end = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+        get_event, resolve, size, attach = self.loader.get_event, self.loader.resolve, self.size, self._attach
         stack: list[list[Any]] = []  # [collection node, pending mapping key or None]
         open_nodes: set[int] = set()
         while True:
-            event: Any = self.loader.get_event()
+            event: Any = get_event()
             start: Any = event.start_mark  # libyaml's Mark, which yaml's stubs do not name
-            if isinstance(event, yaml.AliasEvent):
+            if isinstance(event, alias_event):
                 node = self.anchors.get(event.anchor)  # type: ignore[arg-type]
                 if node is None:
                     raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}",
@@ -104,34 +110,35 @@ class _Composer:
                 if self.expanded > self.max_alias:
                     raise _refuse(f"YAML aliases expand the document past {format_size(self.max_alias)} "
                                   f"(at *{event.anchor}); write the values out instead of nesting aliases", event)
-            elif isinstance(event, yaml.ScalarEvent):
+            elif isinstance(event, scalar_event):
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                    tag = resolve(scalar_node, event.value, event.implicit)
                 end: Any = event.end_mark
-                node = yaml.ScalarNode(tag, event.value, start, end, style=event.style)
-                self.size[id(node)] = len(event.value) + 2
-                self._anchor(event, node)
-            elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-                seq = isinstance(event, yaml.SequenceStartEvent)
-                kind = yaml.SequenceNode if seq else yaml.MappingNode
+                node = scalar_node(tag, event.value, start, end, style=event.style)
+                size[id(node)] = len(event.value) + 2
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = node
+            elif isinstance(event, sequence_start | mapping_start):
+                kind = sequence_node if isinstance(event, sequence_start) else mapping_node
                 tag = event.tag
                 if tag is None or tag == "!":
-                    tag = self.loader.resolve(kind, None, event.implicit)
+                    tag = resolve(kind, None, event.implicit)
                 node = kind(tag, [], start, None, flow_style=event.flow_style)
-                self._anchor(event, node)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = node
                 if len(stack) >= self.max_depth:
                     raise _refuse(f"nested deeper than {self.max_depth} levels", event)
-                self._attach(stack, node, event)
+                attach(stack, node, event)
                 stack.append([node, None])
                 open_nodes.add(id(node))
                 continue
-            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            elif isinstance(event, collection_end):
                 node, _ = stack.pop()
                 open_nodes.discard(id(node))
                 node.end_mark = event.end_mark
-                items = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
-                self.size[id(node)] = 2 + sum(self.size[id(n)] for n in items)
+                items = node.value if isinstance(node, sequence_node) else [n for kv in node.value for n in kv]
+                size[id(node)] = 2 + sum(size[id(n)] for n in items)
                 if not stack:
                     return node
                 continue
@@ -140,24 +147,18 @@ class _Composer:
                                                   event.start_mark)
             if not stack:
                 return node
-            self._attach(stack, node, event)
-
-    def _anchor(self, event: Any, node: yaml.Node) -> None:
-        if event.anchor is not None:
-            self.anchors[event.anchor] = node
+            attach(stack, node, event)
 
     @staticmethod
-    def _attach(stack: list[list[Any]], node: yaml.Node, event: Any) -> None:
-        import yaml
-
+    def _attach(stack: list[list[Any]], node: Any, event: Any) -> None:
         if not stack:
             return
         frame = stack[-1]
         parent = frame[0]
-        if isinstance(parent, yaml.SequenceNode):
+        if parent.id == "sequence":  # yaml's node classes name their kind: scalar, sequence, mapping
             parent.value.append(node)
         elif frame[1] is None:
-            if not isinstance(node, yaml.ScalarNode):
+            if node.id != "scalar":
                 raise _refuse("a mapping key is a list or mapping (a YAML complex key); keys must be text", event)
             frame[1] = node
         else:

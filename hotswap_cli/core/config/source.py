@@ -37,20 +37,34 @@ class DirSource:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._real = root.resolve()
+        self._real = str(root.resolve())
+        self._inside_real = os.path.join(self._real, "")
+        self._real_dirs: dict[str, str] = {}  # folder relpath -> its real path, resolved once per folder
 
-    def _path(self, relpath: str) -> Path:
-        path = self.root / inside(relpath)
-        real = path.resolve()
-        if real != self._real and not real.is_relative_to(self._real):
+    def _path(self, relpath: str) -> str:
+        path = os.path.join(self.root, inside(relpath))
+        real = self._real_path(relpath.rstrip("/"), path)
+        if real != self._real and not real.startswith(self._inside_real):
             raise ConfigError(f"{relpath}: a symlink to {real}, outside the config repo; refused",
                               hint="keep every file hotswap reads inside the repo (copy it in)")
         return path
 
+    def _real_path(self, relpath: str, path: str) -> str:
+        """os.path.realpath(path), with each folder resolved once: a file that is not a symlink is
+        its real folder plus its name (one lstat, where realpath takes one per path component)."""
+        folder, _, name = relpath.rpartition("/")
+        if name in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        real_folder = self._real_dirs.get(folder)
+        if real_folder is None:
+            real_folder = self._real_dirs[folder] = os.path.realpath(os.path.join(self.root, folder))
+        return os.path.join(real_folder, name)
+
     def read(self, relpath: str) -> bytes | None:
         path = self._path(relpath)
         try:
-            return path.read_bytes()
+            with open(path, "rb") as fh:
+                return fh.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
