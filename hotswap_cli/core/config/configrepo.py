@@ -266,6 +266,15 @@ class ConfigRepo:
         self._documents[relpath] = doc
         return doc
 
+    def parsed(self, prefix: str) -> dict[str, Document]:
+        """The documents parsed so far whose paths start with `prefix`."""
+        return {relpath: doc for relpath, doc in self._documents.items() if relpath.startswith(prefix)}
+
+    def adopt(self, documents: dict[str, Document]) -> None:
+        """Documents a worker process parsed from this repo's files (see validate); one read here wins."""
+        for relpath, doc in documents.items():
+            self._documents.setdefault(relpath, doc)
+
     def find_data_file(self, stem: str) -> str | None:
         """`templates/base` -> `templates/base.yaml` (or .yml/.json), whichever exists."""
         directory, _, name = stem.rpartition("/")

@@ -18,6 +18,7 @@ from hotswap_cli.model import Issue, JsonPath, Location, Profile, format_path
 
 if TYPE_CHECKING:
     from hotswap_cli.core.config.vcache import ValidationCache
+    from hotswap_cli.core.config.yamlsrc import Document
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,10 @@ def _validate_many(repo: ConfigRepo, names: list[str]) -> list[ProfileResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    # The first profile here compiles profile.yaml's checker and (usually) the schema most profiles
+    # share, before the fork: each worker would otherwise compile its own copy.
+    first = validate_profile(repo, names[0])
+    names = names[1:]
     chunks = [names[i::workers] for i in range(workers)]
     global _FORK_REPO
     _FORK_REPO = repo  # inherited by the forked workers: schemas already compiled, files cached
@@ -294,16 +299,20 @@ def _validate_many(repo: ConfigRepo, names: list[str]) -> list[ProfileResult]:
             parts = list(pool.map(_validate_chunk, chunks))
     finally:
         _FORK_REPO = None
-    by_name = {r.profile: r for part in parts for r in part}
-    return [by_name[n] for n in names]
+    by_name = {r.profile: r for results, _ in parts for r in results}
+    for _, parsed in parts:
+        repo.adopt(parsed)
+    return [first, *(by_name[n] for n in names)]
 
 
 _FORK_REPO: ConfigRepo | None = None
 
 
-def _validate_chunk(names: list[str]) -> list[ProfileResult]:
+def _validate_chunk(names: list[str]) -> tuple[list[ProfileResult], dict[str, Document]]:
+    """A worker's results, and the profile files it parsed: validate reads every profile.yaml again
+    in the parent (schema status), which would otherwise parse them all a second time, serially."""
     assert _FORK_REPO is not None
-    return [validate_profile(_FORK_REPO, n) for n in names]
+    return [validate_profile(_FORK_REPO, n) for n in names], _FORK_REPO.parsed("profiles/")
 
 
 def _open_cache(repo: ConfigRepo) -> ValidationCache | None:
