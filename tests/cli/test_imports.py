@@ -1,0 +1,78 @@
+"""Start-up stays light: commands that need no network or git never import paramiko, httpx or
+GitPython (and `--help` not even PyYAML). Each case runs the real entry point in a fresh
+interpreter under `-X importtime` and reads both what importtime lists and what sys.modules holds
+at exit: importtime misses modules loaded through importlib (the command registry, `from package
+import module` inside a function)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("paramiko", "httpx", "git")  # "git" is GitPython's top-level package
+
+# Runs `python -m hotswap_cli ARGS`, then writes the names in sys.modules to the file named by
+# HOTSWAP_TEST_MODULES (at exit: every command ends in sys.exit).
+RUNNER = """
+import atexit, os, runpy, sys
+def dump():
+    with open(os.environ["HOTSWAP_TEST_MODULES"], "w") as fh:
+        fh.write("\\n".join(sorted(sys.modules)))
+atexit.register(dump)
+sys.argv = ["hotswap", *sys.argv[1:]]
+runpy.run_module("hotswap_cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def imported(args: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str]]:
+    """Exit code and every module a `hotswap ARGS` process imported."""
+    listing = tmp_path / "modules.txt"
+    env = {**os.environ, "HOTSWAP_TEST_MODULES": str(listing), "HOTSWAP_NO_CACHE": "1", "NO_COLOR": "1"}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", RUNNER, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "hotswap_cli.cli.main" in names, proc.stderr  # -X importtime reported
+    return proc.returncode, names | set(listing.read_text().split())
+
+
+def packages(modules: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+PURE = [  # (argv, exit code): commands that read only the working tree
+    (["--help"], 0),
+    (["status", "--help"], 0),
+    (["deploy", "--help"], 0),
+    (["diff", "--help"], 0),
+    (["validate", "payment-service.development"], 0),
+    (["validate"], 0),
+    (["render", "payment-service.development"], 0),
+    (["profiles"], 0),
+    (["output-schema", "status"], 0),
+    (["schema", "--help"], 0),
+]
+
+
+@pytest.mark.parametrize(("args", "code"), PURE, ids=[" ".join(a) for a, _ in PURE])
+def test_no_network_or_git_library_is_imported(config_repo: Path, tmp_path: Path, args: list[str],
+                                               code: int) -> None:
+    exit_code, modules = imported(args, config_repo, tmp_path)
+    assert exit_code == code
+    assert sorted(packages(modules) & set(HEAVY)) == []
+
+
+def test_help_does_not_import_yaml_or_the_repo_reader(config_repo: Path, tmp_path: Path) -> None:
+    _, modules = imported(["--help"], config_repo, tmp_path)
+    assert "yaml" not in packages(modules)
+    assert {"hotswap_cli.core.config.configrepo", "hotswap_cli.specs"} & modules == set()
+
+
+def test_the_check_sees_a_heavy_import(config_repo: Path, tmp_path: Path) -> None:
+    """The assertions above can fail: `status` reads deploy records from git, so it imports GitPython."""
+    exit_code, modules = imported(["status", "payment-service.development"], config_repo, tmp_path)
+    assert exit_code in (0, 1)  # 1: the example's local instance does not exist here
+    assert "git" in packages(modules)
