@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ def cli() -> Callable[..., CliResult]:
             result = CliRunner().invoke(app, list(args), input=input, env=env)
         finally:
             os.chdir(old)
+            if "hotswap_cli.io.ssh_connect" in sys.modules:  # a real command's ssh logins end with its process
+                sys.modules["hotswap_cli.io.ssh_connect"].close_jumps()
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run

@@ -72,20 +72,27 @@ def _context(tls: Tls) -> ssl.SSLContext:
     return context
 
 
+class Client(httpx.Client):
+    """An httpx client on a DeadlineTransport, which `fetch` calls straight (`direct`)."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self.direct = DeadlineTransport(context)
+        super().__init__(verify=context, transport=self.direct, **kwargs)
+
+
 def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
     """An httpx client of its own, on the shared TLS context."""
-    context = _context(tls)
-    return httpx.Client(verify=context, transport=DeadlineTransport(context), **kwargs)
+    return Client(_context(tls), **kwargs)
 
 
-class SharedClient(httpx.Client):
+class SharedClient(Client):
     """A client shared by everything that talks to one host:port with the same TLS settings (an
     instance's transport and its probes): one keep-alive connection serves its read, push, confirm
     and health samples. Each user closes it; the last close closes it. (One pool for every
     instance is no cure: httpcore scans every pooled connection on each request.)"""
 
     def __init__(self, key: tuple[Tls, str], context: ssl.SSLContext) -> None:
-        super().__init__(verify=context, transport=DeadlineTransport(context))
+        super().__init__(context)
         self._key = key
         self._users = 1
 
