@@ -236,6 +236,31 @@ def _breaking(raw: Any) -> dict[str, Any]:
     return {"breaking_approvals": max(0, count), "breaking_roles": _approval_roles(raw.get("roles"))}
 
 
+_PARSED: dict[tuple[str, bytes], Document] = {}  # (path, sha1 of its bytes) -> its parse, for this process
+_PARSED_LIMIT = 512
+
+
+def _parse_once(relpath: str, raw: bytes) -> Document:
+    """A file's Document, parsed once per process for the same path and bytes: one command reads a
+    profile at the version's commit, on the trusted ref and in the working tree, usually the same
+    bytes (a 10,000-target profile.yaml takes seconds to parse). Documents are never changed by
+    their readers. Raises DocumentError."""
+    import hashlib
+
+    key = (relpath, hashlib.sha1(raw, usedforsecurity=False).digest())
+    doc = _PARSED.get(key)
+    if doc is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError(Location(relpath), "not UTF-8 text") from None
+        doc = parse_document(text, relpath)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = doc
+    return doc
+
+
 class ConfigRepo:
     """One config repo, read through a Source (working tree or a git revision)."""
 
@@ -258,11 +283,7 @@ class ConfigRepo:
         raw = self.source.read(relpath)
         if raw is None:
             return None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise DocumentError(Location(relpath), "not UTF-8 text") from None
-        doc = parse_document(text, relpath)
+        doc = _parse_once(relpath, raw)
         self._documents[relpath] = doc
         return doc
 
