@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -113,21 +114,27 @@ _shared_lock = threading.Lock()
 def client_for(tls: Tls, url: str) -> httpx.Client:
     """The client shared by every user of `url`'s host:port with TLS settings `tls` (SharedClient):
     close it when done, as any client."""
-    origin = httpx.URL(url)
-    key = (tls, f"{origin.scheme}://{origin.host}:{origin.port or ''}")
+    key = (tls, _origin(url))
     with _shared_lock:
         client = _shared.get(key)
         if client is not None and not client.is_closed:
             client._users += 1
             return client
-    context = _context(tls)
+    made = SharedClient(key, _context(tls))  # outside the lock: building one takes a while
     with _shared_lock:
-        client = _shared.get(key)
-        if client is not None and not client.is_closed:
-            client._users += 1
-            return client
-        client = _shared[key] = SharedClient(key, context)
-        return client
+        found = _shared.get(key)
+        if found is None or found.is_closed:
+            _shared[key] = made
+            return made
+        found._users += 1
+    httpx.Client.close(made)  # another thread made the same one meanwhile
+    return found
+
+
+@lru_cache(maxsize=65536)
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
 
 
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:
