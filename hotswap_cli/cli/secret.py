@@ -10,7 +10,7 @@ import typer
 
 from hotswap_cli.cli.context import env_of
 from hotswap_cli.core.config.profile import load_profile
-from hotswap_cli.model import format_path
+from hotswap_cli.jsonpath import format_path
 
 secret_app = typer.Typer(help="Encrypted secret fields (AES-256-GCM; key from HOTSWAP_SECRET_KEY, _FILE or _COMMAND).",
                          no_args_is_help=True)
