@@ -20,7 +20,7 @@ from paramiko.sftp import CMD_INIT, CMD_STATUS, CMD_VERSION
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.io.ssh_config import Route, resolve
-from hotswap_cli.io.ssh_connect import POOL, Link, close_jumps
+from hotswap_cli.io.ssh_connect import POOL, Link, close_jumps, close_quietly
 from hotswap_cli.io.steps import step_error
 from hotswap_cli.specs import SshSpec
 
@@ -309,20 +309,11 @@ class SshConnection:
         self._link, self._sftp = None, None
         if link is None:
             if sftp is not None:
-                _close_quietly(sftp)
+                close_quietly(sftp)
             return
         if broken or not link.alive():
             POOL.kill(link)  # the transport first: it ends every wait on it, then the channels
-            _close_quietly(sftp)
+            close_quietly(sftp)
             POOL.release(link, self.instance)
         else:
             POOL.release(link, self.instance, park=sftp)
-
-
-def _close_quietly(closable: paramiko.SFTPClient | None) -> None:
-    if closable is None:
-        return
-    try:
-        closable.close()
-    except Exception:  # noqa: BLE001 - already broken; nothing left to release
-        pass

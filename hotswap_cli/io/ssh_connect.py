@@ -306,7 +306,7 @@ class ConnectionPool:
             if not link.users:
                 link.idle_since = time.monotonic()
         for session in close:
-            _close_quietly(session)
+            close_quietly(session)
 
     def kill(self, link: Link) -> None:
         """Close the connection and drop it from the pool: it is never handed out again. Safe from
@@ -320,7 +320,7 @@ class ConnectionPool:
             link.parked.clear()
         # the transport first: a thread stuck in a write holds locks that closing a channel would wait for
         for closable in (link.client, *parked):
-            _close_quietly(closable)
+            close_quietly(closable)
 
     def _reap(self) -> None:
         """Close connections nobody used for IDLE_SECONDS (under self.lock)."""
@@ -334,7 +334,7 @@ class ConnectionPool:
     @staticmethod
     def _close_link(link: Link) -> None:
         for closable in (link.client, *link.parked.values()):
-            _close_quietly(closable)
+            close_quietly(closable)
 
     def close(self) -> None:
         """Close every pooled connection (in use or not)."""
@@ -351,7 +351,8 @@ def _login_bound(route: Route, retries: int) -> float:
     return sum(3 * hop.connect_timeout + 1.0 for hop in hops) * (retries + 1) + 0.2 * 2 ** (retries + 1)
 
 
-def _close_quietly(closable: Any) -> None:
+def close_quietly(closable: Any) -> None:
+    """Close `closable` (None: nothing) when it may be broken already."""
     if closable is None:
         return
     try:

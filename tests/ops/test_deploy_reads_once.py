@@ -5,19 +5,11 @@ share one keep-alive connection."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
-from deploy_fleet import Fleet, git
+from deploy_fleet import Fleet
 from fault_support import http_instance
-
-from hotswap_cli.core.deploy import ledger
-from hotswap_cli.core.versions.git import GitRepo
-from hotswap_cli.ops.run import _ran_since
-from hotswap_cli.runner.slot import PriorRead
 
 OLD = json.dumps({"queue": {"name": "old"}}).encode()
 
@@ -66,22 +58,3 @@ def test_a_failed_deploy_restores_the_config_the_plan_read(
         # the plan's read, then only the revert's check of what it holds before putting OLD back
         assert len([r for r in http.requests if r == ("GET", "/config")]) == 2, http.requests
         assert [r for r in http.requests if r[0] == "PUT"] == [("PUT", "/config")] * 2
-
-
-def test_a_run_recorded_after_the_plans_read_makes_the_read_stale(local_repo_with_ledger: GitRepo) -> None:
-    repo = local_repo_with_ledger
-    read = PriorRead(transport=None, current=OLD, read_at=time.monotonic() - 5)  # type: ignore[arg-type]
-    assert not _ran_since(repo, "web.development", {"web-1": read})
-    ledger.append_record(repo, {"id": "deploy-x", "kind": "deploy", "profile": "web.development", "version": "1.0.0",
-                                "status": "completed", "started_at": ledger.utc_iso(time.time() - 2),
-                                "finished_at": ledger.utc_iso(), "instances": []})
-    assert _ran_since(repo, "web.development", {"web-1": read})
-    assert not _ran_since(repo, "web.development", {"web-1": PriorRead(None, OLD, time.monotonic() + 3)})  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def local_repo_with_ledger(tmp_path: Path) -> GitRepo:
-    root = tmp_path / "solo"
-    git(tmp_path, "init", "-q", "-b", "main", str(root))
-    git(root, "commit", "-q", "--allow-empty", "-m", "initial")
-    return GitRepo(root)
