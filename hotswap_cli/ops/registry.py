@@ -15,7 +15,6 @@ from hotswap_cli.errors import TransportError
 if TYPE_CHECKING:
     from hotswap_cli.core.config.inventory import Inventory
     from hotswap_cli.io.etcd import EtcdClient
-    from hotswap_cli.specs import Target
     from hotswap_cli.transports.base import Transport
 
 STEPS = frozenset({"read_current", "stage", "check", "swap", "reload", "confirm"})
@@ -45,11 +44,11 @@ class RegisteredTransport:
         return step
 
 
-def registered_opener(opener: Callable[..., Transport], inventory: Inventory,
-                      allowed_env: Collection[str]) -> Callable[..., Transport]:
-    """`opener`, with the transports of the inventory's etcd-registered instances wrapped."""
+def registered(inventory: Inventory, allowed_env: Collection[str]) -> Callable[[str, Transport], Transport] | None:
+    """What wraps an instance's transport (RegisteredTransport) when the inventory's instances
+    registered themselves in etcd; None when they did not."""
     if inventory.connection is None or not inventory.keys:
-        return opener
+        return None
     connection = inventory.connection
     clients: list[EtcdClient] = []
     lock = threading.Lock()
@@ -65,9 +64,8 @@ def registered_opener(opener: Callable[..., Transport], inventory: Inventory,
         except EtcdError:
             return False  # the registry cannot tell: the failure stands as it is
 
-    def open_transport(target: Target, **kwargs: Any) -> Transport:
-        transport = opener(target, **kwargs)
-        key = inventory.keys.get(target.name)
-        return RegisteredTransport(target.name, transport, key, gone) if key else transport  # type: ignore[return-value]
+    def wrap(name: str, transport: Transport) -> Transport:
+        key = inventory.keys.get(name)
+        return RegisteredTransport(name, transport, key, gone) if key else transport  # type: ignore[return-value]
 
-    return open_transport
+    return wrap

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,10 +73,13 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     clock = settings.clock or SystemClock(settings.cancel)
     opener = settings.open_transport or partial(open_transport, allowed_env=deployment.allowed_env,
                                                     profile=plan.profile)
+    wrap = None
     if deployment.inventory is not None:  # instances that registered themselves may leave mid-run
-        from hotswap_cli.ops.registry import registered_opener
+        from hotswap_cli.ops.registry import registered
 
-        opener = registered_opener(opener, deployment.inventory, deployment.allowed_env)
+        wrap = registered(deployment.inventory, deployment.allowed_env)
+    if wrap is not None:
+        opener = _wrapped(opener, wrap)
     probes = settings.open_probes or partial(open_probes, allowed_env=deployment.allowed_env)
     record_id = ledger.new_id(kind)
     waited: list[LockHolder] = []
@@ -136,7 +139,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
                         result = run_plan(plan, payload_for(deployment), deployment.sha256,
                                           open_transport=transport, open_probes=probes, clock=clock,
                                           sink=sink, cancel=settings.cancel, ask=settings.ask, orders=poller,
-                                          prior=_traced(prior, traceparent))
+                                          prior=_traced(prior, traceparent, wrap))
                     finally:
                         poller.stop()
                 span.set(status=result.status, exit_code=int(result.exit_code))
@@ -183,11 +186,25 @@ def _ran_since(git_repo: GitRepo, profile: str, prior: dict[str, PriorRead] | No
     return bool(newest) and str(newest[0].get("finished_at") or "") >= ledger.utc_iso(earliest)
 
 
-def _traced(prior: dict[str, PriorRead] | None, traceparent: str | None) -> dict[str, PriorRead] | None:
-    """The plan's transports were opened before the deploy's trace: they carry its traceparent from now on."""
-    for read in (prior or {}).values():
+def _traced(prior: dict[str, PriorRead] | None, traceparent: str | None,
+            wrap: Callable[[str, Transport], Transport] | None) -> dict[str, PriorRead] | None:
+    """The plan's transports, as the run's opener would have made them: carrying the deploy's
+    traceparent (they were opened before its trace began) and wrapped like the rest (`wrap`)."""
+    if not prior:
+        return prior
+    for read in prior.values():
         read.transport.traceparent = traceparent
+    if wrap is not None:  # in place: whatever the run does not take over is closed by whoever handed it over
+        for name, read in list(prior.items()):
+            prior[name] = replace(read, transport=wrap(name, read.transport))
     return prior
+
+
+def _wrapped(opener: Callable[..., Transport], wrap: Callable[[str, Transport], Transport]) -> Callable[..., Transport]:
+    def open_transport(target: Target, **kwargs: Any) -> Transport:
+        return wrap(target.name, opener(target, **kwargs))
+
+    return open_transport
 
 
 def text_payloads(deployment: Deployment) -> dict[str, str]:

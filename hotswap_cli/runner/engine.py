@@ -98,6 +98,7 @@ class _Run:
     ) -> None:
         self.plan = plan
         self.prior = prior if prior is not None else {}
+        self.early: dict[str, PriorRead] = {}  # plan reads of slots opened early (_upcoming), for _prepare
         self.payload_for = payload_for
         self.expected_hash = expected_hash
         self.open_transport = open_transport
@@ -319,7 +320,9 @@ class _Run:
 
         def open_early(slot: Slot) -> None:
             try:
-                self._open(slot)
+                prior = self._open(slot)
+                if prior is not None:
+                    self.early[slot.name] = prior  # _prepare may still use its read
             except Exception:  # noqa: BLE001 - _prepare opens again and says why
                 slot.close()
                 slot.opened, slot.transport, slot.probes = False, None, []
@@ -335,7 +338,7 @@ class _Run:
             return
         step = "connect"
         try:
-            prior = self._open(slot) if not slot.opened else None
+            prior = self._open(slot) if not slot.opened else self.early.pop(slot.name, None)
             assert slot.transport is not None
             step = "read current config"
             current = prior.current if prior is not None and prior.fresh() else slot.transport.read_current()

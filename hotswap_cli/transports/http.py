@@ -48,6 +48,7 @@ class HttpTransport:
         self._staged: bytes | None = None
         self._swapped = False
         self._reported: str | None = None  # the hash the instance stated in its answer to the push
+        self._sent = False  # the last request: an attempt got past connecting (see _send)
 
     def read_current(self) -> bytes | None:
         if self.current_url is None:
@@ -124,7 +125,12 @@ class HttpTransport:
 
     def _push(self, body: bytes, step: str) -> None:
         headers = {"Content-Type": CONTENT_TYPES.get(self.format, "application/json")}
-        response = self._send(self.method, self.url, step, content=body, headers=headers)
+        try:
+            response = self._send(self.method, self.url, step, content=body, headers=headers)
+        except TransportError:
+            if step == "push" and not self._sent:
+                self._swapped = False  # no attempt got past connecting: the instance never saw the config
+            raise
         if response.status_code >= 300:
             if step == "push":
                 self._swapped = False  # it answered that it did not take the config
@@ -138,19 +144,27 @@ class HttpTransport:
         if self.traceparent:
             kwargs["headers"]["traceparent"] = self.traceparent
         attempts = 1 + (self.retries if method in ("GET", "PUT") else 0)
+        self._sent = False  # whether any attempt got past connecting (then the request may have arrived)
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
                 response = fetch(self._client, method, url, timeout=self.timeout, max_body=self.max_body,
                                  **kwargs)
-            except (httpx.ConnectError, httpx.TimeoutException) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last or "SSL" in str(exc) or "CERTIFICATE" in str(exc):
                     message, hint = describe_error(exc, url, self.timeout)
                     raise step_error(self.name, step, message, hint=hint) from None
+            except httpx.TimeoutException as exc:
+                self._sent = True
+                if last:
+                    message, hint = describe_error(exc, url, self.timeout)
+                    raise step_error(self.name, step, message, hint=hint) from None
             except httpx.HTTPError as exc:
+                self._sent = True
                 message, hint = describe_error(exc, url, self.timeout)
                 raise step_error(self.name, step, message, hint=hint) from None
             else:
+                self._sent = True
                 if last or response.status_code not in RETRY_STATUSES:
                     return response
             time.sleep(0.1 * 2**attempt)
