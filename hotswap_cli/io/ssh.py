@@ -162,14 +162,8 @@ class SshConnection:
     @property
     def sftp(self) -> Sftp:
         """The SFTP session; every read and write on it times out after `timeout` seconds of silence.
-        The instance's previous user of the pooled connection (the live read) may have left it open."""
+        It is the connection's own: each SshConnection opens one on the pooled login."""
         self.client  # noqa: B018 - may reconnect, which drops a stale sftp session
-        if self._sftp is None and self._link is not None:
-            parked = self._link.take_parked(self.instance)
-            if parked is not None and not parked.sock.closed:
-                parked.sock.settimeout(self.timeout)
-                parked._moved = self._mark_moved
-                self._sftp = parked
         if self._sftp is None:
             try:
                 channel = self.open_channel()
@@ -295,10 +289,9 @@ class SshConnection:
                                      f"{exc or type(exc).__name__}") from None
 
     def close(self) -> None:
-        """Close for good. Between steps the lease goes back to the pool (the SFTP session parked for
-        the instance's next user). From another thread while a step runs (Ctrl-C, an abandoned
-        instance) the pooled connection itself is closed, so the stuck step raises promptly, and
-        nothing reconnects."""
+        """Close for good. Between steps the lease goes back to the pool (the SFTP session is
+        closed). From another thread while a step runs (Ctrl-C, an abandoned instance) the pooled
+        connection itself is closed, so the stuck step raises promptly, and nothing reconnects."""
         self._closed = True
         self._drop(broken=self._busy > 0)
 
@@ -313,7 +306,7 @@ class SshConnection:
             return
         if broken or not link.alive():
             POOL.kill(link)  # the transport first: it ends every wait on it, then the channels
-            close_quietly(sftp)
-            POOL.release(link, self.instance)
-        else:
-            POOL.release(link, self.instance, park=sftp)
+        # the SFTP session is not handed on: one left with a reply in flight (a prefetching read)
+        # stalled its next owner's first request; a new one costs one channel on the pooled login
+        close_quietly(sftp)
+        POOL.release(link, self.instance)
