@@ -56,20 +56,28 @@ def fetch(client: httpx.Client, method: str, url: str, *, timeout: float, max_bo
         if direct is not None and set(kwargs) <= {"headers", "content"}:
             return direct.fetch(method, url, timeout=timeout, max_body=max_body, deadline=deadline, **kwargs)
         with client.stream(method, url, timeout=timeout, **kwargs) as response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_body:
-                raise BodyTooLarge(url, max_body)
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_body:
-                    raise BodyTooLarge(url, max_body)
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline", request=response.request)
-            return Reply(response.status_code, response.headers, b"".join(chunks), response.reason_phrase)
+            body = read_body(response.iter_bytes(), response.headers.get("Content-Length", ""), url,
+                             max_body=max_body, deadline=deadline, timeout=timeout)
+            return Reply(response.status_code, response.headers, body, response.reason_phrase)
     finally:
         _DEADLINE.reset(token)
+
+
+def read_body(chunks: Iterator[bytes], declared: str, url: str, *, max_body: int, deadline: float,
+              timeout: float) -> bytes:
+    """A response's whole body: BodyTooLarge past `max_body` (refused up front when its declared
+    Content-Length says so), httpx.ReadTimeout past the request's deadline."""
+    if declared.isdigit() and int(declared) > max_body:
+        raise BodyTooLarge(url, max_body)
+    parts, size = [], 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_body:
+            raise BodyTooLarge(url, max_body)
+        parts.append(chunk)
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline")
+    return b"".join(parts)
 
 
 # Every socket operation of a request made by `fetch` waits at most until the request's deadline:
@@ -219,21 +227,14 @@ class DeadlineTransport(httpx.BaseTransport):
         with _httpx_errors():
             response = self._pool.handle_request(core)
             try:
-                for name, value in response.headers:
-                    if name.lower() == b"content-length" and value.isdigit() and int(value) > max_body:
-                        raise BodyTooLarge(url, max_body)
-                chunks, size = [], 0
-                for chunk in response.iter_stream():
-                    size += len(chunk)
-                    if size > max_body:
-                        raise BodyTooLarge(url, max_body)
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline")
+                declared = next((v.decode("latin-1") for k, v in response.headers
+                                 if k.lower() == b"content-length"), "")
+                body = read_body(response.iter_stream(), declared, url, max_body=max_body, deadline=deadline,
+                                 timeout=timeout)
             finally:
                 response.close()
         reason = response.extensions.get("reason_phrase", b"")
-        return Reply(response.status, httpx.Headers(response.headers), b"".join(chunks),
+        return Reply(response.status, httpx.Headers(response.headers), body,
                      reason.decode("ascii", "replace") if isinstance(reason, bytes) else str(reason))
 
     def close(self) -> None:
