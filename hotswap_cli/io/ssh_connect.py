@@ -206,7 +206,7 @@ LinkKey = tuple[Hop, tuple[Hop, ...], str | None]
 
 class Link:
     """One logged-in connection in the pool. `users` leases hold it; `bound` are the instances it
-    serves (a lease, or an SFTP session parked for the instance's next user)."""
+    serves now."""
 
     def __init__(self, key: LinkKey) -> None:
         self.key = key
@@ -215,20 +215,16 @@ class Link:
         self.error: TransportError | None = None
         self.broken = False  # never handed out again
         self.users: dict[str, int] = {}  # instance -> leases
-        self.parked: dict[str, Any] = {}  # instance -> an SFTP session its previous user left open
         self.idle_since: float | None = None
 
     @property
     def bound(self) -> set[str]:
-        return {i for i, n in self.users.items() if n > 0} | set(self.parked)
+        return {i for i, n in self.users.items() if n > 0}
 
     def alive(self) -> bool:
         transport = self.client.get_transport() if self.client else None
         return not self.broken and transport is not None and transport.is_active()
 
-    def take_parked(self, instance: str) -> Any:
-        with POOL.lock:
-            return self.parked.pop(instance, None)
 
 
 class ConnectionPool:
@@ -251,7 +247,6 @@ class ConnectionPool:
                 self._reap()
                 links = self._links.setdefault(key, [])
                 link = (next((k for k in links if not k.broken and k.users.get(instance)), None)
-                        or next((k for k in links if not k.broken and instance in k.parked), None)
                         or next((k for k in links if not k.broken and len(k.bound) < LINK_INSTANCES), None))
                 fresh = link is None
                 if link is None:
@@ -289,24 +284,16 @@ class ConnectionPool:
         finally:
             link.ready.set()
 
-    def release(self, link: Link, instance: str, park: Any = None) -> None:
-        """Give back one lease; `park`: the instance's SFTP session, kept for its next user."""
-        close = []
+    def release(self, link: Link, instance: str) -> None:
+        """Give back one lease."""
         with self.lock:
             left = link.users.get(instance, 0) - 1
             if left > 0:
                 link.users[instance] = left
             else:
                 link.users.pop(instance, None)
-            if park is not None:
-                if link.broken or instance in link.parked:
-                    close.append(park)
-                else:
-                    link.parked[instance] = park
             if not link.users:
                 link.idle_since = time.monotonic()
-        for session in close:
-            close_quietly(session)
 
     def kill(self, link: Link) -> None:
         """Close the connection and drop it from the pool: it is never handed out again. Safe from
@@ -316,11 +303,7 @@ class ConnectionPool:
             links = self._links.get(link.key, [])
             if link in links:
                 links.remove(link)
-            parked = list(link.parked.values())
-            link.parked.clear()
-        # the transport first: a thread stuck in a write holds locks that closing a channel would wait for
-        for closable in (link.client, *parked):
-            close_quietly(closable)
+        close_quietly(link.client)  # closing the transport ends every wait on it, its channels' too
 
     def _reap(self) -> None:
         """Close connections nobody used for IDLE_SECONDS (under self.lock)."""
@@ -329,12 +312,7 @@ class ConnectionPool:
             for link in [k for k in links if k.idle_since is not None and now - k.idle_since > IDLE_SECONDS]:
                 links.remove(link)
                 link.broken = True
-                threading.Thread(target=self._close_link, args=(link,), daemon=True).start()
-
-    @staticmethod
-    def _close_link(link: Link) -> None:
-        for closable in (link.client, *link.parked.values()):
-            close_quietly(closable)
+                threading.Thread(target=close_quietly, args=(link.client,), daemon=True).start()
 
     def close(self) -> None:
         """Close every pooled connection (in use or not)."""
