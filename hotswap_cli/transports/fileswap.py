@@ -217,11 +217,17 @@ class FileSwap:
         """Keep the live file as `<path>.hotswap-prev`: a hard link (instant, no copy), or where links
         fail a checked copy of the remembered bytes (0600 until complete, then the live file's mode).
         Either is made under a temporary name and renamed over the old kept copy, so a failure leaves
-        that copy as it was."""
+        that copy as it was.
+
+        A link can name the very file the kept copy already is (a run killed after keeping it, before
+        its swap): rename(2) of two links to one file succeeds and does nothing, so the temporary
+        name is removed after it (a no-op when the rename moved it)."""
         copy = posixpath.join(self.directory, f"{self._temp_prefix}{secrets.token_hex(6)}.tmp")
+        linked = True
         try:
             self.fs.link(self.path, copy)
         except OSError:
+            linked = False
             copy = self._write_checked(self.previous or b"", f"keep the previous config as {self.prev_path}")
             self.fs.chmod(copy, self._live_mode(0o600))
         try:
@@ -229,6 +235,8 @@ class FileSwap:
         except BaseException:
             self.fs.abandon(copy)
             raise
+        if linked:
+            self.fs.remove(copy)
 
     def _live_mode(self, default: int) -> int:
         return self.meta.mode if self.meta is not None and self.meta.mode is not None else default

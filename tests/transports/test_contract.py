@@ -149,3 +149,23 @@ def test_failing_reload_is_reverted(case: Case) -> None:
         assert case.live() == INITIAL
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("case", ["local", "ssh"], indirect=True)  # http: the endpoint keeps no copy
+def test_a_kept_copy_that_is_the_live_file_leaves_no_temp_file(case: Case) -> None:
+    """A run killed after keeping the previous file and before its swap leaves `.hotswap-prev` as a
+    second link to the live file. The next push links the live file again and renames that link
+    over the kept copy: rename(2) of two links to one file succeeds and does nothing, so without
+    care the link stays behind as a temp file (the fault matrix's kill -9 rows caught it)."""
+    live = Path(case.instance.config_path)
+    kept = Path(f"{live}.hotswap-prev")
+    kept.unlink(missing_ok=True)
+    kept.hardlink_to(live)
+    data, _ = payload()
+    transport = open_transport(case.make())
+    try:
+        push(transport, data)
+    finally:
+        transport.close()
+    assert case.live() == data and kept.read_bytes() == INITIAL
+    assert sorted(p.name for p in live.parent.iterdir()) == ["config.json", "config.json.hotswap-prev"]

@@ -99,6 +99,25 @@ def test_become_root_swaps_a_root_owned_file_keeping_owner_mode_and_previous_byt
         transport.close()
 
 
+def test_become_keeps_the_previous_file_when_the_kept_copy_is_already_the_live_file(
+        host: BecomeHost, etc: Path) -> None:
+    """A run killed between keeping the previous file and its swap leaves `.hotswap-prev` a second
+    link to the live file; `mv` refuses to move one link over another ("are the same file"), where
+    rename(2) does nothing: the push goes on and leaves no temp file."""
+    live = etc / "app.conf"
+    write_owned(live, OLD, owner="root", group=ADM, mode=0o640)
+    os.link(live, f"{live}.hotswap-prev")
+    transport = open_transport(host.target("a", "hsdeploy", live, become=True))
+    try:
+        transport.read_current()
+        transport.stage(NEW)
+        transport.swap()
+    finally:
+        transport.close()
+    assert live.read_bytes() == NEW and Path(f"{live}.hotswap-prev").read_bytes() == OLD
+    assert leftovers(etc) == []
+
+
 def test_become_revert_removes_a_file_that_did_not_exist(host: BecomeHost, etc: Path) -> None:
     live = etc / "it's $new `conf`.conf"  # paths reach sudo's shell as data, never as script
     transport = open_transport(host.target("a", "hsdeploy", live, become=True, check="test -s {path}"))
