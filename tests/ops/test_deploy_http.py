@@ -156,8 +156,8 @@ def test_status_after_a_hand_made_change_then_rollback_restores_it(
     assert rows["demo-2"]["drifted"] is True and rows["demo-2"]["sha256"] == config_hash(hand)
     assert rows["demo-2"]["healthy"] is False
     health = rows["demo-2"]["health"]
-    assert health["state"] == "failing" and 0.4 <= health["error_rate"] < 0.6, health  # 50%, with noise
-    assert re.search(r"errors (4\d|5\d)\.\d%", health["summary"]), health
+    assert health["state"] == "failing" and 0.3 <= health["error_rate"] < 0.7, health  # 50%, with noise
+    assert re.search(r"errors [3-6]\d\.\d%", health["summary"]), health
     for name in ("demo-1", "demo-3", "demo-4"):
         assert (rows[name]["running"], rows[name]["drifted"], rows[name]["healthy"]) == ("1.0.0", False, True)
 
