@@ -357,7 +357,7 @@ class _Run:
         """One more baseline sample of each new instance right before its push. Instances first
         sampled just now (the first phase) wait one baseline window for it, once for all: rates
         come from the change between two scrapes, and the gate needs enough counts to compare."""
-        sampled = [s for s in fresh if s.probes]
+        sampled = [s for s in fresh if s.probes and not self._baseline_settled(s, phase)]
         if not sampled:
             return
         # a probe that measured nothing in an instance's only baseline look (a first scrape) needs time
@@ -368,6 +368,17 @@ class _Run:
             if self.cancel.is_set():
                 return
         self._parallel(self._baseline_look, sampled)
+
+    def _baseline_settled(self, slot: Slot, phase: Phase) -> bool:
+        """Whether one more baseline look could not change any verdict on `slot`, so it is not taken:
+        the phase does not bake (nothing later adds to the baseline), the instance's probes are all
+        checks (pings; no counters, which need a second scrape for a rate), and two looks' checks
+        would still be fewer than `min_checks`, below which the gate ignores the baseline's share of
+        failed checks (runner.gate._checks). A direct deploy with an http probe then reads each
+        instance's health three times instead of four."""
+        base = slot.baseline
+        only_checks = base.samples > 0 and base.checks == base.samples and base.requests == 0 and not base.buckets
+        return phase.bake <= 0 and only_checks and 2 * base.checks < self.plan.health.min_checks
 
     def _open(self, slot: Slot) -> PriorRead | None:
         """Open the slot's transport and probes, taking over the plan's transport when there is one

@@ -14,7 +14,14 @@ from hotswap_cli.core.deploy.plan import build_plan
 from hotswap_cli.errors import ExitCode
 from hotswap_cli.model import HealthPolicy, StrategySpec
 from hotswap_cli.runner import ListSink, run_plan
-from hotswap_cli.runner.events import BakeExtended, GatePaused, InstanceState, RevertFinished, VerdictReached
+from hotswap_cli.runner.events import (
+    BakeExtended,
+    GatePaused,
+    HealthSampled,
+    InstanceState,
+    RevertFinished,
+    VerdictReached,
+)
 from hotswap_cli.runner.results import DeployResult
 from hotswap_cli.runner.slot import PRIOR_READ_FRESH, PriorRead
 
@@ -594,3 +601,19 @@ def test_a_revert_after_a_fresh_plan_read_restores_what_the_plan_read() -> None:
     fleet = Fleet([f"i{i}" for i in range(3)], fail={("i2", "swap"): "disk full"})
     result, _ = deploy_with_prior(fleet, StrategySpec("direct", bake=0, concurrency=1))
     assert result.status == "reverted" and fleet.restored()
+
+
+@pytest.mark.parametrize(("probes", "min_checks", "looks"), [
+    (("http",), 3, 1),  # two looks' 2 checks < 3: the gate ignores the baseline's share, so one look
+    (("http",), 2, 2),  # 2 checks would count: the second look is taken
+    (("http", "http"), 3, 2),  # two probes: 4 checks would count
+    (("metrics", "http"), 3, 2),  # counters need two scrapes for a rate
+])
+def test_a_push_without_a_bake_takes_a_second_baseline_look_only_where_it_can_count(
+        probes: tuple[str, ...], min_checks: int, looks: int) -> None:
+    fleet = Fleet(["i0", "i1"], probes=probes)
+    result, sink, _ = deploy(StrategySpec("direct", bake=0, concurrency=2), fleet,
+                             policy=HealthPolicy(interval=30, min_checks=min_checks))
+    assert result.ok, result.reason
+    baseline = [e for e in sink.of(HealthSampled) if e.baseline]
+    assert len(baseline) == 2 * len(probes) * looks
