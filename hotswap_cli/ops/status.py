@@ -87,42 +87,89 @@ def run_in_progress(git_repo: Any, profile: str,
                          current.sha256, current.summary(), current.id, current.paused), held
 
 
-def _health(target: Target, open_probes: Callable[[Target], Sequence[Any]],
-            gap: float) -> tuple[bool | None, str, tuple[dict[str, Any], ...]]:
-    """(every check passed, None when none says; a summary; each probe's figures)."""
-    import time
+class _Look:
+    """One instance read for `status`: its current config and its probes' samples. The probes are
+    opened before the read's transport is closed, so they share its connection (io.http.client_for)."""
 
-    try:
-        probes = list(open_probes(target))
-    except Exception as exc:  # noqa: BLE001
-        return False, f"probe error: {exc}", ({"probe": None, "error": str(exc)},)
-    if not probes:
-        return None, "no probes", ()
-    try:
-        first = [p.sample() for p in probes]
-        if any(p.kind == "metrics" for p in probes):
-            time.sleep(gap)  # rates need two scrapes
-            first = [p.sample() if p.kind == "metrics" else s for p, s in zip(probes, first, strict=True)]
-    finally:
+    def __init__(self, target: Target, open_transport: Callable[[Target], Any],
+                 open_probes: Callable[[Target], Sequence[Any]]) -> None:
+        from hotswap_cli.ops.live import close_quietly, read_one
+
+        self.item = read_one(target, open_transport, keep=True)
+        self.probes: list[Any] = []
+        self.samples: list[Any] = []
+        self.error: str | None = None
+        try:
+            self.probes = list(open_probes(target))
+        except Exception as exc:  # noqa: BLE001 - reported in the instance's row
+            self.error = f"probe error: {exc}"
+        finally:
+            if self.item.kept is not None:
+                close_quietly(self.item.kept.transport)
+        self.scrapes = any(p.kind == "metrics" for p in self.probes)  # a rate needs a second scrape
+        try:
+            self.samples = [p.sample() for p in self.probes]
+        finally:
+            if not self.scrapes:
+                self.close()  # done with: a fleet's connections are not all held open at once
+
+    def scrape_again(self) -> _Look:
+        """Rates need two scrapes: the metrics probes sample again (the others keep their sample)."""
+        try:
+            self.samples = [p.sample() if p.kind == "metrics" else s
+                            for p, s in zip(self.probes, self.samples, strict=True)]
+        finally:
+            self.close()
+        return self
+
+    def close(self) -> None:
+        probes, self.probes = self.probes, []
         for p in probes:
             p.close()
-    parts, verdicts = [], []
-    for s in first:
-        if s.no_data:
-            parts.append(f"{s.probe}: no data")
-            continue
-        if s.ok is not None:
-            verdicts.append(s.ok)
-            parts.append(f"{s.probe}: {'ok' if s.ok else 'FAIL'}"
-                         + (f" {s.latency_ms:.0f}ms" if s.latency_ms is not None else ""))
-        if s.error_rate is not None:
-            parts.append(f"errors {s.error_rate * 100:.1f}%")
-        if s.p99_ms is not None:
-            parts.append(f"p99 {s.p99_ms:.0f}ms")
-    readings = tuple({"probe": s.probe, "ok": s.ok, "no_data": s.no_data, "error_rate": s.error_rate,
-                      "p99_ms": s.p99_ms, "latency_ms": s.latency_ms, "requests": s.requests, "errors": s.errors,
-                      "detail": s.detail or None} for s in first)
-    return (all(verdicts) if verdicts else None), ", ".join(parts), readings
+
+    def health(self) -> tuple[bool | None, str, tuple[dict[str, Any], ...]]:
+        """(every check passed, None when none says; a summary; each probe's figures)."""
+        if self.error is not None:
+            return False, self.error, ({"probe": None, "error": self.error.removeprefix("probe error: ")},)
+        if not self.samples:
+            return None, "no probes", ()
+        parts, verdicts = [], []
+        for s in self.samples:
+            if s.no_data:
+                parts.append(f"{s.probe}: no data")
+                continue
+            if s.ok is not None:
+                verdicts.append(s.ok)
+                parts.append(f"{s.probe}: {'ok' if s.ok else 'FAIL'}"
+                             + (f" {s.latency_ms:.0f}ms" if s.latency_ms is not None else ""))
+            if s.error_rate is not None:
+                parts.append(f"errors {s.error_rate * 100:.1f}%")
+            if s.p99_ms is not None:
+                parts.append(f"p99 {s.p99_ms:.0f}ms")
+        readings = tuple({"probe": s.probe, "ok": s.ok, "no_data": s.no_data, "error_rate": s.error_rate,
+                          "p99_ms": s.p99_ms, "latency_ms": s.latency_ms, "requests": s.requests,
+                          "errors": s.errors, "detail": s.detail or None} for s in self.samples)
+        return (all(verdicts) if verdicts else None), ", ".join(parts), readings
+
+
+def _look_all(targets: Sequence[Target], open_transport: Callable[[Target], Any],
+              open_probes: Callable[[Target], Sequence[Any]], gap: float) -> list[_Look]:
+    """Every instance read and sampled in parallel, one connection each; where a metrics probe needs
+    a rate, one pause of `gap` seconds for the whole fleet, then its second scrape."""
+    import time
+
+    looks: list[_Look] = []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(50, len(targets)))) as pool:
+            for look in pool.map(lambda t: _Look(t, open_transport, open_probes), targets):
+                looks.append(look)
+            if any(look.scrapes for look in looks):
+                time.sleep(gap)
+                list(pool.map(lambda look: look.scrape_again() if look.scrapes else look, looks))
+    finally:
+        for look in looks:
+            look.close()
+    return looks
 
 
 def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..., Any] | None = None,
@@ -133,8 +180,6 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     from hotswap_cli.core.deploy.prepare import live_version_names, open_git
     from hotswap_cli.ops.backends import open_probes as default_probes
     from hotswap_cli.ops.backends import open_transport as default_transport
-    from hotswap_cli.ops.live import read_live
-
     profile = load_profile(ConfigRepo.open(root), profile_name, registry=True)
     git_repo = open_git(root)
     allowed = load_trust_root(git_repo).allowed_env()
@@ -145,13 +190,13 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None
     run, held = run_in_progress(git_repo, profile_name, records)
-    live = read_live(profile.targets, open_transport or partial(default_transport, allowed_env=allowed,
-                                                                               profile=profile_name))
-    probes = open_probes or partial(default_probes, allowed_env=allowed)
+    looks = _look_all(profile.targets, open_transport or partial(default_transport, allowed_env=allowed,
+                                                                     profile=profile_name),
+                      open_probes or partial(default_probes, allowed_env=allowed), metrics_gap)
 
-    def one(pair: tuple[Target, Any]) -> InstanceStatus:
-        target, item = pair
-        healthy, health, readings = _health(target, probes, metrics_gap)
+    def one(target: Target, look: _Look) -> InstanceStatus:
+        item = look.item
+        healthy, health, readings = look.health()
         if item.error:
             return InstanceStatus(target.name, "unreachable", None, False, healthy, health, item.error, readings)
         if not item.present:
@@ -169,7 +214,6 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
         return InstanceStatus(target.name, running, item.sha256, drifted or name is None, healthy, health,
                               readings=readings, version=name)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(50, len(live)))) as pool:
-        rows = tuple(pool.map(one, zip(profile.targets, live, strict=True)))
+    rows = tuple(one(t, look) for t, look in zip(profile.targets, looks, strict=True))
     return ProfileStatus(profile_name, rows, records[0] if records else None, run,
                          held if run is None else None)

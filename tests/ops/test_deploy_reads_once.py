@@ -58,3 +58,23 @@ def test_a_failed_deploy_restores_the_config_the_plan_read(
         # the plan's read, then only the revert's check of what it holds before putting OLD back
         assert len([r for r in http.requests if r == ("GET", "/config")]) == 2, http.requests
         assert [r for r in http.requests if r[0] == "PUT"] == [("PUT", "/config")] * 2
+
+
+def test_status_reads_and_probes_an_instance_over_one_connection(
+        make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
+    with http_instance() as http:
+        http.config = OLD
+        http.health_of = {"web-1": lambda: http.config}
+        fleet = http_fleet(make_fleet, http.url)
+        fleet.release(cli, "1.0.0")
+        assert cli("--repo", str(fleet.root), "deploy", fleet.profile, "1.0.0", "--yes").exit_code == 0
+        http.requests.clear()
+        http.connections = 0
+
+        result = cli("--repo", str(fleet.root), "status", fleet.profile, "--json")
+
+        assert result.exit_code == 0, result
+        [row] = json.loads(result.stdout)["instances"]
+        assert (row["running"], row["healthy"]) == ("1.0.0", True)
+        assert http.requests == [("GET", "/config"), ("GET", "/health/web-1")]
+        assert http.connections == 1, (http.connections, http.requests)  # the probe uses the read's connection
