@@ -102,16 +102,18 @@ class _Look:
         try:
             self.probes = list(open_probes(target))
         except Exception as exc:  # noqa: BLE001 - reported in the instance's row
-            self.error = f"probe error: {exc}"
+            self.error = str(exc)
         finally:
             if self.item.kept is not None:
                 close_quietly(self.item.kept.transport)
         self.scrapes = any(p.kind == "metrics" for p in self.probes)  # a rate needs a second scrape
         try:
             self.samples = [p.sample() for p in self.probes]
-        finally:
-            if not self.scrapes:
-                self.close()  # done with: a fleet's connections are not all held open at once
+        except BaseException:
+            self.close()
+            raise
+        if not self.scrapes:
+            self.close()  # done with: only probes that scrape again stay open through the pause
 
     def scrape_again(self) -> _Look:
         """Rates need two scrapes: the metrics probes sample again (the others keep their sample)."""
@@ -130,7 +132,7 @@ class _Look:
     def health(self) -> tuple[bool | None, str, tuple[dict[str, Any], ...]]:
         """(every check passed, None when none says; a summary; each probe's figures)."""
         if self.error is not None:
-            return False, self.error, ({"probe": None, "error": self.error.removeprefix("probe error: ")},)
+            return False, f"probe error: {self.error}", ({"probe": None, "error": self.error},)
         if not self.samples:
             return None, "no probes", ()
         parts, verdicts = [], []

@@ -21,13 +21,19 @@ def http_fleet(make_fleet: Callable[..., Fleet], url: str, **keys: Any) -> Fleet
                       health={"interval": "0.1s"})
 
 
+def released(http: Any, make_fleet: Callable[..., Fleet], cli: Callable[..., Any], **keys: Any) -> Fleet:
+    """web-1 on `http`, holding OLD and healthy while it does, with 1.0.0 released."""
+    http.config = OLD
+    http.health_of = {"web-1": lambda: http.config}
+    fleet = http_fleet(make_fleet, http.url, **keys)
+    fleet.release(cli, "1.0.0")
+    return fleet
+
+
 def test_a_deploy_reads_the_instance_once_and_talks_to_it_over_one_connection(
         make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
     with http_instance() as http:
-        http.config = OLD
-        http.health_of = {"web-1": lambda: http.config}
-        fleet = http_fleet(make_fleet, http.url)
-        fleet.release(cli, "1.0.0")
+        fleet = released(http, make_fleet, cli)
         http.requests.clear()
         http.connections = 0
 
@@ -44,10 +50,7 @@ def test_a_deploy_reads_the_instance_once_and_talks_to_it_over_one_connection(
 def test_a_failed_deploy_restores_the_config_the_plan_read(
         make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
     with http_instance() as http:
-        http.config = OLD
-        http.health_of = {"web-1": lambda: http.config}
-        fleet = http_fleet(make_fleet, http.url, confirm_url=http.url + "/confirm")
-        fleet.release(cli, "1.0.0")
+        fleet = released(http, make_fleet, cli, confirm_url=http.url + "/confirm")
         http.faults.confirm = "other"  # it takes the push, then says it runs something else
         http.requests.clear()
 
@@ -63,10 +66,7 @@ def test_a_failed_deploy_restores_the_config_the_plan_read(
 def test_status_reads_and_probes_an_instance_over_one_connection(
         make_fleet: Callable[..., Fleet], cli: Callable[..., Any]) -> None:
     with http_instance() as http:
-        http.config = OLD
-        http.health_of = {"web-1": lambda: http.config}
-        fleet = http_fleet(make_fleet, http.url)
-        fleet.release(cli, "1.0.0")
+        fleet = released(http, make_fleet, cli)
         assert cli("--repo", str(fleet.root), "deploy", fleet.profile, "1.0.0", "--yes").exit_code == 0
         http.requests.clear()
         http.connections = 0
