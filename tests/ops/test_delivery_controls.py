@@ -105,7 +105,9 @@ def test_status_watch_promote_and_abort_from_another_clone(
 
 def test_resume_refuses_a_run_that_is_not_paused_and_nothing_runs_is_exit_1(
         make_fleet: Callable[..., Fleet], tmp_path: Path, cli: Cli) -> None:
-    fleet = make_fleet(2, strategy={"type": "canary", "steps": [50, 100], "bake": "60s"},
+    # phase 1's bake must outlast the commands below on a loaded CI machine: if it ran out before the
+    # promote landed, phase 2 would bake and the promote would end that bake instead
+    fleet = make_fleet(2, strategy={"type": "canary", "steps": [50, 100], "bake": "600s"},
                        health={"interval": "0.2s"})
     fleet.release(cli, "1.0.0")
     teammate = with_origin(fleet, tmp_path)
