@@ -1,7 +1,9 @@
 """One HTTP request bounded in time and size: it ends within its timeout in total (connect, TLS,
 send, headers and the whole body) and reads at most `max_body` bytes. httpx's own timeouts are per
-socket operation, so a server dripping a byte a second would never time out; here the deadline
-travels with the request to a network backend that clamps every socket operation to it."""
+socket operation, so a server dripping a byte a second would never time out. Here the deadline
+bounds every socket operation: on http.client connections of the transport's own for what `fetch`
+sends straight, and through a network backend that clamps each operation (io.corepool) for what
+goes through an httpx client."""
 
 from __future__ import annotations
 
@@ -13,17 +15,17 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpcore
 import httpx
 
 from hotswap_cli.formats import format_size
 from hotswap_cli.specs import DEFAULT_MAX_BODY
+
+if TYPE_CHECKING:
+    from hotswap_cli.io.corepool import CorePool
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,15 @@ def fetch(client: httpx.Client, method: str, url: str, *, timeout: float, max_bo
     never time out) and reads at most `max_body` bytes of body. Raises httpx.HTTPError: a
     TimeoutException past the deadline, BodyTooLarge past the cap."""
     deadline = time.monotonic() + timeout
-    token = _DEADLINE.set(deadline)
     direct: DeadlineTransport | None = getattr(client, "direct", None)
-    try:
-        if direct is not None and set(kwargs) <= {"headers", "content"}:
-            return direct.fetch(method, url, timeout=timeout, max_body=max_body, deadline=deadline, **kwargs)
-        with client.stream(method, url, timeout=timeout, **kwargs) as response:
-            body = read_body(response.iter_bytes(), response.headers.get("Content-Length", ""), url,
-                             max_body=max_body, deadline=deadline, timeout=timeout)
-            return Reply(response.status_code, response.headers, body, response.reason_phrase)
-    finally:
-        _DEADLINE.reset(token)
+    if direct is not None and set(kwargs) <= {"headers", "content"}:
+        return direct.fetch(method, url, timeout=timeout, max_body=max_body, deadline=deadline, **kwargs)
+    from hotswap_cli.io.corepool import deadline_of
+
+    with deadline_of(deadline), client.stream(method, url, timeout=timeout, **kwargs) as response:
+        body = read_body(response.iter_bytes(), response.headers.get("Content-Length", ""), url,
+                         max_body=max_body, deadline=deadline, timeout=timeout)
+        return Reply(response.status_code, response.headers, body, response.reason_phrase)
 
 
 def read_body(chunks: Iterator[bytes], declared: str, url: str, *, max_body: int, deadline: float,
@@ -83,99 +83,6 @@ def read_body(chunks: Iterator[bytes], declared: str, url: str, *, max_body: int
         if time.monotonic() > deadline:
             raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline")
     return b"".join(parts)
-
-
-# Every socket operation of a request made by `fetch` waits at most until the request's deadline:
-# the deadline travels in a context variable (per thread) to a network backend that clamps the
-# timeout of each connect, TLS handshake, read and write.
-_DEADLINE: ContextVar[float | None] = ContextVar("hotswap_http_deadline", default=None)
-
-
-def _clamped(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise expired("the request's deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamped(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamped(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
-                                                     _clamped(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _clamped(timeout, httpcore.ConnectTimeout),
-                                                       local_address, socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:  # pragma: no cover
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _clamped(timeout, httpcore.ConnectTimeout),
-                                                               socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-# httpcore's errors as httpx raises them (subclasses first).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException), (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError), (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError), (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError), (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-@contextmanager
-def _httpx_errors() -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        for core, mapped in _ERRORS:
-            if isinstance(exc, core):
-                raise mapped(str(exc)) from exc
-        raise
-
-
-class _Body(httpx.SyncByteStream):
-    def __init__(self, response: httpcore.Response) -> None:
-        self._response = response
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _httpx_errors():
-            yield from self._response.iter_stream()
-
-    def close(self) -> None:
-        with _httpx_errors():
-            self._response.close()
 
 
 USER_AGENT = "hotswap"
@@ -240,7 +147,13 @@ class _Response(http.client.HTTPResponse):
         self.fp = io.BufferedReader(_DeadlineReader(sock, deadline, self.fp))  # reads within the deadline
 
 
+class _Http(http.client.HTTPConnection):
+    deadline = 0.0  # the current request's (monotonic)
+
+
 class _Https(http.client.HTTPSConnection):
+    deadline = 0.0
+
     def connect(self) -> None:
         """TCP, then the TLS handshake, both within the request's deadline."""
         http.client.HTTPConnection.connect(self)
@@ -254,10 +167,10 @@ class _Conn:
     def __init__(self, where: _Where, context: ssl.SSLContext, deadline: float) -> None:
         timeout = max(0.001, deadline - time.monotonic())
         if where.https:
-            self.http: http.client.HTTPConnection = _Https(where.host, where.port, timeout=timeout, context=context)
+            self.http: _Http | _Https = _Https(where.host, where.port, timeout=timeout, context=context)
         else:
-            self.http = http.client.HTTPConnection(where.host, where.port, timeout=timeout)
-        self.http.deadline = deadline  # type: ignore[attr-defined]
+            self.http = _Http(where.host, where.port, timeout=timeout)
+        self.http.deadline = deadline
         self.idle_since = 0.0
 
     def stale(self) -> bool:
@@ -289,30 +202,22 @@ class DeadlineTransport(httpx.BaseTransport):
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
-        self._core: httpcore.ConnectionPool | None = None
+        self._core: CorePool | None = None
         self._idle: dict[tuple[bool, str, int], list[_Conn]] = {}  # by origin
         self._lock = threading.Lock()
         self._closed = False
 
-    @property
-    def _pool(self) -> httpcore.ConnectionPool:
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """What an httpx client sends (`client.stream`, anything `fetch` does not send straight):
+        on an httpcore pool made on first use (importing httpcore costs ~0.1-0.25 s, which a
+        command that only fetches never pays)."""
         with self._lock:
             if self._core is None:
-                self._core = httpcore.ConnectionPool(ssl_context=self._context, network_backend=_DeadlineBackend(),
-                                                     max_connections=100, max_keepalive_connections=20,
-                                                     keepalive_expiry=KEEPALIVE_EXPIRY)
-            return self._core
+                from hotswap_cli.io.corepool import CorePool
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
-                             target=request.url.raw_path),
-            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
-        with _httpx_errors():
-            response = self._pool.handle_request(core)
-        return httpx.Response(status_code=response.status, headers=response.headers, stream=_Body(response),
-                              extensions=response.extensions)
+                self._core = CorePool(self._context, keepalive_expiry=KEEPALIVE_EXPIRY)
+            core = self._core
+        return core.handle_request(request)
 
     def fetch(self, method: str, url: str, *, timeout: float, max_body: int, deadline: float,
               headers: dict[str, str] | None = None, content: bytes | None = None) -> Reply:
@@ -333,7 +238,7 @@ class DeadlineTransport(httpx.BaseTransport):
             except (OSError, ValueError) as exc:
                 conn.close()
                 raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        conn.http.deadline = deadline  # type: ignore[attr-defined]
+        conn.http.deadline = deadline
         try:
             reply, reusable = self._exchange(conn, where, method, url, timeout=timeout, max_body=max_body,
                                              deadline=deadline, headers=headers, content=content, fresh=fresh)

@@ -76,3 +76,16 @@ def test_the_check_sees_a_heavy_import(config_repo: Path, tmp_path: Path) -> Non
     exit_code, modules = imported(["status", "payment-service.development"], config_repo, tmp_path)
     assert exit_code in (0, 1)  # 1: the example's local instance does not exist here
     assert "git" in packages(modules)
+
+
+def test_reading_http_instances_does_not_import_httpcore(config_repo: Path, tmp_path: Path) -> None:
+    """Requests go over the standard library's http.client (io.deadline): httpcore (and trio,
+    where it is installed) is imported only for what goes through an httpx client."""
+    profile = config_repo / "profiles" / "payment-service.development" / "profile.yaml"
+    text = profile.read_text()
+    profile.write_text(text[:text.index("targets:")] +
+                       "targets:\n  - name: pay-dev-1\n    transport: {type: http, url: 'http://127.0.0.1:9/config'}\n")
+    exit_code, modules = imported(["status", "payment-service.development"], config_repo, tmp_path)
+    assert exit_code in (0, 1)  # nothing listens on port 9
+    assert "http.client" in modules and "httpx" in packages(modules)  # it did make the request
+    assert "httpcore" not in packages(modules)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli.core.deploy import refdoc
@@ -39,6 +39,9 @@ class Before:
     sha256: str | None = None  # config hash (comparable with versions); None when unreadable or absent
     version: str | None = None  # the version that hash names, when one does
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"present": self.present, "sha256": self.sha256, "version": self.version}
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -47,6 +50,10 @@ class Entry:
     before: Before
     state: str = "prepared"  # prepared | pushing | live | healthy | reverted | failed | unknown
     health: dict[str, Any] | None = None  # the latest sample's figures (error_rate, p99_ms, ok, at), live record
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before.to_dict(), "state": self.state,
+                "health": dict(self.health) if self.health is not None else None}
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,13 @@ class Journal:
         return replace(self, instances={**self.instances, **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As `dataclasses.asdict` would give it, written out: asdict deep-copies field by field,
+        ~50 ms for a 1000-instance journal, written several times per run."""
+        out = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "instances"}
+        out["instances"] = {name: entry.to_dict() for name, entry in self.instances.items()}
+        out["paused"] = dict(self.paused) if self.paused is not None else None
+        out["controls"] = [dict(c) for c in self.controls]
+        return out
 
     def describe(self) -> str:
         where = f"phase {self.phase}/{self.phases} ({self.phase_name})" if self.phase else "before its first phase"

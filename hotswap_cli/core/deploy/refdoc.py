@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
-from hotswap_cli.core.deploy.ledger import REMOTE, identity
+from hotswap_cli.core.deploy.ledger import REMOTE, document_text, identity
 from hotswap_cli.core.versions.git import git_error
 from hotswap_cli.errors import RepoError
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def store(git_repo: GitRepo, ref: str, filename: str, data: dict[str, Any], message: str, what: str) -> None:
     """Write `data` (secrets scrubbed) as `filename` in a commit at `ref`, pushed to origin when there
     is one: when this returns it is durable there. RepoError names `what` on failure."""
-    text = json.dumps(redact.scrub_data(data), indent=2, ensure_ascii=True) + "\n"
+    text = document_text(redact.scrub_data(data))
     blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
     tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{filename}\n").stdout.strip()
     _, env = identity(git_repo)

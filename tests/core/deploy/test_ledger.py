@@ -143,3 +143,31 @@ def test_record_and_push_keeps_the_record_when_origin_is_unreachable(clone: Call
     assert "gone.git" in problem and "hotswap deployments --push" in problem
     assert ledger.pending(a) == [PROFILE]
     assert [r["id"] for r in ledger.read_records(a)] == [ident]
+
+
+def test_a_record_reads_as_json_with_one_line_per_instance(local_repo: GitRepo) -> None:
+    """Records are written by json's C encoder (indent= would take the pure-Python one), one line
+    per key and per instance, and read back as written, non-ASCII text included."""
+    instances = [{"instance": f"web-{i}", "state": "healthy", "note": "caf\u00e9 \u2713"} for i in range(3)]
+    ledger.append_record(local_repo, record("2.0.0", instances=instances, empty={}, nested={"a": {"b": [1]}}))
+    text = local_repo.git("show", f"{ledger.ledger_ref(PROFILE)}:{ledger.RECORD_FILE}").stdout
+    assert text.isascii()
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert [line.strip().rstrip(",") for line in lines if "web-" in line] == [
+        '{"instance": "web-%d", "state": "healthy", "note": "caf\\u00e9 \\u2713"}' % i for i in range(3)]
+    assert '  "empty": {},' in lines and '    "a": {"b": [1]}' in lines
+    [back] = ledger.read_records(local_repo, PROFILE)
+    assert back["instances"] == instances and back["empty"] == {} and back["nested"] == {"a": {"b": [1]}}
+
+
+def test_the_journal_as_a_dict_is_what_asdict_gives() -> None:
+    from dataclasses import asdict
+
+    from hotswap_cli.core.deploy.journal import Before, Entry, Journal
+
+    journal = Journal("id", "deploy", PROFILE, "2.0.0", "ab" * 32, "canary", "me", "host", 1, "t0", "t1",
+                      paused={"phase": 1, "reason": "step"}, controls=[{"action": "promote", "by": "you"}],
+                      instances={"web-1": Entry(Before(True, "cd" * 32, "1.0.0"), "healthy", {"ok": True}),
+                                 "web-2": Entry(Before(False))})
+    assert journal.to_dict() == asdict(journal)
