@@ -155,7 +155,7 @@ def test_a_record_reads_as_json_with_one_line_per_instance(local_repo: GitRepo) 
     lines = text.splitlines()
     assert lines[0] == "{" and lines[-1] == "}"
     assert [line.strip().rstrip(",") for line in lines if "web-" in line] == [
-        '{"instance": "web-%d", "state": "healthy", "note": "caf\\u00e9 \\u2713"}' % i for i in range(3)]
+        '{"instance": "web-' + str(i) + '", "state": "healthy", "note": "caf\\u00e9 \\u2713"}' for i in range(3)]
     assert '  "empty": {},' in lines and '    "a": {"b": [1]}' in lines
     [back] = ledger.read_records(local_repo, PROFILE)
     assert back["instances"] == instances and back["empty"] == {} and back["nested"] == {"a": {"b": [1]}}
