@@ -88,6 +88,15 @@ def read_body(chunks: Iterator[bytes], declared: str, url: str, *, max_body: int
 USER_AGENT = "hotswap"
 _DEFAULT_HEADERS = (("Accept", "*/*"), ("Accept-Encoding", "identity"), ("User-Agent", USER_AGENT))
 KEEPALIVE_EXPIRY = 5.0  # an idle connection older than this is not reused (servers close theirs)
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})  # sent again when a kept connection drops them
+
+
+class _Dropped(Exception):
+    """A kept connection the server had closed or reset: nothing of the response came back."""
+
+    def __init__(self, error: httpx.HTTPError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -224,32 +233,49 @@ class DeadlineTransport(httpx.BaseTransport):
         """`io.deadline.fetch` for a client of ours: the same request, bounds and errors (httpx's
         exception types: a ConnectError or ConnectTimeout only while connecting, when nothing was
         sent), with `Accept-Encoding: identity` (bodies arrive as sent: nothing to decode, and
-        `max_body` counts what is read)."""
+        `max_body` counts what is read).
+
+        A kept connection the server closed just as the request went out (its idle timeout ran
+        out in between: a server closing with a request unread resets the connection) gets an
+        idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) sent once more on a new connection,
+        within the same deadline, as urllib3 and browsers do: otherwise a health sample would
+        count that race as a failure. Any other request raises what the connection did."""
         where = _where(url)
         conn = self._take(where)
-        fresh = conn is None
-        if conn is None:
-            conn = _Conn(where, self._context, deadline)
+        while True:
+            fresh = conn is None
+            if conn is None:
+                conn = self._connect(where, url, timeout=timeout, deadline=deadline)
+            conn.http.deadline = deadline
             try:
-                conn.http.connect()
-            except TimeoutError:
+                reply, reusable = self._exchange(conn, where, method, url, timeout=timeout, max_body=max_body,
+                                                 deadline=deadline, headers=headers, content=content, fresh=fresh)
+            except _Dropped as dropped:
                 conn.close()
-                raise httpx.ConnectTimeout(f"{url}: no connection within {timeout:g}s") from None
-            except (OSError, ValueError) as exc:
+                if method.upper() not in IDEMPOTENT or time.monotonic() >= deadline:
+                    raise dropped.error from None
+                conn = None  # once more, on a new connection (a kept one can no longer be the cause)
+                continue
+            except BaseException:
                 conn.close()
-                raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        conn.http.deadline = deadline
+                raise
+            if reusable:
+                self._give_back(where, conn)
+            else:
+                conn.close()
+            return reply
+
+    def _connect(self, where: _Where, url: str, *, timeout: float, deadline: float) -> _Conn:
+        conn = _Conn(where, self._context, deadline)
         try:
-            reply, reusable = self._exchange(conn, where, method, url, timeout=timeout, max_body=max_body,
-                                             deadline=deadline, headers=headers, content=content, fresh=fresh)
-        except BaseException:
+            conn.http.connect()
+        except TimeoutError:
             conn.close()
-            raise
-        if reusable:
-            self._give_back(where, conn)
-        else:
+            raise httpx.ConnectTimeout(f"{url}: no connection within {timeout:g}s") from None
+        except (OSError, ValueError) as exc:
             conn.close()
-        return reply
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        return conn
 
     def _exchange(self, conn: _Conn, where: _Where, method: str, url: str, *, timeout: float, max_body: int,
                   deadline: float, headers: dict[str, str] | None, content: bytes | None,
@@ -277,7 +303,10 @@ class DeadlineTransport(httpx.BaseTransport):
         except (http.client.HTTPException, ValueError) as exc:  # a header http.client refuses to send
             raise httpx.LocalProtocolError(str(exc)) from None
         except OSError as exc:
-            raise httpx.WriteError(str(exc) or type(exc).__name__) from None
+            error: httpx.HTTPError = httpx.WriteError(str(exc) or type(exc).__name__)
+            if not fresh and isinstance(exc, BrokenPipeError | ConnectionResetError):
+                raise _Dropped(error) from None
+            raise error from None
         h.response_class = partial(_Response, deadline=deadline)  # type: ignore[assignment]
         try:
             response = h.getresponse()
@@ -287,12 +316,17 @@ class DeadlineTransport(httpx.BaseTransport):
         except TimeoutError:
             raise httpx.ReadTimeout(f"{url}: past the {timeout:g}s deadline") from None
         except http.client.HTTPException as exc:
-            reason = str(exc) or type(exc).__name__
             if isinstance(exc, http.client.RemoteDisconnected):
-                reason = "Server disconnected without sending a response." + ("" if fresh else " (a kept connection)")
-            raise httpx.RemoteProtocolError(reason) from None
+                dropped: httpx.HTTPError = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+                if not fresh:
+                    raise _Dropped(dropped) from None
+                raise dropped from None
+            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from None
         except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from None
+            failed: httpx.HTTPError = httpx.ReadError(str(exc) or type(exc).__name__)
+            if not fresh and isinstance(exc, ConnectionResetError):
+                raise _Dropped(failed) from None
+            raise failed from None
         headers_out = httpx.Headers(response.getheaders())
         return Reply(response.status, headers_out, body, response.reason), not response.will_close
 
