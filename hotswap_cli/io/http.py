@@ -11,14 +11,13 @@ import ssl
 import threading
 import time
 from collections.abc import Collection, Mapping
-from functools import lru_cache
 from typing import Any
 
 import httpx
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import parse_config_bytes
-from hotswap_cli.io.deadline import BodyTooLarge, DeadlineTransport, Reply, fetch
+from hotswap_cli.io.deadline import BodyTooLarge, DeadlineTransport, Reply, fetch, origin_of
 from hotswap_cli.io.steps import step_error
 from hotswap_cli.model import config_hash
 from hotswap_cli.specs import ENV_REF, Tls, refused_env
@@ -92,7 +91,7 @@ class SharedClient(Client):
     and health samples. Each user closes it; the last close closes it. (One pool for every
     instance is no cure: httpcore scans every pooled connection on each request.)"""
 
-    def __init__(self, key: tuple[Tls, str], context: ssl.SSLContext) -> None:
+    def __init__(self, key: tuple[Tls, tuple[bool, str, int]], context: ssl.SSLContext) -> None:
         super().__init__(context)
         self._key = key
         self._users = 1
@@ -107,14 +106,14 @@ class SharedClient(Client):
             super().close()
 
 
-_shared: dict[tuple[Tls, str], SharedClient] = {}
+_shared: dict[tuple[Tls, tuple[bool, str, int]], SharedClient] = {}
 _shared_lock = threading.Lock()
 
 
 def client_for(tls: Tls, url: str) -> httpx.Client:
     """The client shared by every user of `url`'s host:port with TLS settings `tls` (SharedClient):
     close it when done, as any client."""
-    key = (tls, _origin(url))
+    key = (tls, origin_of(url))
     with _shared_lock:
         client = _shared.get(key)
         if client is not None and not client.is_closed:
@@ -131,10 +130,6 @@ def client_for(tls: Tls, url: str) -> httpx.Client:
     return found
 
 
-@lru_cache(maxsize=65536)
-def _origin(url: str) -> str:
-    parsed = httpx.URL(url)
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
 
 
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:
