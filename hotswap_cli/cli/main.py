@@ -22,8 +22,25 @@ def _std_streams() -> None:
             setattr(sys, name, open(fd, mode, closefd=False, encoding="utf-8"))  # noqa: SIM115
 
 
+def _more_open_files() -> None:
+    """A deploy keeps a connection per instance open from the plan's read to the end of its run
+    (and its probes, git and the ledger need more): 1000 instances are at the edge of the usual
+    soft limit of 1024 descriptors, 10,000 far past it. The soft limit is raised as far as the hard
+    limit allows (what `ulimit -n` would do), never lowered."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not on this platform, or refused
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     _std_streams()
+    _more_open_files()
     args = sys.argv[1:] if argv is None else argv
     from hotswap_cli.cli.fast_validate import run_if_simple
 

@@ -211,11 +211,12 @@ class _Conn:
         sock = self.http.sock
         if sock is None or time.monotonic() - self.idle_since > KEEPALIVE_EXPIRY:
             return True
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
+        try:  # poll, not select: a fleet's sockets pass select's limit of descriptor 1023
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     def close(self) -> None:
         try:
