@@ -252,7 +252,7 @@ def bench_direct1000(args: argparse.Namespace) -> bool:
     n = args.instances
     with workdir("direct1000") as work:
         t0 = time.monotonic()
-        with demo_fleet(work / "instances", n, per_process=min(n, 100), timeout=120) as instances:
+        with demo_fleet(work / "instances", n, per_process=min(n, 100), timeout=max(120.0, 0.1 * n)) as instances:
             started_in = time.monotonic() - t0
             targets = [http_target(f"d{i}", inst.url) for i, inst in enumerate(instances)]
             repo = ConfigRepo(work / "repo", targets, health={"interval": "1s"})

@@ -38,3 +38,41 @@ def test_a_url_that_cannot_be_sent_is_refused(url: str, error: type[Exception]) 
 def test_a_url_without_a_host_reads_as_httpx_reads_it() -> None:
     deadline._where.cache_clear()
     assert deadline._where("http://:80/") == by_httpx("http://:80/")  # (connecting to it then fails)
+
+
+def test_requests_go_to_the_url_itself_never_through_an_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/targets.md: HTTP_PROXY, HTTPS_PROXY and ALL_PROXY are not used."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from hotswap_cli.io.http import new_client
+    from hotswap_cli.specs import Tls
+
+    seen: list[tuple[str, str]] = []
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            seen.append((self.server.server_address[1], self.path))  # type: ignore[index]
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Answer) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    instance, proxy = (s.server_address[1] for s in servers)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{proxy}")
+    try:
+        with new_client(Tls()) as client:
+            reply = deadline.fetch(client, "GET", f"http://127.0.0.1:{instance}/health", timeout=5)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert (reply.status_code, reply.content) == (200, b"ok")
+    assert seen == [(instance, "/health")]  # the proxy saw nothing
