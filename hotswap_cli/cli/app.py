@@ -101,7 +101,8 @@ def teach(command: Any, path: str) -> None:
         if param.param_type_name == "argument":
             param.metavar = param.metavar or param.name.upper()
             if param.required and param.nargs == 1:  # `deploy PROFILE [VERSION]`, not typer's `{PROFILE}`
-                param._usage_display_name = lambda name=param.metavar: name
+                param._usage_display_name = lambda name=param.metavar: name  # typer 0.29
+                param.make_metavar = lambda *_, name=param.metavar, **__: name  # typer 0.28
         if param.name == "profile" and param.param_type_name == "argument":
             param._custom_shell_complete = complete_profile
         elif param.name == "version":
