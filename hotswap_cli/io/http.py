@@ -130,8 +130,6 @@ def client_for(tls: Tls, url: str) -> httpx.Client:
     return found
 
 
-
-
 def describe_error(exc: httpx.HTTPError, url: str, timeout: float) -> tuple[str, str | None]:
     """One line (and a hint) for an httpx failure; never includes header values."""
     if isinstance(exc, BodyTooLarge):

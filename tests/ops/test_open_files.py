@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,25 @@ def test_a_deploy_and_status_of_more_instances_than_the_soft_limit_of_open_files
     assert [(r["running"], r["healthy"]) for r in rows] == [("1.0.0", True)] * N
 
 
+@contextmanager
+def high_descriptors() -> Iterator[None]:
+    """1100 more descriptors held for the block: the next socket gets a number past 1023."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        yield
+    finally:
+        for fd in padding:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_a_kept_connection_past_descriptor_1023_is_reused(eighty: list[DemoInstance]) -> None:
     from hotswap_cli.io.http import client_for, fetch
     from hotswap_cli.specs import Tls
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # the next socket gets a high number
-    try:
+    with high_descriptors():
         client = client_for(Tls(), eighty[0].url)
         try:
             assert fetch(client, "GET", eighty[0].url + "/health", timeout=5).status_code == 200
@@ -84,20 +96,12 @@ def test_a_kept_connection_past_descriptor_1023_is_reused(eighty: list[DemoInsta
             assert [c for conns in client.direct._idle.values() for c in conns] == [conn]  # the same one
         finally:
             client.close()
-    finally:
-        for fd in padding:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_the_kept_connection_check_sees_a_server_close_past_descriptor_1023() -> None:
     from hotswap_cli.io.deadline import _Conn, _where
 
-    listener = socket.create_server(("127.0.0.1", 0))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
-    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
-    try:
+    with socket.create_server(("127.0.0.1", 0)) as listener, high_descriptors():
         where = _where(f"http://127.0.0.1:{listener.getsockname()[1]}/")
         conn = _Conn(where, None, time.monotonic() + 30)  # type: ignore[arg-type]  # plain http: no TLS context
         conn.http.connect()
@@ -108,8 +112,3 @@ def test_the_kept_connection_check_sees_a_server_close_past_descriptor_1023() ->
         time.sleep(0.2)
         assert conn.stale()
         conn.close()
-    finally:
-        for fd in padding:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        listener.close()
