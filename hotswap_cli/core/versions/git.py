@@ -1,4 +1,6 @@
-"""Git access for the config repo: the only module that imports GitPython."""
+"""Git access for the config repo, all through the git binary: commands (`git`), streaming logs,
+and objects read by a `git cat-file --batch` process kept per repo (GitPython's own object database
+works that way; hotswap does without its import, ~90 ms on every command that reads git)."""
 
 from __future__ import annotations
 
@@ -6,11 +8,13 @@ import os
 import posixpath
 import random
 import subprocess
+import threading
 import time
+import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hotswap_cli.core.config.source import inside
 from hotswap_cli.core.versions.remote import FetchState
@@ -91,29 +95,117 @@ class GitResult:
     stderr: str
 
 
+TREE_MODE = 0o040000
+SUBMODULE_MODE = 0o160000
+
+
+class _Objects:
+    """One `git cat-file --batch` process kept for a GitRepo: objects read whole by name (an id,
+    `<commit>^{tree}`), trees parsed once per id. Safe to share between threads."""
+
+    def __init__(self, top: Path) -> None:
+        self._top = top
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._trees: dict[str, dict[str, tuple[int, str]]] = {}
+
+    def get(self, name: str) -> tuple[str, str, bytes] | None:
+        """(object id, type, content) of what `name` names; None when there is no such object."""
+        if "\n" in name:
+            return None
+        with self._lock:
+            proc = self._process()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline()
+                if header.rstrip(b"\n").endswith((b" missing", b" ambiguous")):
+                    return None
+                oid, kind, size = header.split()
+                data = proc.stdout.read(int(size))
+                if len(data) != int(size) or proc.stdout.read(1) != b"\n":
+                    raise ValueError("short read")
+            except (OSError, ValueError) as exc:
+                self._proc = None
+                _end_batch(proc)
+                raise RepoError(f"git cat-file --batch in {self._top} ended unexpectedly ({exc})") from None
+            return oid.decode(), kind.decode(), data
+
+    def tree(self, oid: str) -> dict[str, tuple[int, str]] | None:
+        """The entries of tree `oid` (name: (mode, object id)); None when it is not a tree."""
+        found = self._trees.get(oid)
+        if found is None:
+            got = self.get(oid)
+            if got is None or got[1] != "tree":
+                return None
+            found = self._trees[oid] = _tree_entries(got[2], len(oid) // 2)
+        return found
+
+    def root(self, commit: str) -> str:
+        """The id of commit `commit`'s top tree."""
+        got = self.get(f"{commit}^{{tree}}")
+        if got is None or got[1] != "tree":
+            raise RepoError(f"cannot read the tree of commit {commit}")
+        self._trees.setdefault(got[0], _tree_entries(got[2], len(got[0]) // 2))
+        return got[0]
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            from hotswap_cli.io.process import command_environment
+
+            proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self._top, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env={**command_environment(), "GIT_TERMINAL_PROMPT": "0"})
+            self._proc = proc
+            weakref.finalize(self, _end_batch, proc)
+        return proc
+
+
+def _tree_entries(data: bytes, width: int) -> dict[str, tuple[int, str]]:
+    """A git tree object's entries: `<octal mode> <name>\\0<binary id>` each."""
+    entries, at = {}, 0
+    while at < len(data):
+        space = data.index(b" ", at)
+        nul = data.index(b"\0", space)
+        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+        entries[name] = (int(data[at:space], 8), data[nul + 1:nul + 1 + width].hex())
+        at = nul + 1 + width
+    return entries
+
+
 class GitTreeSource:
     """A config repo as it was at one commit (implements core.source.Source)."""
 
-    def __init__(self, tree: Any, prefix: str, label: str) -> None:
-        self._tree = tree
+    def __init__(self, objects: _Objects, tree: str, prefix: str, label: str) -> None:
+        self._objects = objects
+        self._tree = tree  # the commit's top tree
         self._prefix = prefix
         self.label = label
 
-    def _object(self, relpath: str) -> Any:
+    def _entry(self, relpath: str) -> tuple[int, str] | None:
+        """(mode, object id) of a config-repo path at this commit; None where there is nothing."""
         path = "/".join(p for p in (self._prefix, inside(relpath)) if p)
-        if not path:
-            return self._tree
-        try:
-            return self._tree / path
-        except KeyError:
-            return None
+        mode, oid = TREE_MODE, self._tree
+        for part in path.split("/"):
+            if part in ("", "."):
+                continue
+            entries = self._objects.tree(oid) if mode == TREE_MODE else None
+            if entries is None or part not in entries:
+                return None
+            mode, oid = entries[part]
+        return mode, oid
 
     def read(self, relpath: str, hops: int = 0) -> bytes | None:
-        obj = self._object(relpath)
-        if obj is None or obj.type != "blob":
+        entry = self._entry(relpath)
+        if entry is None or entry[0] in (TREE_MODE, SUBMODULE_MODE):
             return None
-        data: bytes = obj.data_stream.read()
-        if obj.mode != SYMLINK_MODE:
+        got = self._objects.get(entry[1])
+        if got is None or got[1] != "blob":
+            return None
+        data = got[2]
+        if entry[0] != SYMLINK_MODE:
             return data
         # a symlink is followed within the repo, as the working tree would; one that points
         # out (or loops) is refused, never read from the machine that checks the tree out
@@ -125,27 +217,36 @@ class GitTreeSource:
         return self.read(joined, hops + 1)
 
     def listdir(self, relpath: str) -> list[str]:
-        obj = self._object(relpath)
-        if obj is None or obj.type != "tree":
-            return []
-        return sorted(item.name for item in obj)
+        entry = self._entry(relpath)
+        entries = self._objects.tree(entry[1]) if entry is not None and entry[0] == TREE_MODE else None
+        return sorted(entries) if entries is not None else []
 
 
 class GitRepo:
     """The git work tree holding a config repo (which may be a sub-folder of it)."""
 
     def __init__(self, config_root: Path) -> None:
-        import git
+        from hotswap_cli.io.process import command_environment
 
+        not_inside = RepoError(f"{config_root} is not inside a git work tree",
+                               hint="run `git init` there, or use `hotswap init`")
+        if not config_root.is_dir():
+            raise not_inside
         try:
-            self.repo = git.Repo(config_root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise RepoError(f"{config_root} is not inside a git work tree",
-                            hint="run `git init` there, or use `hotswap init`") from None
-        self.top = Path(self.repo.working_tree_dir or config_root).resolve()
+            found = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=config_root, capture_output=True,
+                                   text=True, env={**command_environment(), "GIT_TERMINAL_PROMPT": "0"},
+                                   check=False, timeout=git_timeout())
+        except FileNotFoundError:
+            raise RepoError("git is not installed (no `git` on PATH)", hint="install git") from None
+        except subprocess.TimeoutExpired:
+            raise RepoError(f"git rev-parse: no answer within {git_timeout():g}s in {config_root}") from None
+        if found.returncode != 0 or not found.stdout.strip():
+            raise not_inside
+        self.top = Path(found.stdout.strip()).resolve()
         self.config_root = config_root.resolve()
         self.prefix = self.config_root.relative_to(self.top).as_posix().strip(".")
         self.fetches = FetchState()  # what was brought from origin on demand (core.versions.remote)
+        self.objects = _Objects(self.top)
 
     def git(self, *args: str, check: bool = True, input: str | None = None,
             env: dict[str, str] | None = None, own_session: bool = False) -> GitResult:
@@ -235,8 +336,7 @@ class GitRepo:
         return result.stdout.strip()
 
     def source_at(self, rev: str) -> GitTreeSource:
-        sha = self.resolve(rev)
-        return GitTreeSource(self.repo.commit(sha).tree, self.prefix, rev)
+        return GitTreeSource(self.objects, self.objects.root(self.resolve(rev)), self.prefix, rev)
 
     def repo_path(self, relpath: str) -> str:
         """A config-repo-relative path as a path from the git top."""
@@ -249,7 +349,7 @@ class GitRepo:
         return [line[3:] for line in out.splitlines() if line.strip()]
 
     def has_remote(self, name: str = "origin") -> bool:
-        return any(r.name == name for r in self.repo.remotes)
+        return name in self.git("remote").stdout.split()
 
     def ensure_versions(self, profile: str, *, approvals: bool = False, want: str | None = None) -> TagFetch:
         """Bring origin's version tags of `profile` (`approvals`: its approval tags too) into this
@@ -362,8 +462,6 @@ class GitRepo:
             return tuple(None for _ in names)
         proc = self.__dict__.get("_batch_check")
         if proc is None or proc.poll() is not None:
-            import weakref
-
             from hotswap_cli.io.process import command_environment
 
             proc = subprocess.Popen(["git", "cat-file", "--batch-check=%(objectname)"], cwd=self.top,
@@ -384,7 +482,7 @@ class GitRepo:
 
     def recording_source_at(self, sha: str) -> RecordingTreeSource:
         """A GitTreeSource of commit `sha` that notes every path it is asked to read or list."""
-        return RecordingTreeSource(self.repo.commit(sha).tree, self.prefix, sha)
+        return RecordingTreeSource(self.objects, self.objects.root(sha), self.prefix, sha)
 
 
 @dataclass(frozen=True)
@@ -427,8 +525,8 @@ class RecordingTreeSource(GitTreeSource):
     """A GitTreeSource that notes what it was asked for: the paths read (a symlink's target too)
     and the folders listed. What a render read is what its result depends on (core.versions.history)."""
 
-    def __init__(self, tree: Any, prefix: str, label: str) -> None:
-        super().__init__(tree, prefix, label)
+    def __init__(self, objects: _Objects, tree: str, prefix: str, label: str) -> None:
+        super().__init__(objects, tree, prefix, label)
         self.reads: set[str] = set()
         self.listed: set[str] = set()
 

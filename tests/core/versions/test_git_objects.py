@@ -1,0 +1,137 @@
+"""Reading a config repo as it was at a commit, through one `git cat-file --batch` process per
+repo (core.versions.git): files, folders, symlinks, a config repo in a sub-folder, submodules,
+odd names, big files, threads, a reader process that dies, and folders that are not git at all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from hotswap_cli.core.versions.git import GitRepo
+from hotswap_cli.errors import ConfigError, RepoError
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """A git repo whose config repo is the sub-folder `conf/`."""
+    top = tmp_path / "top"
+    (top / "conf" / "profiles" / "web").mkdir(parents=True)
+    (top / "conf" / "profiles" / "web" / "profile.yaml").write_text("environment: Production\n")
+    (top / "conf" / "hotswap.yaml").write_text("default_branch: main\n")
+    (top / "outside.txt").write_text("not in the config repo\n")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "first")
+    return top
+
+
+def test_files_and_folders_at_a_commit_of_a_config_repo_in_a_sub_folder(work: Path) -> None:
+    repo = GitRepo(work / "conf")
+    first = git(work, "rev-parse", "HEAD")
+    (work / "conf" / "profiles" / "web" / "profile.yaml").write_text("environment: Staging\n")
+    (work / "conf" / "templates").mkdir()
+    (work / "conf" / "templates" / "base.yaml").write_text("a: 1\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "second")
+
+    then, now = repo.source_at(first), repo.source_at("HEAD")
+    assert then.read("profiles/web/profile.yaml") == b"environment: Production\n"
+    assert now.read("profiles/web/profile.yaml") == b"environment: Staging\n"
+    assert then.read("templates/base.yaml") is None  # not there yet
+    assert now.read("./templates//base.yaml") == b"a: 1\n"
+    assert then.listdir("") == ["hotswap.yaml", "profiles"]
+    assert now.listdir("") == ["hotswap.yaml", "profiles", "templates"]
+    assert now.listdir("profiles") == ["web"]
+    assert now.read("profiles") is None  # a folder is not a file
+    assert now.listdir("hotswap.yaml") == []  # nor a file a folder
+    assert now.listdir("nowhere") == [] and now.read("nowhere/x.yaml") is None
+    assert now.read("hotswap.yaml/x") is None  # a path through a file
+    with pytest.raises(ConfigError, match="outside the config repo"):
+        now.read("../outside.txt")  # the git top is outside the config repo
+
+
+def test_symlinks_are_followed_inside_the_repo_and_refused_out_of_it(work: Path) -> None:
+    conf = work / "conf"
+    (conf / "shared.yaml").write_text("shared: true\n")
+    (conf / "profiles" / "web" / "config.yaml").symlink_to("../../shared.yaml")
+    (conf / "profiles" / "web" / "loop.yaml").symlink_to("loop.yaml")
+    (conf / "profiles" / "web" / "escape.yaml").symlink_to("../../../outside.txt")
+    (conf / "profiles" / "web" / "absolute.yaml").symlink_to("/etc/hostname")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "links")
+    source = GitRepo(conf).source_at("HEAD")
+    assert source.read("profiles/web/config.yaml") == b"shared: true\n"
+    for name, target in (("loop.yaml", "loop.yaml"), ("escape.yaml", "../../../outside.txt"),
+                         ("absolute.yaml", "/etc/hostname")):
+        with pytest.raises(ConfigError, match=f"a symlink to {target} in HEAD, outside the config repo"):
+            source.read(f"profiles/web/{name}")
+
+
+def test_a_submodule_odd_names_and_a_big_file(work: Path) -> None:
+    conf = work / "conf"
+    big = os.urandom(3 * 1024 * 1024)
+    (conf / "big.bin").write_bytes(big)
+    (conf / "profiles" / "wëb name").mkdir()
+    (conf / "profiles" / "wëb name" / "profile.yaml").write_text("x: 1\n")
+    sub = work / "sub-source"
+    sub.mkdir()
+    git(sub, "init", "-q")
+    git(sub, "commit", "-q", "--allow-empty", "-m", "s")
+    git(work, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "conf/vendor")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "odd")
+    source = GitRepo(conf).source_at("HEAD")
+    assert source.read("big.bin") == big
+    assert source.read("profiles/wëb name/profile.yaml") == b"x: 1\n"
+    assert "wëb name" in source.listdir("profiles")
+    assert source.read("vendor") is None and source.listdir("vendor") == []  # a submodule is neither
+
+
+def test_reads_from_threads_and_after_the_reader_process_dies(work: Path) -> None:
+    repo = GitRepo(work / "conf")
+    source = repo.source_at("HEAD")
+    results: list[bytes | None] = []
+
+    def read() -> None:
+        for _ in range(50):
+            results.append(source.read("profiles/web/profile.yaml"))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == [b"environment: Production\n"] * 400
+    proc = repo.objects._proc
+    assert proc is not None
+    proc.kill()
+    proc.wait()
+    assert repo.source_at("HEAD").read("hotswap.yaml") == b"default_branch: main\n"  # a new reader
+    assert repo.objects._proc is not proc
+
+
+def test_folders_that_are_not_a_git_work_tree(tmp_path: Path, work: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for where in (plain, tmp_path / "missing", work / ".git"):
+        with pytest.raises(RepoError, match="is not inside a git work tree"):
+            GitRepo(where)
+    with pytest.raises(RepoError, match="unknown revision"):
+        GitRepo(work / "conf").source_at("no-such-branch")
+
+
+def test_remotes(work: Path, tmp_path: Path) -> None:
+    repo = GitRepo(work / "conf")
+    assert not repo.has_remote()
+    git(work, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
+    assert repo.has_remote() and not repo.has_remote("upstream")
