@@ -116,7 +116,7 @@ class EtcdClient:
         self.auth = auth or EtcdAuth()
         tls = tls or EtcdTls()
         context = _context(tls)  # cached: building one costs ~40 ms of CPU and ~1 MB
-        self._client = httpx.Client(verify=context, transport=DeadlineTransport(context))
+        self._client = httpx.Client(verify=context, transport=DeadlineTransport(lambda: context))
         self._token: str | None = self.auth.token
         self._lock = threading.Lock()
         self._users = 1  # a shared client (see `connect`) closes when its last user does

@@ -11,13 +11,14 @@ import ssl
 import threading
 import time
 from collections.abc import Collection, Mapping
+from functools import partial
 from typing import Any
 
 import httpx
 
 from hotswap_cli.errors import TransportError
 from hotswap_cli.formats import parse_config_bytes
-from hotswap_cli.io.deadline import BodyTooLarge, DeadlineTransport, Reply, fetch, origin_of
+from hotswap_cli.io.deadline import BodyTooLarge, Client, Reply, fetch, origin_of
 from hotswap_cli.io.steps import step_error
 from hotswap_cli.model import config_hash
 from hotswap_cli.specs import ENV_REF, Tls, refused_env
@@ -72,17 +73,9 @@ def _context(tls: Tls) -> ssl.SSLContext:
     return context
 
 
-class Client(httpx.Client):
-    """An httpx client on a DeadlineTransport, which `fetch` calls straight (`direct`)."""
-
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
-        self.direct = DeadlineTransport(context)
-        super().__init__(verify=context, transport=self.direct, **kwargs)
-
-
-def new_client(tls: Tls, **kwargs: Any) -> httpx.Client:
-    """An httpx client of its own, on the shared TLS context."""
-    return Client(_context(tls), **kwargs)
+def new_client(tls: Tls, **kwargs: Any) -> Client:
+    """A client of its own (io.deadline.Client), on the TLS context shared by `tls`'s users."""
+    return Client(partial(_context, tls), **kwargs)
 
 
 class SharedClient(Client):
@@ -91,8 +84,8 @@ class SharedClient(Client):
     and health samples. Each user closes it; the last close closes it. (One pool for every
     instance is no cure: httpcore scans every pooled connection on each request.)"""
 
-    def __init__(self, key: tuple[Tls, tuple[bool, str, int]], context: ssl.SSLContext) -> None:
-        super().__init__(context)
+    def __init__(self, key: tuple[Tls, tuple[bool, str, int]]) -> None:
+        super().__init__(partial(_context, key[0]))
         self._key = key
         self._users = 1
 
@@ -110,7 +103,7 @@ _shared: dict[tuple[Tls, tuple[bool, str, int]], SharedClient] = {}
 _shared_lock = threading.Lock()
 
 
-def client_for(tls: Tls, url: str) -> httpx.Client:
+def client_for(tls: Tls, url: str) -> Client:
     """The client shared by every user of `url`'s host:port with TLS settings `tls` (SharedClient):
     close it when done, as any client."""
     key = (tls, origin_of(url))
@@ -119,14 +112,14 @@ def client_for(tls: Tls, url: str) -> httpx.Client:
         if client is not None and not client.is_closed:
             client._users += 1
             return client
-    made = SharedClient(key, _context(tls))  # outside the lock: building one takes a while
+    made = SharedClient(key)  # outside the lock
     with _shared_lock:
         found = _shared.get(key)
         if found is None or found.is_closed:
             _shared[key] = made
             return made
         found._users += 1
-    httpx.Client.close(made)  # another thread made the same one meanwhile
+    Client.close(made)  # another thread made the same one meanwhile
     return found
 
 
@@ -169,7 +162,7 @@ def reported_hash(response: Reply) -> str | None:
 
 def confirm_running(instance: str, url: str, expected: str, *, timeout: float, tls: Tls,
                     headers: Mapping[str, str] | None = None, traceparent: str | None = None,
-                    client: httpx.Client | None = None) -> bool:
+                    client: Client | None = None) -> bool:
     """Poll `url` until it reports `expected` (a reload may apply asynchronously) or `timeout` passes.
     `tls` is the target's TLS settings; `client` one to reuse."""
     hdrs = dict(headers or {})
@@ -184,7 +177,7 @@ def confirm_running(instance: str, url: str, expected: str, *, timeout: float, t
             client.close()
 
 
-def _poll(instance: str, client: httpx.Client, url: str, expected: str, timeout: float,
+def _poll(instance: str, client: Client, url: str, expected: str, timeout: float,
           hdrs: dict[str, str]) -> bool:
     deadline = time.monotonic() + timeout
     last_error = ""

@@ -48,3 +48,34 @@ def test_a_direct_request_sends_our_headers_and_reads_the_body_as_sent() -> None
         finally:
             client.close()
         assert http.connections == 1  # kept alive between the two
+
+
+def test_what_a_client_does_not_use_is_never_made() -> None:
+    """A plain-http client makes no TLS context and no httpx.Client (a fleet command paid ~0.08 ms
+    per instance and ~30 ms of CA bundle for neither); a request fetch does not send straight (query
+    parameters) makes the httpx.Client then, on the same connections; closing closes both."""
+    from hotswap_cli.io import http as io_http
+    from hotswap_cli.io.http import new_client
+
+    made: list[Tls] = []
+    real = io_http._context
+
+    def counting(tls: Tls):  # type: ignore[no-untyped-def]
+        made.append(tls)
+        return real(tls)
+
+    io_http._context, saved = counting, real  # type: ignore[assignment]
+    try:
+        with http_instance() as http:
+            http.config = b'{"d": 4}'
+            client = new_client(Tls(ca=None))
+            assert fetch(client, "GET", http.url + "/config", timeout=2).content == b'{"d": 4}'
+            assert made == [] and client._httpx is None
+            fetch(client, "GET", http.url + "/config", timeout=2, params={"x": "1"})
+            assert http.requests[-1] == ("GET", "/config?x=1")  # sent, through httpx
+            assert client._httpx is not None and set(made) == {Tls(ca=None)}  # made now (and shared)
+            assert http.connections == 2  # the direct one, then httpcore's own
+            client.close()
+            assert client.is_closed and client._httpx is None
+    finally:
+        io_http._context = saved  # type: ignore[assignment]
