@@ -182,7 +182,7 @@ def _ran_since(git_repo: GitRepo, profile: str, prior: dict[str, PriorRead] | No
     if not prior:
         return False
     earliest = time.time() - (time.monotonic() - min(p.read_at for p in prior.values())) - 1.0
-    newest = ledger.read_records(git_repo, profile, limit=1)
+    newest = ledger.read_records(git_repo, profile, limit=1, summaries=True)
     return bool(newest) and str(newest[0].get("finished_at") or "") >= ledger.utc_iso(earliest)
 
 

@@ -187,7 +187,7 @@ def profile_status(root: Path, profile_name: str, *, open_transport: Callable[..
     allowed = load_trust_root(git_repo).allowed_env()
     check_env(profile.targets, allowed)  # before anything connects
     ledger.refresh(git_repo)  # offline: the local ledger still answers
-    records = ledger.read_records(git_repo, profile_name)
+    records = ledger.read_records(git_repo, profile_name, summaries=True)
     names = live_version_names(git_repo, profile_name, records)
     good = next((r for r in records if r.get("status") == "completed"), None)
     expected = good.get("sha256") if good else None

@@ -143,8 +143,11 @@ def settled_by(record: dict[str, Any] | None) -> bool:
     known config: then the journal is stale (the run could not delete it, e.g. origin was gone)."""
     if not record:
         return False
-    instances = record.get("instances") or []
-    return not record.get("unrestored") and all(i.get("state") != "unknown" for i in instances) and \
+    if "unknown_instances" in record:  # a summary (ledger.summary_of)
+        unknown = bool(record["unknown_instances"])
+    else:
+        unknown = any(i.get("state") == "unknown" for i in record.get("instances") or [])
+    return not record.get("unrestored") and not unknown and \
         record.get("status") in ("completed", "reverted", "failed_before_change", "interrupted", "aborted")
 
 
@@ -156,7 +159,7 @@ def read_open(git_repo: GitRepo, profile: str, records: list[dict[str, Any]] | N
     if current is None or not current.open:
         return None
     if records is None:
-        records = ledger.read_records(git_repo, profile)
+        records = ledger.read_records(git_repo, profile, summaries=True)
     own = next((r for r in records if r.get("id") == current.id), None)
     return None if settled_by(own) else current
 

@@ -32,6 +32,8 @@ REMOTE_LEDGER_REF = "refs/hotswap/remote/deployments"
 FETCH_REFSPECS = (f"+{LEDGER_PREFIX}*:{REMOTE_PREFIX}*",
                   "+refs/hotswap/deployment*:refs/hotswap/remote/deployment*")  # the old ref, if origin has it
 RECORD_FILE = "record.json"
+SUMMARY_FILE = "summary.json"  # the record without its per-instance parts (records since 2026-12)
+PER_INSTANCE = ("instances", "verdicts", "timeline", "phases")  # what a summary leaves out
 REMOTE = "origin"
 PUSH_DEADLINE_ENV = "HOTSWAP_LEDGER_PUSH_DEADLINE"
 PUSH_DEADLINE = 60.0  # seconds a record may take to reach origin (retries with backoff and jitter)
@@ -141,9 +143,10 @@ def append_record(git_repo: GitRepo, record: dict[str, Any]) -> str:
     # evidence for everyone who can fetch the repo: no secret value of this run, whatever an
     # instance or a command echoed into the messages it holds
     record = redact.scrub_data({"id": new_id(str(record.get("kind", "deploy"))), **record})
-    text = document_text(record)
-    blob = git_repo.git("hash-object", "-w", "--stdin", input=text).stdout.strip()
-    tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{RECORD_FILE}\n").stdout.strip()
+    blob = git_repo.git("hash-object", "-w", "--stdin", input=document_text(record)).stdout.strip()
+    brief = git_repo.git("hash-object", "-w", "--stdin", input=document_text(summary_of(record))).stdout.strip()
+    tree = git_repo.git("mktree", input=f"100644 blob {blob}\t{RECORD_FILE}\n"
+                                        f"100644 blob {brief}\t{SUMMARY_FILE}\n").stdout.strip()
     _, env = identity(git_repo)
     # signed with the deployer's git signing key where one is set: evidence of who wrote it (a
     # record never grants anything: rollback and deploys check approvals on the signed tags)
@@ -186,42 +189,66 @@ def _ledger_refs(git_repo: GitRepo, profile: str | None) -> list[str]:
     return [*own, LEDGER_REF, REMOTE_LEDGER_REF]
 
 
-def _read_blobs(git_repo: GitRepo, commits: list[str]) -> list[dict[str, Any]]:
-    """Every commit's record.json in one `git cat-file --batch`."""
+def summary_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without its per-instance parts (PER_INSTANCE: a 1000-instance record is ~0.7 MB,
+    its summary ~1 KB), with the names of its instances left in state "unknown" (journal.settled_by
+    needs them) and how many instances it had."""
+    instances = record.get("instances") or []
+    return {**{k: v for k, v in record.items() if k not in PER_INSTANCE},
+            "instance_count": len(instances),
+            "unknown_instances": [i.get("instance") for i in instances if i.get("state") == "unknown"]}
+
+
+def _read_blobs(git_repo: GitRepo, commits: list[str], file: str = RECORD_FILE) -> list[dict[str, Any] | None]:
+    """Each commit's `file`, parsed, in one `git cat-file --batch` (None where it is missing or unreadable)."""
     if not commits:
         return []
-    out = git_repo.git("cat-file", "--batch", input="".join(f"{c}:{RECORD_FILE}\n" for c in commits)).stdout
-    records, pos = [], 0
+    out = git_repo.git("cat-file", "--batch", input="".join(f"{c}:{file}\n" for c in commits)).stdout
+    records: list[dict[str, Any] | None] = []
+    pos = 0
     for _ in commits:
         end = out.index("\n", pos)
         header = out[pos:end].split()
         pos = end + 1
         if len(header) < 3 or header[1] == "missing":
+            records.append(None)
             continue
         size = int(header[2])
         try:
             records.append(json.loads(out[pos:pos + size]))
         except ValueError:
-            pass  # not a record we can read: skip it rather than hide the others
+            records.append(None)  # not a record we can read: skip it rather than hide the others
         pos += size + 1
     return records
 
 
-def read_records(git_repo: GitRepo, profile: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def read_records(git_repo: GitRepo, profile: str | None = None, limit: int | None = None, *,
+                 summaries: bool = False) -> list[dict[str, Any]]:
     """Records newest first, optionally of one profile and at most `limit` of them (offline: the
-    local ledger). Every profile's records are merged by time in one `git log`."""
+    local ledger). Every profile's records are merged by time in one `git log`. With `summaries`,
+    each without its per-instance parts (summary_of): what a reader that needs none of them reads,
+    so that status and deploy do not read every instance of every past run (a 1000-instance
+    fleet's ledger grows ~0.7 MB a run)."""
     entries = _log(git_repo, _ledger_refs(git_repo, profile), None if profile else limit)
     if profile is not None:
         entries = [(c, s) for c, s in entries if s.split(" ")[1:2] == [profile]]
     if limit is not None:
         entries = entries[:limit]
-    records = _read_blobs(git_repo, [c for c, _ in entries])
-    return [r for r in records if profile is None or r.get("profile") == profile]
+    commits = [c for c, _ in entries]
+    if not summaries:
+        found = _read_blobs(git_repo, commits)
+    else:
+        found = _read_blobs(git_repo, commits, SUMMARY_FILE)
+        older = [c for c, r in zip(commits, found, strict=True) if r is None]  # written before summaries
+        whole = {c: summary_of(r) for c, r in zip(older, _read_blobs(git_repo, older), strict=True) if r is not None}
+        found = [r if r is not None else whole.get(c) for c, r in zip(commits, found, strict=True)]
+    return [r for r in found if r is not None and (profile is None or r.get("profile") == profile)]
 
 
 def last_successful(git_repo: GitRepo, profile: str, *, kind: str | None = None) -> dict[str, Any] | None:
-    """The newest completed deploy or rollback (or only `kind`) of a profile: what the fleet should run."""
-    for record in read_records(git_repo, profile):
+    """The newest completed deploy or rollback (or only `kind`) of a profile, summarised (summary_of):
+    what the fleet should run."""
+    for record in read_records(git_repo, profile, summaries=True):
         if record.get("status") == "completed" and (kind is None or record.get("kind") == kind):
             return record
     return None

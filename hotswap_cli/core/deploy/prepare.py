@@ -187,7 +187,7 @@ def _ledger_records(git_repo: GitRepo, profile: str) -> list[dict[str, Any]]:
     from hotswap_cli.core.deploy import ledger
 
     ledger.refresh(git_repo)  # offline: the local ledger
-    return ledger.read_records(git_repo, profile)
+    return ledger.read_records(git_repo, profile, summaries=True)
 
 
 def minimums_for(trust: TrustRoot, environment: str) -> Minimums:
@@ -396,7 +396,7 @@ def rollback_target(git_repo: GitRepo, profile: str, to: str | None) -> str:
 
     if to is not None:
         return to
-    records = ledger.read_records(git_repo, profile)
+    records = ledger.read_records(git_repo, profile, summaries=True)
     good = [r for r in records if r.get("status") == "completed"]
     if not good:
         raise RepoError(f"{profile} has no successful deployment in the ledger to roll back from",
@@ -486,7 +486,7 @@ def live_version_names(git_repo: GitRepo, profile: str,
         names[v.sha256] = v.version
     if records is None:
         ledger.refresh(git_repo)  # name what others deployed too (offline: the local ledger)
-        records = ledger.read_records(git_repo, profile)
+        records = ledger.read_records(git_repo, profile, summaries=True)
     for record in reversed(records):
         if record.get("sha256") and record.get("status") == "completed":
             names[str(record["sha256"])] = str(record.get("version"))

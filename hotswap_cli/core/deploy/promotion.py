@@ -174,7 +174,7 @@ def promotion_evidence(git_repo: GitRepo, trust: TrustRoot, policy: EnvironmentP
         return None
     upstream = upstream_profile(trust, profile, policy.requires)
     ledger.refresh(git_repo)
-    records = ledger.read_records(git_repo, upstream)
+    records = ledger.read_records(git_repo, upstream, summaries=True)
     return judge(records, _Carrier(git_repo, profile, commit, upstream), upstream, policy.requires,
                  policy.healthy_for, time.time() if now is None else now)
 

@@ -171,3 +171,57 @@ def test_the_journal_as_a_dict_is_what_asdict_gives() -> None:
                       instances={"web-1": Entry(Before(True, "cd" * 32, "1.0.0"), "healthy", {"ok": True}),
                                  "web-2": Entry(Before(False))})
     assert journal.to_dict() == asdict(journal)
+
+
+def _fleet_record(version: str, states: list[str]) -> dict[str, object]:
+    instances = [{"instance": f"web-{i}", "state": s, "previous_sha256": "ab" * 32} for i, s in enumerate(states)]
+    return record(version, "completed" if "unknown" not in states else "revert_failed", instances=instances,
+                  phases=[{"number": 1, "instances": [i["instance"] for i in instances]}],
+                  verdicts=[{"phase": 1, "instances": instances}], timeline={"states": {}}, sha256="cd" * 32)
+
+
+def test_readers_that_need_no_instance_read_summaries(local_repo: GitRepo) -> None:
+    """A 1000-instance record is ~0.7 MB: status and deploy read every record of the profile, so
+    each new record carries its summary (no per-instance parts), and they read that."""
+    ledger.append_record(local_repo, _fleet_record("1.0.0", ["healthy"] * 2000))
+    ledger.append_record(local_repo, _fleet_record("1.1.0", ["reverted", "unknown", "unknown"]))
+
+    whole = ledger.read_records(local_repo, PROFILE)
+    brief = ledger.read_records(local_repo, PROFILE, summaries=True)
+
+    assert [len(r["instances"]) for r in whole] == [3, 2000]  # readers of whole records see no change
+    assert [r["version"] for r in brief] == ["1.1.0", "1.0.0"] and brief[1]["sha256"] == "cd" * 32
+    assert all(set(ledger.PER_INSTANCE).isdisjoint(r) for r in brief)
+    assert [r["instance_count"] for r in brief] == [3, 2000]
+    assert [r["unknown_instances"] for r in brief] == [["web-1", "web-2"], []]
+    stored = git(local_repo.top, "show", f"refs/hotswap/ledger/{PROFILE}~1:summary.json")
+    assert len(stored) < 1000 and "web-1999" not in stored  # the summary is not the record's size
+
+
+def test_records_written_before_summaries_are_summarised_on_read(local_repo: GitRepo) -> None:
+    """A ledger from an older hotswap (and origin's, pushed by one) has record.json only."""
+    ledger.append_record(local_repo, _fleet_record("1.0.0", ["healthy", "unknown"]))
+    old = ledger.document_text({"id": "deploy-old", **_fleet_record("0.9.0", ["healthy"])})
+    blob = git(local_repo.top, "hash-object", "-w", "--stdin", input=old).strip()
+    tree = git(local_repo.top, "mktree", input=f"100644 blob {blob}\trecord.json\n").strip()
+    ref = f"refs/hotswap/ledger/{PROFILE}"
+    parent = git(local_repo.top, "rev-parse", ref).strip()
+    made = git(local_repo.top, "commit-tree", tree, "-p", parent, "-m", f"deploy {PROFILE} 0.9.0: completed").strip()
+    git(local_repo.top, "update-ref", ref, made)
+
+    brief = ledger.read_records(local_repo, PROFILE, summaries=True)
+
+    assert [(r["version"], r["instance_count"], r["unknown_instances"]) for r in brief] == \
+        [("0.9.0", 1, []), ("1.0.0", 2, ["web-1"])]
+    assert "instances" not in brief[0] and len(ledger.read_records(local_repo, PROFILE)[0]["instances"]) == 1
+
+
+def test_a_summary_of_a_run_that_left_an_instance_unknown_does_not_settle_its_journal() -> None:
+    """journal.settled_by on a summary: an instance the run lost (state unknown) keeps the journal
+    open for `hotswap rollback`, as the whole record does."""
+    from hotswap_cli.core.deploy.journal import settled_by
+
+    for states, settled in ((["healthy", "reverted"], True), (["reverted", "unknown"], False)):
+        whole = {**_fleet_record("1.0.0", states), "status": "reverted"}
+        assert settled_by(whole) is settled
+        assert settled_by(ledger.summary_of(whole)) is settled
