@@ -105,3 +105,20 @@ def _telemetry_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     telemetry.reset()
     yield
     telemetry.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_http_client_outlives_its_test() -> Iterator[None]:
+    """A client shared per host:port (io.http.client_for) lives until its last user closes it, and
+    keeps its connections: one a test leaves open (a probe made and never closed) must not serve a
+    later test whose server got the same port. A hotswap process ends with its command; tests run
+    many commands in one process."""
+    yield
+    http = sys.modules.get("hotswap_cli.io.http")
+    if http is None:
+        return
+    with http._shared_lock:
+        left = list(http._shared.values())
+        http._shared.clear()
+    for client in left:
+        http.Client.close(client)

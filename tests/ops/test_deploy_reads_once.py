@@ -73,8 +73,8 @@ def test_status_reads_and_probes_an_instance_over_one_connection(
 
         result = cli("--repo", str(fleet.root), "status", fleet.profile, "--json")
 
-        assert result.exit_code == 0, result
         [row] = json.loads(result.stdout)["instances"]
+        assert result.exit_code == 0, row
         assert (row["running"], row["healthy"]) == ("1.0.0", True)
         assert http.requests == [("GET", "/config"), ("GET", "/health/web-1")]
         assert http.connections == 1, (http.connections, http.requests)  # the probe uses the read's connection

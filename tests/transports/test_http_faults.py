@@ -18,6 +18,7 @@ import pytest
 from hotswap_cli.errors import TransportError
 from hotswap_cli.model import config_hash
 from hotswap_cli.ops.backends import open_transport
+from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.probes.metrics import MetricsProbe
 from hotswap_cli.specs import MetricsProbeSpec, target
 
@@ -168,13 +169,20 @@ def test_secret_headers_come_from_allowed_environment_variables_and_never_show(
 
 
 def test_metrics_endpoint_missing_or_unparsable_is_no_data(http_server: str) -> None:
-    refused = MetricsProbe("web-1", MetricsProbeSpec(url="http://127.0.0.1:9/metrics", timeout=1.0)).sample()
+    def sample(url: str, **spec: float) -> HealthSample:
+        probe = MetricsProbe("web-1", MetricsProbeSpec(url=url, **spec))
+        try:
+            return probe.sample()
+        finally:
+            probe.close()
+
+    refused = sample("http://127.0.0.1:9/metrics", timeout=1.0)
     assert refused.no_data and "cannot scrape" in refused.detail
-    missing = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/broken/metrics")).sample()
+    missing = sample(http_server + "/broken/metrics")
     assert missing.no_data and "answered 503" in missing.detail
-    garbage = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/metrics-garbage")).sample()
+    garbage = sample(http_server + "/metrics-garbage")
     assert garbage.no_data and "unparsable metrics" in garbage.detail
-    absent = MetricsProbe("web-1", MetricsProbeSpec(url=http_server + "/plain")).sample()  # body "old": no metric
+    absent = sample(http_server + "/plain")  # body "old": no metric
     assert absent.no_data and absent.error_rate is None
 
 
