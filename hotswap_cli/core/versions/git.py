@@ -232,10 +232,13 @@ class GitRepo:
                                hint="run `git init` there, or use `hotswap init`")
         if not config_root.is_dir():
             raise not_inside
+        # found by its path, as GitPython found it: a hook's GIT_DIR (often `.git`, relative to the
+        # top) would point elsewhere from a sub-folder
+        env = {k: v for k, v in command_environment().items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
         try:
             found = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=config_root, capture_output=True,
-                                   text=True, env={**command_environment(), "GIT_TERMINAL_PROMPT": "0"},
-                                   check=False, timeout=git_timeout())
+                                   text=True, env={**env, "GIT_TERMINAL_PROMPT": "0"}, check=False,
+                                   timeout=git_timeout())
         except FileNotFoundError:
             raise RepoError("git is not installed (no `git` on PATH)", hint="install git") from None
         except subprocess.TimeoutExpired:

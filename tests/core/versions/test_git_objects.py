@@ -135,3 +135,13 @@ def test_remotes(work: Path, tmp_path: Path) -> None:
     assert not repo.has_remote()
     git(work, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     assert repo.has_remote() and not repo.has_remote("upstream")
+
+
+def test_found_by_its_path_under_a_hooks_git_dir(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git runs hooks with GIT_DIR set (`.git`, relative to the top): the config repo in a
+    sub-folder is still found by its path, as GitPython found it."""
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("GIT_DIR", ".git")
+    repo = GitRepo(work / "conf")
+    assert repo.top == work.resolve() and repo.prefix == "conf"
+    assert repo.source_at("HEAD").read("hotswap.yaml") == b"default_branch: main\n"
