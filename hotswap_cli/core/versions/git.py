@@ -44,6 +44,14 @@ def git_error(text: str) -> str:
     return lines[-1] if lines else "failed"
 
 
+def _dubious_dir(said: str) -> str | None:
+    """The repository a `dubious ownership` refusal names."""
+    import re
+
+    found = re.search(r"dubious ownership in repository at '([^']+)'", said)
+    return found.group(1) if found else None
+
+
 def git_timeout() -> float:
     import os
 
@@ -244,7 +252,13 @@ class GitRepo:
         except subprocess.TimeoutExpired:
             raise RepoError(f"git rev-parse: no answer within {git_timeout():g}s in {config_root}") from None
         if found.returncode != 0 or not found.stdout.strip():
-            raise not_inside
+            said = found.stderr.strip()
+            if not said or "not a git repository" in said or "must be run in a work tree" in said:
+                raise not_inside
+            if "dubious ownership" in said:  # a checkout owned by another user (a CI runner's)
+                raise RepoError(f"git refuses {config_root}: detected dubious ownership (another user owns it)",
+                                hint=f"git config --global --add safe.directory {_dubious_dir(said) or config_root}")
+            raise RepoError(f"git rev-parse in {config_root}: {git_error(said)}")
         self.top = Path(found.stdout.strip()).resolve()
         self.config_root = config_root.resolve()
         self.prefix = self.config_root.relative_to(self.top).as_posix().strip(".")

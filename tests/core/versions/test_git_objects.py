@@ -145,3 +145,16 @@ def test_found_by_its_path_under_a_hooks_git_dir(work: Path, monkeypatch: pytest
     repo = GitRepo(work / "conf")
     assert repo.top == work.resolve() and repo.prefix == "conf"
     assert repo.source_at("HEAD").read("hotswap.yaml") == b"default_branch: main\n"
+
+
+def test_a_checkout_another_user_owns_is_named_with_the_fix(tmp_path: Path) -> None:
+    """A CI runner's checkout owned by another user: git refuses it (safe.directory), and the error
+    says so with the command that allows it, not "not inside a git work tree"."""
+    top = tmp_path / "theirs"
+    (top / "conf").mkdir(parents=True)
+    git(top, "init", "-q")
+    subprocess.run(["chown", "-R", "nobody", str(top)], check=True)
+    with pytest.raises(RepoError) as refused:
+        GitRepo(top / "conf")
+    assert "dubious ownership" in refused.value.message
+    assert refused.value.hint == f"git config --global --add safe.directory {top}"
