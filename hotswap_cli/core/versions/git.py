@@ -172,14 +172,20 @@ class _Objects:
 
 
 def _tree_entries(data: bytes, width: int) -> dict[str, tuple[int, str]]:
-    """A git tree object's entries: `<octal mode> <name>\\0<binary id>` each."""
+    """A git tree object's entries: `<octal mode> <name>\\0<binary id>` each (RepoError when
+    it is not one: git writes none like that, but a crafted repo can hold anything)."""
     entries, at = {}, 0
-    while at < len(data):
-        space = data.index(b" ", at)
-        nul = data.index(b"\0", space)
-        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
-        entries[name] = (int(data[at:space], 8), data[nul + 1:nul + 1 + width].hex())
-        at = nul + 1 + width
+    try:
+        while at < len(data):
+            space = data.index(b" ", at)
+            nul = data.index(b"\0", space)
+            name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+            if nul + 1 + width > len(data):
+                raise ValueError("truncated")
+            entries[name] = (int(data[at:space], 8), data[nul + 1:nul + 1 + width].hex())
+            at = nul + 1 + width
+    except ValueError:
+        raise RepoError("a malformed git tree object in the repo", hint="run `git fsck` there") from None
     return entries
 
 

@@ -158,3 +158,21 @@ def test_a_checkout_another_user_owns_is_named_with_the_fix(tmp_path: Path) -> N
         GitRepo(top / "conf")
     assert "dubious ownership" in refused.value.message
     assert refused.value.hint == f"git config --global --add safe.directory {top}"
+
+
+def test_a_crafted_malformed_tree_is_refused_in_one_line(work: Path) -> None:
+    """git never writes a tree like this, but a pushed branch can carry one (`hash-object --literally`):
+    reading through it fails with a RepoError, not a traceback."""
+    bad = subprocess.run(["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"], cwd=work,
+                         input=b"100644 profile.yaml\x00short", capture_output=True, check=True).stdout.decode().strip()
+    conf = git(work, "rev-parse", "HEAD:conf")
+    entries = git(work, "ls-tree", conf).replace("\tprofiles", "\tprofiles-old") + f"\n040000 tree {bad}\tprofiles\n"
+    tree = subprocess.run(["git", "mktree", "--missing"], cwd=work, input=entries, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    top = subprocess.run(["git", "mktree", "--missing"], cwd=work, input=f"040000 tree {tree}\tconf\n",
+                         capture_output=True, text=True, check=True).stdout.strip()
+    commit = git(work, "commit-tree", top, "-m", "crafted")
+    source = GitRepo(work / "conf").source_at(commit)
+    assert source.read("hotswap.yaml") == b"default_branch: main\n"
+    with pytest.raises(RepoError, match="a malformed git tree object"):
+        source.read("profiles/web/profile.yaml")
