@@ -215,9 +215,10 @@ def _read_blobs(git_repo: GitRepo, commits: list[str], file: str = RECORD_FILE) 
             continue
         size = int(header[2])
         try:
-            records.append(json.loads(out[pos:pos + size]))
+            found = json.loads(out[pos:pos + size])
         except ValueError:
-            records.append(None)  # not a record we can read: skip it rather than hide the others
+            found = None
+        records.append(found if isinstance(found, dict) else None)  # not a record: skip it, not the others
         pos += size + 1
     return records
 

@@ -225,3 +225,20 @@ def test_a_summary_of_a_run_that_left_an_instance_unknown_does_not_settle_its_jo
         whole = {**_fleet_record("1.0.0", states), "status": "reverted"}
         assert settled_by(whole) is settled
         assert settled_by(ledger.summary_of(whole)) is settled
+
+
+def test_a_ledger_commit_holding_no_record_object_is_skipped(local_repo: GitRepo) -> None:
+    """Anyone who can push a ledger ref can put any JSON there: a list or a string where a record
+    belongs is passed over by every reader (whole records and summaries), not a traceback."""
+    ledger.append_record(local_repo, record("1.0.0"))
+    ref = f"refs/hotswap/ledger/{PROFILE}"
+    for text, name in (('["not", "a", "record"]\n', "record.json"), ('"nope"\n', "summary.json")):
+        blob = git(local_repo.top, "hash-object", "-w", "--stdin", input=text).strip()
+        tree = git(local_repo.top, "mktree", input=f"100644 blob {blob}\t{name}\n").strip()
+        parent = git(local_repo.top, "rev-parse", ref).strip()
+        subject = f"deploy {PROFILE} 6.6.6: completed"
+        made = git(local_repo.top, "commit-tree", tree, "-p", parent, "-m", subject).strip()
+        git(local_repo.top, "update-ref", ref, made)
+
+    assert [r["version"] for r in ledger.read_records(local_repo, PROFILE)] == ["1.0.0"]
+    assert [r["version"] for r in ledger.read_records(local_repo, PROFILE, summaries=True)] == ["1.0.0"]
