@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import getpass
 import shlex
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,12 +21,14 @@ from hotswap_cli.errors import TransportError
 from hotswap_cli.io.ssh_config import Route, resolve
 from hotswap_cli.io.ssh_connect import POOL, Link, close_jumps, close_quietly
 from hotswap_cli.io.steps import step_error
+from hotswap_cli.io.watchdog import WATCHDOG
 from hotswap_cli.specs import SshSpec
 
 __all__ = ["Sftp", "SshConnection", "close_jumps"]
 
 
 _SFTP_VERSION = 3  # the protocol version paramiko (and OpenSSH) speak
+CONNECTING_LOOK = 0.2  # seconds between a deadline's looks while the login (bounded on its own) runs
 
 
 class Sftp(paramiko.SFTPClient):
@@ -189,31 +190,24 @@ class SshConnection:
         "stalled"; the next step reconnects. After close() from another thread it fails as "closed"."""
         seconds = self.timeout if seconds is None else seconds
         message = f"connection to {self.where} stalled: no answer within {seconds:g}s during {step}"
-        done = threading.Event()
         start = time.monotonic()
         self._stalled = None
 
-        def watch() -> None:
-            while True:
-                if self._connecting:
-                    if done.wait(0.2):
-                        return
-                    continue
-                last = max(start, self._ready_at, self._moved_at if idle else 0.0)
-                left = last + seconds - time.monotonic()
-                if left <= 0:
-                    self._stalled = message
-                    self._drop()
-                    return
-                if done.wait(left):
-                    return
+        def due() -> float:
+            if self._connecting:  # connecting has its own timeouts: look again shortly
+                return time.monotonic() + CONNECTING_LOOK
+            return max(start, self._ready_at, self._moved_at if idle else 0.0) + seconds
 
-        threading.Thread(target=watch, name=f"hotswap-ssh-deadline-{self.instance}", daemon=True).start()
+        def expire() -> None:
+            self._stalled = message
+            self._drop()
+
+        watch = WATCHDOG.watch(due, expire)
         self._busy += 1
         try:
             yield
         except Exception as exc:
-            done.set()
+            WATCHDOG.cancel(watch)
             if self._closed:
                 raise step_error(self.instance, step, f"connection to {self.where} was closed") from None
             if self._stalled is not None or isinstance(exc, TimeoutError):
@@ -222,7 +216,7 @@ class SshConnection:
             raise
         finally:
             self._busy -= 1
-            done.set()
+            WATCHDOG.cancel(watch)
 
     def _mark_moved(self) -> None:
         self._moved_at = time.monotonic()

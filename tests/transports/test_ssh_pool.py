@@ -4,6 +4,7 @@ a connection that stalled, or died, is dropped from the pool and never handed ou
 from __future__ import annotations
 
 import shlex
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,32 @@ def test_a_connection_cut_mid_step_is_replaced(sshd: SshServer, proxy: TcpProxy,
         transport.close()
     assert live.read_bytes() == b"new\n"
     assert ssh_connect.POOL.logins == before + 2
+
+
+def test_steps_on_a_connection_start_no_thread_each(sshd: SshServer, live: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every step is bounded by the process's one watchdog (io.watchdog), not a thread of its own:
+    a thread per step cost a start, and a GIL hand-off the step waited for, ten times per target."""
+    t = target("web-1", sshd.spec(live), ({"type": "command", "where": "target", "command": "true"},))
+    transport, (probe,) = open_transport(t), open_probes(t)
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    try:
+        assert transport.read_current() == OLD  # the login (paramiko's own threads) and the watchdog's
+        monkeypatch.setattr(threading.Thread, "start", start)
+        for n in range(5):
+            transport.stage(f"new {n}\n".encode())
+            transport.check()
+            transport.swap()
+            assert probe.sample().ok
+    finally:
+        monkeypatch.undo()
+        probe.close()
+        transport.close()
+    assert live.read_bytes() == b"new 4\n"
+    assert started == []
