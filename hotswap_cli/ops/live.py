@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,6 +15,7 @@ from hotswap_cli.core.versions.history import ConfigAt
 from hotswap_cli.errors import RepoError, TransportError, UsageError
 from hotswap_cli.formats import parse_config_bytes
 from hotswap_cli.model import config_hash
+from hotswap_cli.runner.parallel import run_all
 from hotswap_cli.runner.slot import PriorRead
 from hotswap_cli.specs import Target, check_env
 from hotswap_cli.transports.base import Transport
@@ -84,10 +84,13 @@ def unreadable(exc: Exception) -> str:
 def read_live(targets: Sequence[Target], open_transport: Callable[[Target], Transport],
               concurrency: int = 50, *, keep: bool = False) -> list[LiveConfig]:
     """Every target's current config, read in parallel, in target order (`keep`: see read_one)."""
-    if not targets:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
-        return list(pool.map(lambda t: read_one(t, open_transport, keep=keep), targets))
+    found: dict[int, LiveConfig] = {}
+
+    def read(i: int) -> None:
+        found[i] = read_one(targets[i], open_transport, keep=keep)
+
+    run_all(read, range(len(targets)), concurrency)  # the threads go on to serve the deploy's steps
+    return [found[i] for i in range(len(targets))]
 
 
 @contextmanager

@@ -10,6 +10,7 @@ process alive."""
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 import time
@@ -20,6 +21,52 @@ T = TypeVar("T")
 
 POLL = 0.1  # seconds between looks at the cancel event
 GRACE = 3.0  # seconds a running step may take to finish after Ctrl-C before it is abandoned
+IDLE = 30.0  # seconds a worker thread waits for more work before it ends
+
+
+class _Workers:
+    """Worker threads kept between batches. Starting a thread waits until it runs, which under
+    load is a GIL hand-off each: a deploy to 50 hosts started some 300 threads for its five
+    batches, one after another on the main thread. Here a batch hands its jobs to idle threads and
+    starts new ones only for the rest.
+
+    `_idle` counts idle threads not yet promised to a job: every job put in the queue has a thread
+    that will take it (an idle one promised to it, or one started for it)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._started = 0
+
+    def run(self, job: Callable[[], None], copies: int) -> None:
+        """Run `job` on `copies` threads at once (it must not raise)."""
+        with self._lock:
+            promised = min(self._idle, copies)
+            self._idle -= promised
+            first = self._started
+            self._started += copies - promised
+        for _ in range(copies):
+            self._jobs.put(job)
+        for n in range(copies - promised):
+            threading.Thread(target=self._serve, name=f"hotswap-{first + n}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle > 0:  # not promised to a job put just now: end
+                        self._idle -= 1
+                        return
+                continue
+            contextvars.Context().run(job)  # as on a new thread: nothing of an earlier job's context
+            with self._lock:
+                self._idle += 1
+
+
+WORKERS = _Workers()
 
 
 class _Batch(Generic[T]):
@@ -35,8 +82,7 @@ class _Batch(Generic[T]):
         self.dropped = threading.Event()  # cancelled: start nothing new
         self.lock = threading.Lock()
         self.finished = threading.Condition(self.lock)
-        for n in range(workers):
-            threading.Thread(target=self._work, name=f"hotswap-{n}", daemon=True).start()
+        WORKERS.run(self._work, workers)
 
     def _work(self) -> None:
         while not self.dropped.is_set():
