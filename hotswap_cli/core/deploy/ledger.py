@@ -60,9 +60,9 @@ def utc_iso(epoch: float | None = None) -> str:
 
 def identity(git_repo: GitRepo) -> tuple[str, dict[str, str]]:
     """`Name <email>` of the git user, and the env commit-tree needs when git has no identity configured."""
-    result = git_repo.git("var", "GIT_AUTHOR_IDENT", check=False)
-    if result.returncode == 0 and result.stdout.strip():
-        return result.stdout.strip().rsplit(" ", 2)[0], {}
+    ident = git_repo.var("GIT_AUTHOR_IDENT")
+    if ident:
+        return ident, {}
     name, email = getpass.getuser(), f"{getpass.getuser()}@{socket.gethostname()}"
     env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
            "GIT_COMMITTER_EMAIL": email}

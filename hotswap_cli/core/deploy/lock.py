@@ -238,8 +238,7 @@ def _delete_remote(git_repo: GitRepo, profile: str, sha: str) -> bool:
 # --- local mode: <git dir>/hotswap/locks/<profile>.json ------------------------------------------------
 
 def _lock_file(git_repo: GitRepo, profile: str) -> Path:
-    common = Path(git_repo.git("rev-parse", "--git-common-dir").stdout.strip())
-    return (git_repo.top / common if not common.is_absolute() else common) / "hotswap" / "locks" / f"{profile}.json"
+    return git_repo.common_dir / "hotswap" / "locks" / f"{profile}.json"
 
 
 def _create_local(git_repo: GitRepo, holder: Holder) -> tuple[Holder | None, Holder | None]:

@@ -104,6 +104,18 @@ class GitResult:
 
 
 TREE_MODE = 0o040000
+# what `git var` answers from besides the repo's config (the environment and the global config)
+_IDENT_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "HOME",
+              "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_SYSTEM")
+
+
+def _global_stamp() -> tuple[int, int] | None:
+    path = os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(os.environ.get("HOME", "/"), ".gitconfig")
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 SUBMODULE_MODE = 0o160000
 
 
@@ -250,7 +262,8 @@ class GitRepo:
         # top) would point elsewhere from a sub-folder
         env = {k: v for k, v in command_environment().items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
         try:
-            found = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=config_root, capture_output=True,
+            found = subprocess.run(["git", "rev-parse", "--show-toplevel", "--git-common-dir"], cwd=config_root,
+                                   capture_output=True,
                                    text=True, env={**env, "GIT_TERMINAL_PROMPT": "0"}, check=False,
                                    timeout=git_timeout())
         except FileNotFoundError:
@@ -265,7 +278,12 @@ class GitRepo:
                 raise RepoError(f"git refuses {config_root}: detected dubious ownership (another user owns it)",
                                 hint=f"git config --global --add safe.directory {_dubious_dir(said) or config_root}")
             raise RepoError(f"git rev-parse in {config_root}: {git_error(said)}")
-        self.top = Path(found.stdout.strip()).resolve()
+        top, _, common = found.stdout.strip().partition("\n")
+        self.top = Path(top).resolve()
+        self.common_dir = (config_root / common.strip()).resolve()  # the .git dir (a worktree's shared one)
+        self._remotes: tuple[tuple[int, int] | None, list[str]] | None = None
+        self._idents: dict[tuple[str, ...], str | None] = {}
+        self._commits: set[str] = set()  # full shas known to name commits
         self.config_root = config_root.resolve()
         self.prefix = self.config_root.relative_to(self.top).as_posix().strip(".")
         self.fetches = FetchState()  # what was brought from origin on demand (core.versions.remote)
@@ -352,11 +370,17 @@ class GitRepo:
         raise RepoError(f"cannot read {what} on {remote}: {git_error(result.stderr)}")
 
     def resolve(self, rev: str) -> str:
-        """Full sha of a commit-ish (tags are peeled to their commit)."""
+        """Full sha of a commit-ish (tags are peeled to their commit). A full sha that named a
+        commit always will: it is asked once."""
+        if rev in self._commits:
+            return rev
         result = self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
         if result.returncode != 0:
             raise RepoError(f"unknown revision {rev!r}", hint="use a version, a tag, a branch or a commit")
-        return result.stdout.strip()
+        sha = result.stdout.strip()
+        if sha == rev:
+            self._commits.add(sha)
+        return sha
 
     def source_at(self, rev: str) -> GitTreeSource:
         return GitTreeSource(self.objects, self.objects.root(self.resolve(rev)), self.prefix, rev)
@@ -372,7 +396,29 @@ class GitRepo:
         return [line[3:] for line in out.splitlines() if line.strip()]
 
     def has_remote(self, name: str = "origin") -> bool:
-        return name in self.git("remote").stdout.split()
+        """Whether the repo has the remote `name`: read once, and again only after the repo's config
+        file changed (a deploy asked a dozen times, one git process each)."""
+        stamp = self._config_stamp()
+        if self._remotes is None or self._remotes[0] != stamp or stamp is None:
+            self._remotes = (stamp, self.git("remote").stdout.split())
+        return name in self._remotes[1]
+
+    def var(self, name: str) -> str | None:
+        """`git var NAME` (an identity: GIT_AUTHOR_IDENT, GIT_COMMITTER_IDENT) without its timestamp,
+        or None where git has none configured. Asked once per config and environment."""
+        key = (name, *(os.environ.get(k, "") for k in _IDENT_ENV), str(self._config_stamp()), str(_global_stamp()))
+        if key not in self._idents:
+            result = self.git("var", name, check=False)
+            said = result.stdout.strip() if result.returncode == 0 else ""
+            self._idents[key] = said.rsplit(" ", 2)[0] if said else None
+        return self._idents[key]
+
+    def _config_stamp(self) -> tuple[int, int] | None:
+        try:
+            info = (self.common_dir / "config").stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
 
     def ensure_versions(self, profile: str, *, approvals: bool = False, want: str | None = None) -> TagFetch:
         """Bring origin's version tags of `profile` (`approvals`: its approval tags too) into this

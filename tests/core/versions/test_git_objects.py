@@ -176,3 +176,65 @@ def test_a_crafted_malformed_tree_is_refused_in_one_line(work: Path) -> None:
     assert source.read("hotswap.yaml") == b"default_branch: main\n"
     with pytest.raises(RepoError, match="a malformed git tree object"):
         source.read("profiles/web/profile.yaml")
+
+
+@pytest.fixture
+def counted_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`git` on PATH logs each of its runs (its arguments, one line) and runs the real one."""
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True, check=True).stdout.strip()
+    bin_dir, log = tmp_path / "bin", tmp_path / "git-runs.log"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def runs(log: Path, first_word: str) -> int:
+    return sum(1 for line in log.read_text().splitlines() if line.split(" ", 1)[0] == first_word) if log.exists() else 0
+
+
+def test_remotes_are_asked_once_until_the_repo_config_changes(work: Path, counted_git: Path, tmp_path: Path) -> None:
+    repo = GitRepo(work / "conf")
+    assert not any(repo.has_remote() for _ in range(5))
+    assert runs(counted_git, "remote") == 1
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    git(work, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    assert repo.has_remote() and repo.has_remote("origin") and not repo.has_remote("upstream")
+    assert runs(counted_git, "remote") == 3  # the `remote add`, and one look after it
+    git(work, "remote", "remove", "origin")
+    assert not repo.has_remote()
+
+
+def test_the_identity_is_asked_once_until_the_config_or_environment_changes(
+        work: Path, counted_git: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no global identity: the repo's own config decides
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    git(work, "config", "user.name", "Ada")
+    git(work, "config", "user.email", "ada@example.com")
+    repo = GitRepo(work / "conf")
+    assert {repo.var("GIT_AUTHOR_IDENT") for _ in range(4)} == {"Ada <ada@example.com>"}
+    assert runs(counted_git, "var") == 1
+    git(work, "config", "user.name", "Grace")
+    assert repo.var("GIT_AUTHOR_IDENT") == "Grace <ada@example.com>"
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Linus")
+    assert repo.var("GIT_AUTHOR_IDENT") == "Linus <ada@example.com>"
+    assert runs(counted_git, "var") == 3
+
+
+def test_a_full_sha_is_resolved_once_and_a_branch_every_time(work: Path, counted_git: Path) -> None:
+    repo = GitRepo(work / "conf")
+    sha = repo.resolve("main")
+    assert [repo.resolve(sha) for _ in range(3)] == [sha] * 3
+    git(work, "commit", "-q", "--allow-empty", "-m", "moved on")
+    assert repo.resolve("main") != sha  # a branch is looked up again
+    assert runs(counted_git, "rev-parse") == 4  # finding the repo, main, the sha once, main again
+    with pytest.raises(RepoError, match="unknown revision"):
+        repo.resolve("0" * 40)
+
+
+def test_the_git_dir_is_known_from_a_sub_folder_and_a_worktree(work: Path, tmp_path: Path) -> None:
+    assert GitRepo(work / "conf").common_dir == (work / ".git").resolve()
+    git(work, "worktree", "add", "-q", str(tmp_path / "wt"))
+    assert GitRepo(tmp_path / "wt" / "conf").common_dir == (work / ".git").resolve()
