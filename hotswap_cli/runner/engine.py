@@ -42,6 +42,7 @@ from hotswap_cli.transports.base import Transport
 QUICK_BASELINE = 2.0  # seconds between a metrics probe's two baseline scrapes when nothing bakes
 CLOSE_LIMIT = 10.0  # seconds closing connections may take at the end; past it they are left to die
 EPSILON = 1e-3  # a clock reading this close to a deadline has reached it
+CHECK_KINDS = frozenset({"http", "command"})  # probes whose samples are checks only, never counts
 STEPS = {
     "deploy": ("stage", "check", "swap", "reload", "confirm"),
     "stage": ("stage", "check"),
@@ -237,7 +238,7 @@ class _Run:
         """Prepare new instances, push, then bake and gate; the failure reason, or ''."""
         slots = [self.slots[t.name] for t in phase.targets]
         fresh = [s for s in slots if s.previous_present is None and not s.error]
-        self._parallel(self._prepare, fresh)
+        self._parallel(lambda s: self._prepare(s, phase), fresh)
         failed = [s for s in fresh if s.error]
         if failed:
             return f"could not prepare {_failures(failed)}"
@@ -310,9 +311,9 @@ class _Run:
         return outcome, order
 
     def _upcoming(self, phase: Phase) -> list[Slot]:
-        """The next phase's new instances, opened now: sampled through this bake, their baseline
-        spans it, and the next phase starts without waiting. Opening failures are left for
-        `_prepare` to report."""
+        """The next phase's new instances, opened now: sampled through this bake (those whose
+        baseline can count), their baseline spans it, and the next phase starts without waiting.
+        Opening failures are left for `_prepare` to report."""
         index = self.plan.phases.index(phase)
         if index + 1 >= len(self.plan.phases):
             return []
@@ -328,12 +329,14 @@ class _Run:
                 slot.opened, slot.transport, slot.probes = False, None, []
 
         self._parallel(open_early, [s for s in upcoming if not s.opened])
-        upcoming = [s for s in upcoming if s.opened and s.previous_present is None]
+        after = self.plan.phases[index + 1]
+        upcoming = [s for s in upcoming if s.opened and s.previous_present is None and self._baseline_counts(s, after)]
         self._parallel(self._baseline_look, [s for s in upcoming if s.baseline_looks == 0])
         return upcoming
 
-    def _prepare(self, slot: Slot) -> None:
-        """Before touching: open, record the current config, take a first baseline sample."""
+    def _prepare(self, slot: Slot, phase: Phase) -> None:
+        """Before touching: open, record the current config, take a first baseline sample (where
+        one can count)."""
         if self.cancel.is_set():
             return
         step = "connect"
@@ -346,7 +349,7 @@ class _Run:
             slot.previous_sha256 = hashlib.sha256(current).hexdigest() if current is not None else None
             slot.previous_config = _config_hash(current, slot.target.structured)
             step = "baseline"
-            if slot.baseline_looks == 0:
+            if slot.baseline_looks == 0 and self._baseline_counts(slot, phase):
                 self._baseline_look(slot)
         except Exception as exc:
             text = describe(exc)
@@ -357,7 +360,7 @@ class _Run:
         """One more baseline sample of each new instance right before its push. Instances first
         sampled just now (the first phase) wait one baseline window for it, once for all: rates
         come from the change between two scrapes, and the gate needs enough counts to compare."""
-        sampled = [s for s in fresh if s.probes and not self._baseline_settled(s, phase)]
+        sampled = [s for s in fresh if s.probes and self._baseline_counts(s, phase)]
         if not sampled:
             return
         # a probe that measured nothing in an instance's only baseline look (a first scrape) needs time
@@ -369,16 +372,15 @@ class _Run:
                 return
         self._parallel(self._baseline_look, sampled)
 
-    def _baseline_settled(self, slot: Slot, phase: Phase) -> bool:
-        """Whether one more baseline look could not change any verdict on `slot`, so it is not taken:
-        the phase does not bake (nothing later adds to the baseline), the instance's probes are all
-        checks (pings; no counters, which need a second scrape for a rate), and two looks' checks
-        would still be fewer than `min_checks`, below which the gate ignores the baseline's share of
-        failed checks (runner.gate._checks). A direct deploy with an http probe then reads each
-        instance's health three times instead of four."""
-        base = slot.baseline
-        only_checks = base.samples > 0 and base.checks == base.samples and base.requests == 0 and not base.buckets
-        return phase.bake <= 0 and only_checks and 2 * base.checks < self.plan.health.min_checks
+    def _baseline_counts(self, slot: Slot, phase: Phase) -> bool:
+        """Whether any baseline look at `slot` could change a verdict. Not where the phase does not
+        bake, every probe is a check (http, command: no counts, which need a baseline to compare
+        with) and the two looks a push without a bake could take would still hold fewer than
+        `min_checks` checks, below which the gate ignores the baseline's share of failed checks
+        (runner.gate._checks): then none is taken, and a direct deploy with one http or command
+        probe samples each instance twice (after its push, and for the gate), not four times."""
+        checks_only = bool(slot.probes) and all(p.kind in CHECK_KINDS for p in slot.probes)
+        return not (phase.bake <= 0 and checks_only and 2 * len(slot.probes) < self.plan.health.min_checks)
 
     def _open(self, slot: Slot) -> PriorRead | None:
         """Open the slot's transport and probes, taking over the plan's transport when there is one

@@ -219,8 +219,9 @@ def test_blue_green_stops_before_any_switch_when_one_key_was_changed_by_another_
     writer = hook(etcd, f"test -e {flag} || {{ $CTL put {key('web-3')} 'by hand' && touch {flag}; }}")
     for name in NAMES:
         etcd.etcdctl("put", key(name), f"{name} as it was")
+    # min_checks 1: a baseline look counts, so it is taken, and the writer runs between the read and the check
     fleet = make_fleet([etcd_target(etcd, "web-1"), etcd_target(etcd, "web-2"), etcd_target(etcd, "web-3", writer)],
-                       strategy={"type": "blue-green", "bake": "0.1s"})
+                       strategy={"type": "blue-green", "bake": "0.1s"}, health={"interval": "0.1s", "min_checks": 1})
     fleet.release(cli, "1.0.0")
     client = etcd.client()
     try:

@@ -132,6 +132,7 @@ def test_a_run_that_cannot_restore_leaves_the_journal_and_rollback_finishes_it(
         for target in profile["targets"]:
             target["transport"]["reload"] = ["sh", "-c", f"test ! -e {flag}"]
         profile["targets"][0]["health"] = [{"type": "command", "command": ["sh", "-c", f"touch {flag}; false"]}]
+        profile["health"]["min_checks"] = 1  # a baseline look counts, so it is taken: the probe runs before the pushes
     fleet.set_config(concurrency=3)
     fleet.release(cli, "1.2.0")
     failed = deploy(cli, fleet, "1.2.0")

@@ -604,12 +604,13 @@ def test_a_revert_after_a_fresh_plan_read_restores_what_the_plan_read() -> None:
 
 
 @pytest.mark.parametrize(("probes", "min_checks", "looks"), [
-    (("http",), 3, 1),  # two looks' 2 checks < 3: the gate ignores the baseline's share, so one look
-    (("http",), 2, 2),  # 2 checks would count: the second look is taken
+    (("http",), 3, 0),  # two looks' 2 checks < 3: the gate ignores the baseline's share, so no look
+    (("command",), 3, 0),
+    (("http",), 2, 2),  # 2 checks would count: both looks are taken
     (("http", "http"), 3, 2),  # two probes: 4 checks would count
     (("metrics", "http"), 3, 2),  # counters need two scrapes for a rate
 ])
-def test_a_push_without_a_bake_takes_a_second_baseline_look_only_where_it_can_count(
+def test_a_push_without_a_bake_takes_baseline_looks_only_where_they_can_count(
         probes: tuple[str, ...], min_checks: int, looks: int) -> None:
     fleet = Fleet(["i0", "i1"], probes=probes)
     result, sink, _ = deploy(StrategySpec("direct", bake=0, concurrency=2), fleet,
@@ -617,3 +618,15 @@ def test_a_push_without_a_bake_takes_a_second_baseline_look_only_where_it_can_co
     assert result.ok, result.reason
     baseline = [e for e in sink.of(HealthSampled) if e.baseline]
     assert len(baseline) == 2 * len(probes) * looks
+
+
+@pytest.mark.parametrize("spec", [StrategySpec("direct", bake=0, concurrency=2),
+                                  StrategySpec("rolling", bake=0, batch=1, concurrency=1)])
+def test_with_no_baseline_look_a_sick_instance_still_fails_a_push_without_a_bake(spec: StrategySpec) -> None:
+    """The looks skipped are those no verdict could use: the window's checks still judge."""
+    fleet = Fleet(["i0", "i1", "i2"], probes=("http",), sick={"i1"})
+    result, sink, _ = deploy(spec, fleet, policy=HealthPolicy(interval=30, consecutive=2))
+    assert [e for e in sink.of(HealthSampled) if e.baseline] == []
+    assert result.status == "reverted", result.reason
+    assert "i1" in result.reason and "2 health checks failed in a row" in result.reason, result.reason
+    assert fleet.restored()
