@@ -110,7 +110,7 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
         if dead is not None and deployment.recovers is None:  # --force, or rollback --to: the dead run is settled
             _settle_recovered(git_repo, dead, f"a forced {kind} ({record_id})")
         prior = settings.prior if kind == "deploy" and not waited and dead is None and \
-            not _ran_since(git_repo, plan.profile, settings.prior) else None
+            not _ran_since(git_repo, plan.profile, settings.prior, deployment.ledger_seen) else None
         span_name = "config.rollback" if kind == "rollback" else "config.deploy"
         keeper = JournalKeeper(git_repo, journals.new_journal(
             git_repo, record_id=record_id, kind=kind, profile=plan.profile, version=plan.version,
@@ -174,16 +174,22 @@ def execute(root: Path, deployment: Deployment, settings: RunSettings, *, kind: 
     return Outcome(result, record, problem, problems)
 
 
-def _ran_since(git_repo: GitRepo, profile: str, prior: dict[str, PriorRead] | None) -> bool:
+def _ran_since(git_repo: GitRepo, profile: str, prior: dict[str, PriorRead] | None, seen: frozenset[str]) -> bool:
     """Did a run of `profile` finish after the earliest of the plan's reads (the ledger, refreshed
-    from origin under the lock, says)? Then those reads may predate what it pushed."""
+    from origin under the lock, says)? Then those reads may predate what it pushed. Not when the
+    newest record is one the plan saw (`seen`: read before the live reads; a run records itself
+    before it lets the lock go); else by its time, to the second and with a second to spare
+    (a run that finished just before this one started is taken as one that may have pushed after
+    the reads)."""
     from hotswap_cli.core.deploy import ledger
 
     if not prior:
         return False
-    earliest = time.time() - (time.monotonic() - min(p.read_at for p in prior.values())) - 1.0
     newest = ledger.read_records(git_repo, profile, limit=1, summaries=True)
-    return bool(newest) and str(newest[0].get("finished_at") or "") >= ledger.utc_iso(earliest)
+    if not newest or str(newest[0].get("id")) in seen:
+        return False
+    earliest = time.time() - (time.monotonic() - min(p.read_at for p in prior.values())) - 1.0
+    return str(newest[0].get("finished_at") or "") >= ledger.utc_iso(earliest)
 
 
 def _traced(prior: dict[str, PriorRead] | None, traceparent: str | None,

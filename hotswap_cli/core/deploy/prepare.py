@@ -73,6 +73,7 @@ class Deployment:
     approval_error: ApprovalError | None = None  # with defer_approvals: why it may not be deployed (exit 4)
     overrides: tuple[str, ...] = ()  # gates an emergency override let it through (freeze, promotion): recorded
     inventory: Inventory | None = None  # targets_from: where the target list came from (shown with the plan)
+    ledger_seen: frozenset[str] = frozenset()  # ids of the profile's ledger records, read before the live reads
 
     def payload_sha256(self) -> dict[str, str]:
         """Target -> sha256 of the bytes it receives: what `status` recognises a text payload by."""
@@ -166,7 +167,8 @@ def prepare(root: Path, profile_name: str, options: DeployOptions, *, git_repo: 
     return Deployment(profile, version, commit, rendered.data, schema, config, config_hash(config), plan,
                       estimate(plan), quorum, released, live_version_names(git_repo, profile.name, records),
                       allowed_env, notes, payloads=payloads, warnings=(warning,) if warning else (),
-                      approval_error=approval_error, overrides=gates.overrides, inventory=inventory)
+                      approval_error=approval_error, overrides=gates.overrides, inventory=inventory,
+                      ledger_seen=frozenset(str(r.get("id")) for r in records))
 
 
 def _gates(git_repo: GitRepo, trust: TrustRoot, profile: Profile, version: str, commit: str, released: bool,
