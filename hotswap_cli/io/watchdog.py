@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 COMPACT_AT = 256  # cancelled entries kept in the heap before it is rebuilt without them
 
 
+def _never() -> float:
+    return 0.0
+
+
+def _nothing() -> None:
+    pass
+
+
 @dataclass(eq=False)
 class Watch:
     """One watched wait: `due()` is the monotonic time it lapses (asked again when that comes),
@@ -31,7 +39,9 @@ class Watch:
     expired: bool = field(default=False, init=False)
 
     def cancel(self) -> None:
+        """The wait is over: never expire it, and hold nothing of it (its connection) meanwhile."""
         self.cancelled = True
+        self.due, self.expire = _never, _nothing
 
 
 class Watchdog:

@@ -62,6 +62,7 @@ class _Workers:
                         return
                 continue
             contextvars.Context().run(job)  # as on a new thread: nothing of an earlier job's context
+            del job  # an idle thread holds nothing of its last batch (slots, transports, connections)
             with self._lock:
                 self._idle += 1
 
