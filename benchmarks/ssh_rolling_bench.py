@@ -3,8 +3,9 @@ ansible-playbook with `serial: 1` (forks 10, pipelining, ControlPersist) vs a ba
 doing one target after another, measured side by side in one run.
 
 Same fleet and steps as ssh_push_bench.py (one sshd on 127.0.0.1, a clean-shell user, read, upload,
-`test -s` check, rename, `true` reload, `test -s` health on the target); hotswap also takes its
-health baseline before each batch and samples after it, as a rolling deploy does.
+`test -s` check, rename, `true` reload, `test -s` health on the target); hotswap also samples each
+batch's health twice after its push, for the gate (a baseline look before it is skipped: with one
+check probe and no bake none could count, docs/deploy.md).
 
 Target (issue 15): hotswap <= 0.15x ansible's `serial: 1`. Needs root (creates the user hsbench).
 

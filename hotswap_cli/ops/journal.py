@@ -1,9 +1,10 @@
 """Keeps the deploy journal (core.deploy.journal) true while a run goes: an event sink that writes
-it to the remote before each phase touches anything, after each gate, on a pause or an order, and
-when a revert starts, and a `finish` that closes it, or leaves it open naming the instances nobody
-can vouch for. Between those writes it is also the live deploy record `status` and `watch` read on
-other machines: instance states and the latest health figures are written in the background, at
-most every LIVE_INTERVAL seconds, never holding the run up."""
+it to the remote before each phase touches anything, on a pause or an order, when a revert starts
+and (in the background, the run not waiting) when the run starts and after each gate, and a
+`finish` that closes it, or leaves it open naming the instances nobody can vouch for. Between
+those writes it is also the live deploy record `status` and `watch` read on other machines:
+instance states and the latest health figures are written in the background, at most every
+LIVE_INTERVAL seconds, never holding the run up."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from hotswap_cli.runner.events import (
 
 LIVE_INTERVAL = 2.0  # the live record (states, health figures) is pushed at most this often
 HEARTBEAT = 30.0  # and at least this often, so a watcher can tell a quiet run from a dead one
+SOON_LOOK = 0.02  # seconds between the background writer's looks for a write wanted at once
 
 if TYPE_CHECKING:
     from hotswap_cli.core.versions.git import GitRepo
@@ -50,12 +52,13 @@ class JournalKeeper:
         self._lock = threading.Lock()  # guards self.journal
         self._writing = threading.RLock()  # one write (or the close) at a time, in order
         self._dirty = threading.Event()
+        self._soon = threading.Event()  # written at once by the background writer, not after LIVE_INTERVAL
         self._done = threading.Event()
         self._writer: threading.Thread | None = None
 
     def emit(self, event: Event) -> None:
         if isinstance(event, DeployStarted):
-            self._write(strict=False)
+            self._write_soon()
             self._writer = threading.Thread(target=self._write_live, name="hotswap-live-record", daemon=True)
             self._writer.start()
         elif isinstance(event, PhaseStarted):
@@ -94,7 +97,7 @@ class JournalKeeper:
                     self.journal.instances[event.instance] = replace(entry, state=event.state)
             self._dirty.set()
         elif isinstance(event, VerdictReached):
-            self._write(strict=False)
+            self._write_soon()
         elif isinstance(event, RevertStarted):
             with self._lock:
                 self.journal = replace(self.journal, state="reverting")
@@ -140,8 +143,16 @@ class JournalKeeper:
                 return
             self.problem = None  # origin holds the latest journal: an earlier failed write no longer matters
 
+    def _write_soon(self) -> None:
+        """A best-effort write (the run started, a gate passed) by the background writer at once:
+        the run goes on meanwhile (a rolling deploy waited for two git writes a batch), and the
+        next phase's write, which must land before it touches anything, waits for this one."""
+        self._soon.set()
+        self._dirty.set()
+
     def _write_live(self) -> None:
-        """The background writer: the latest states and figures, at most every LIVE_INTERVAL."""
+        """The background writer: the latest states and figures, at most every LIVE_INTERVAL, and
+        at once after _write_soon."""
         quiet_since = time.monotonic()
         while not self._done.is_set():
             if not self._dirty.wait(0.2) and time.monotonic() - quiet_since < HEARTBEAT:
@@ -150,5 +161,8 @@ class JournalKeeper:
                 return
             quiet_since = time.monotonic()
             self._dirty.clear()
+            self._soon.clear()
             self._write(strict=False, live=True)
-            self._done.wait(LIVE_INTERVAL)
+            pause = time.monotonic() + LIVE_INTERVAL
+            while not (self._done.is_set() or self._soon.is_set()) and time.monotonic() < pause:
+                self._done.wait(SOON_LOOK)
