@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,8 +25,7 @@ def build_plan(
     targets = tuple(targets)
     if not targets:
         raise ConfigError(f"profile {profile_name} has no targets to deploy to")
-    names = [t.name for t in targets]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, seen in Counter(t.name for t in targets).items() if seen > 1)
     if dupes:
         raise ConfigError(f"profile {profile_name} lists target(s) twice: {', '.join(dupes)}")
     if strategy.type not in STRATEGIES:
