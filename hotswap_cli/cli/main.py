@@ -38,7 +38,16 @@ def _more_open_files() -> None:
         pass
 
 
+def _no_httpx_command_line() -> None:
+    """httpx imports its own command-line client (`httpx._main`: rich's console, click, pygments)
+    whenever those are installed, as they are beside typer: ~70 ms of every command that talks
+    http, for a client hotswap never runs. None in sys.modules makes that one import fail, and
+    httpx then falls back to its stub (`httpx.main` says how to install httpx[cli])."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
+    _no_httpx_command_line()
     _std_streams()
     _more_open_files()
     args = sys.argv[1:] if argv is None else argv
