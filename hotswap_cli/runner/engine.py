@@ -378,7 +378,7 @@ class _Run:
         with) and the two looks a push without a bake could take would still hold fewer than
         `min_checks` checks, below which the gate ignores the baseline's share of failed checks
         (runner.gate._checks): then none is taken, and a direct deploy with one http or command
-        probe samples each instance twice (after its push, and for the gate), not four times."""
+        probe samples each instance twice (after its push, and for the gate), not three times."""
         checks_only = bool(slot.probes) and all(p.kind in CHECK_KINDS for p in slot.probes)
         return not (phase.bake <= 0 and checks_only and 2 * len(slot.probes) < self.plan.health.min_checks)
 

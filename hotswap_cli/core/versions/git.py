@@ -104,18 +104,6 @@ class GitResult:
 
 
 TREE_MODE = 0o040000
-# what `git var` answers from besides the repo's config (the environment and the global config)
-_IDENT_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "HOME",
-              "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_SYSTEM")
-
-
-def _global_stamp() -> tuple[int, int] | None:
-    path = os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(os.environ.get("HOME", "/"), ".gitconfig")
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
 SUBMODULE_MODE = 0o160000
 
 
@@ -246,6 +234,21 @@ class GitTreeSource:
         entry = self._entry(relpath)
         entries = self._objects.tree(entry[1]) if entry is not None and entry[0] == TREE_MODE else None
         return sorted(entries) if entries is not None else []
+
+
+# what `git var` answers from besides the repo's config (the environment and the global config)
+_IDENT_ENV = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "HOME",
+              "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_SYSTEM")
+
+
+def _global_stamp() -> tuple[int, int] | None:
+    """When the global git config last changed (None: there is none)."""
+    path = os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(os.environ.get("HOME", "/"), ".gitconfig")
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class GitRepo:
