@@ -103,6 +103,12 @@ def _kv(item: dict[str, Any]) -> KeyValue:
                     lease=int(item.get("lease", 0)))
 
 
+# Requests that change etcd (every txn hotswap sends writes); and the errors raised before a
+# request left (io.deadline raises these only while connecting).
+_WRITES = frozenset({"/v3/kv/txn", "/v3/kv/put", "/v3/kv/deleterange", "/v3/lease/grant", "/v3/lease/revoke"})
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
 class EtcdClient:
     """One client for a list of endpoints (`http(s)://host:port`), tried in order; the one that
     answered is tried first next time. Thread-safe (httpx.Client is)."""
@@ -183,14 +189,21 @@ class EtcdClient:
         return bool(answer.get("succeeded")), (_kv(kvs[0]) if kvs else None)
 
     def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to the first endpoint that answers; EtcdError when none does or etcd refuses."""
+        """POST to the first endpoint that answers; EtcdError when none does or etcd refuses. A write
+        goes on to the next endpoint only if it never reached this one (no connection): one whose
+        answer was lost may have been applied, and sent again its compare would fail on our own
+        write (read as another writer's) or a plain put would land twice."""
         problems = []
-        for endpoint in list(self.endpoints):
+        endpoints = list(self.endpoints)
+        for n, endpoint in enumerate(endpoints, 1):
             try:
                 answer = self._post(endpoint, path, body)
             except httpx.HTTPError as exc:
                 kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
                 problems.append(f"{endpoint} {kind} ({type(exc).__name__})")
+                if path in _WRITES and n < len(endpoints) and not isinstance(exc, _NOT_SENT):
+                    problems.append("not sent to another endpoint: it may have been applied")
+                    break
                 continue
             if endpoint != self.endpoints[0]:
                 with self._lock:

@@ -121,15 +121,30 @@ class EtcdTransport:
             if now is None or now.value != self._pushed:
                 raise self._overwritten(now)
             written = now
-        ours = written.mod_revision
-        if self._read is None:
-            ok, now = self._call("revert", lambda: self._client.delete_if(self.key, ours))
-        else:
-            previous = self._read.value
-            ok, now = self._call("revert", lambda: self._client.put_if(self.key, previous, ours))
+        ok, now = self._put_back(written.mod_revision)
         if not ok:
             raise self._overwritten(now)
         self._pushed, self._written = None, None
+
+    def _put_back(self, ours: int) -> tuple[bool, KeyValue | None]:
+        """The previous value (or no key) back, compared on our write's revision `ours`. When the
+        answer is lost, the key is read to see whether it landed; if it did not, it is sent once more."""
+        previous = self._read.value if self._read else None
+
+        def transaction() -> tuple[bool, KeyValue | None]:
+            if previous is None:
+                return self._client.delete_if(self.key, ours)
+            return self._client.put_if(self.key, previous, ours)
+
+        try:
+            return transaction()
+        except EtcdError as exc:
+            if not exc.unreachable:
+                raise self._error("revert", exc) from None
+        now = self._call("revert", lambda: self._client.get(self.key))
+        if now is not None and now.mod_revision == ours:
+            return self._call("revert", transaction)
+        return (now is None if previous is None else now is not None and now.value == previous), now
 
     def close(self) -> None:
         self._client.close()

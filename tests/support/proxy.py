@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 class TcpProxy:
     """Forwards 127.0.0.1:port to 127.0.0.1:target_port (an sshd). `refuse()` closes the port (connection refused) until
     `restore()`; `stall_after(n)` / `drop_after(n)` let n more client bytes through, then stop
-    forwarding with every socket left open (a link gone silent) / cut the connection."""
+    forwarding with every socket left open (a link gone silent) / cut the connection. `mute()`
+    forwards every request and holds back every answer (a server whose replies are lost)."""
 
     def __init__(self, target_port: int) -> None:
         self.target = target_port
@@ -53,6 +54,10 @@ class TcpProxy:
         with self._lock:
             self.mode, self.budget = "stall", nbytes
 
+    def mute(self) -> None:
+        with self._lock:
+            self.mode = "mute"
+
     def drop_after(self, nbytes: int) -> None:
         with self._lock:
             self.mode, self.budget = "drop", nbytes
@@ -80,7 +85,7 @@ class TcpProxy:
     def _spend(self, n: int) -> str:
         """What to do with n more bytes from the client: pass | stall | drop."""
         with self._lock:
-            if self.mode == "pass":
+            if self.mode in ("pass", "mute"):
                 return "pass"
             self.budget -= n
             if self.budget >= 0:
@@ -106,8 +111,8 @@ class TcpProxy:
     def _forward(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
         try:
             while data := src.recv(16384):
-                action = self._spend(len(data)) if upstream else ("stall" if self.tripped.is_set()
-                                                                   and self.mode == "stall" else "pass")
+                action = self._spend(len(data)) if upstream else ("stall" if self.mode == "mute" or (
+                    self.tripped.is_set() and self.mode == "stall") else "pass")
                 if action == "stall":
                     self._release.wait()
                     return

@@ -1,7 +1,8 @@
 """The etcd transport against a real single-node etcd (support.etcd): a push is a compare-and-swap
 on the key's mod_revision, revert restores the exact previous bytes (or deletes a key that was not
 there) under the same compare, another writer is detected and never overwritten, an etcd that is
-gone or hangs fails within the connection timeout, TLS with a client certificate, and user/password
+gone or hangs fails within the connection timeout, a write whose answer is lost at one of several
+endpoints is not sent again to the next (its own compare would fail), TLS with a client certificate, and user/password
 auth whose password comes from an allowed environment variable only."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from support.etcd import Etcd
+from support.proxy import TcpProxy
 
 from hotswap_cli.errors import ConfigError, TransportError
 from hotswap_cli.ops.backends import open_transport
@@ -177,6 +179,48 @@ def test_etcd_that_hangs_fails_within_the_timeout_and_an_unanswered_swap_is_chec
         os.kill(seeded.pid, signal.SIGCONT)
     t.revert()  # etcd is back: the swap never landed (the key is still as read), nothing to undo
     assert value(seeded, t.key) == PREVIOUS
+    t.close()
+
+
+@pytest.fixture
+def lossy(seeded: Etcd) -> Iterator[TcpProxy]:
+    """A proxy in front of `seeded` that the test can make lose etcd's answers: the first of two
+    endpoints, the other being etcd itself."""
+    proxy = TcpProxy(int(seeded.endpoint.rsplit(":", 1)[1]))
+    yield proxy
+    proxy.close()
+
+
+def test_a_swap_whose_answer_is_lost_at_one_endpoint_is_not_resent_to_the_next_and_revert_undoes_it(
+        seeded: Etcd, lossy: TcpProxy) -> None:
+    t = transport(seeded, endpoints=[f"http://127.0.0.1:{lossy.port}", seeded.endpoint])
+    assert t.read_current() == PREVIOUS
+    t.stage(NEW)
+    lossy.mute()  # etcd applies the transaction; its answer never comes back
+    with pytest.raises(TransportError, match=r"timed out \(ReadTimeout\); not sent to another endpoint: it may "
+                                             r"have been applied"):
+        t.swap()
+    assert value(seeded, t.key) == NEW  # it landed, and was not reported as another writer's change
+    t.revert()  # reads through the second endpoint, finds our write and puts the exact bytes back
+    assert value(seeded, t.key) == PREVIOUS
+    t.close()
+
+
+def test_a_revert_whose_answer_is_lost_is_checked_not_reported_as_a_failure(seeded: Etcd, lossy: TcpProxy) -> None:
+    t = transport(seeded, endpoints=[f"http://127.0.0.1:{lossy.port}", seeded.endpoint])
+    push(t, NEW)
+    lossy.mute()
+    t.revert()  # the put-back lands but its answer is lost; a read at the next endpoint shows it did
+    assert value(seeded, t.key) == PREVIOUS
+    t.close()
+
+
+def test_a_write_goes_to_the_next_endpoint_when_the_first_refuses_connections(seeded: Etcd, lossy: TcpProxy) -> None:
+    t = transport(seeded, endpoints=[f"http://127.0.0.1:{lossy.port}", seeded.endpoint])
+    t.read_current()
+    lossy.refuse()  # nothing reached etcd through it: sending the write elsewhere is safe
+    push(t, NEW)
+    assert value(seeded, t.key) == NEW
     t.close()
 
 
