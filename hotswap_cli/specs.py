@@ -146,8 +146,7 @@ class EtcdInventory:
 
     kind: ClassVar[str] = "etcd"
     connection: EtcdConnection
-    prefix: str
-    lease_ttl: float = 120.0  # what instances are told to use; an expired lease drops the instance
+    prefix: str  # the lease's TTL is the instance's to choose (the demo service: --etcd-ttl, 120 s)
 
 
 @dataclass(frozen=True)
@@ -365,8 +364,7 @@ def parse_inventory(raw: Mapping[str, Any]) -> InventorySpec:
     try:
         if raw.get("etcd") is not None:
             etcd = raw["etcd"]
-            return EtcdInventory(connection=etcd_connection(etcd), prefix=str(etcd["prefix"]),
-                                 lease_ttl=_seconds(etcd, "lease_ttl", 120))
+            return EtcdInventory(connection=etcd_connection(etcd), prefix=str(etcd["prefix"]))
         if raw.get("command") is not None:
             command = _command(raw["command"])
             assert command is not None

@@ -2,7 +2,8 @@
 etcd under a lease, and the plan lists exactly the live ones and says where from; a deploy to them
 completes; a stopped instance leaves the next plan. A command inventory (a script printing JSON)
 feeds a deploy to local-file targets; a command that fails, prints garbage or hangs is one clear
-line within its timeout; `validate` never contacts the registry."""
+line within its timeout; `validate` never contacts the registry. A demo instance started with
+`--etcd-key` takes each new value of its key as its config (the documented watch-style consumer)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Registered:
     """One demo service process with one instance, registered in etcd with `--etcd`."""
 
-    def __init__(self, tmp: Path, name: str, endpoint: str, ttl: int) -> None:
+    def __init__(self, tmp: Path, name: str, endpoint: str, ttl: int, *extra: str) -> None:
         self.name = name
         config = tmp / name / "config.json"
         config.parent.mkdir(parents=True)
@@ -41,7 +42,7 @@ class Registered:
         log = (tmp / name / "service.log").open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hotswap_cli.demo.service", "--instance", f"{name}=0:{config}",
-             "--ready-file", str(ready), "--etcd", endpoint, "--etcd-ttl", str(ttl)],
+             "--ready-file", str(ready), "--etcd", endpoint, "--etcd-ttl", str(ttl), *extra],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)})
         log.close()
         deadline = time.monotonic() + 10
@@ -61,8 +62,8 @@ class Registered:
 def registered(tmp_path: Path, etcd: Etcd) -> Iterator[Callable[..., Registered]]:
     started: list[Registered] = []
 
-    def start(name: str, ttl: int = 120) -> Registered:
-        started.append(Registered(tmp_path / "instances", name, etcd.endpoint, ttl))
+    def start(name: str, ttl: int = 120, *extra: str) -> Registered:
+        started.append(Registered(tmp_path / "instances", name, etcd.endpoint, ttl, *extra))
         return started[-1]
 
     yield start
@@ -239,3 +240,30 @@ def test_a_broken_command_inventory_is_one_clear_line_within_its_timeout(
     errors = [line for line in result.stderr.splitlines() if line.startswith("hotswap: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert errors[0].startswith(f"hotswap: error: targets_from: `{sys.executable} {script}` "), errors[0]
+
+
+def test_the_demo_service_with_etcd_key_runs_what_its_key_holds(
+        registered: Callable[..., Registered], etcd: Etcd) -> None:
+    instance = registered("demo-1", 120, "--etcd-key", "/config/{service}/{instance}")
+
+    def running() -> tuple[bytes, dict[str, str]]:
+        import httpx
+
+        reply = httpx.get(f"{instance.url}/config", timeout=3)
+        return reply.content, dict(reply.headers)
+
+    def wait_for(check: Callable[[bytes, dict[str, str]], bool]) -> tuple[bytes, dict[str, str]]:
+        deadline = time.monotonic() + 10
+        while not check(*(seen := running())):
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.1)
+        return seen
+
+    wanted = {"service": "demo", "version": 2, "simulate": {"errorRate": 0.0}}
+    etcd.etcdctl("put", "/config/demo/demo-1", json.dumps(wanted))
+    body, headers = wait_for(lambda body, _: json.loads(body) == wanted)
+    assert headers["x-config-sha256"] == config_hash(wanted)
+    etcd.etcdctl("put", "/config/demo/demo-1", "{not json")  # kept out, and said so
+    body, headers = wait_for(lambda _, headers: "x-config-error" in headers)
+    assert json.loads(body) == wanted
+    assert headers["x-config-error"].startswith("/config/demo/demo-1: ")
