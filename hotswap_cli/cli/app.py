@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,38 @@ def teach(command: Any, path: str) -> None:
                 param.make_metavar = lambda *_, name=param.metavar, **__: name  # typer 0.28
         if param.name == "profile" and param.param_type_name == "argument":
             param._custom_shell_complete = complete_profile
+        elif (path, param.name) in VERSION_PARAMS:
+            param._custom_shell_complete = VERSION_PARAMS[(path, param.name)]
         elif param.name == "version":
             param._custom_shell_complete = complete_version
     for name, sub in getattr(command, "commands", {}).items():
         teach(sub, f"{path} {name}")
+
+
+def _complete_option_version(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """`rollback PROFILE --to <TAB>`: click stops parsing at an option still missing its value,
+    before it assigns the arguments, so PROFILE is still the first of the unparsed ones."""
+    from hotswap_cli.cli.completion import complete_version
+
+    if ctx.params.get("profile") is None and ctx.args:
+        ctx.params["profile"] = ctx.args[0]  # a context made for this one completion
+    return complete_version(ctx, param, incomplete)
+
+
+def _complete_side(ctx: Any, param: Any, incomplete: str) -> list[str]:
+    """A side of `hotswap diff`: the profile's versions, then `worktree`. A git revision or
+    `live:INSTANCE` is typed out (naming instances would mean reading the profile's config)."""
+    from hotswap_cli.cli.completion import complete_version
+
+    return [*complete_version(ctx, param, incomplete), *(["worktree"] if "worktree".startswith(incomplete) else [])]
+
+
+# options and arguments that take a version without being called `version`: (command path, name)
+VERSION_PARAMS: dict[tuple[str, str], Callable[[Any, Any, str], list[str]]] = {
+    ("rollback", "to"): _complete_option_version,
+    ("diff", "a"): _complete_side,
+    ("diff", "b"): _complete_side,
+}
 
 
 def hoist_json(args: list[str]) -> tuple[list[str], bool]:

@@ -16,30 +16,18 @@ def promote(ctx: typer.Context, profile: str = PROFILE,
             full: bool = typer.Option(False, "--full", help="Every remaining phase now: no more bakes, gates or "
                                                             "pauses."),
             wait: float = WAIT, json_output: bool = JSON_OPTION) -> None:
-    """End the current bake or pause of a running deploy as passed and go on (--full: to 100% now).
-
-    Example: hotswap promote payment-service.production --full
-
-    Exit codes: 0 the run took it; 1 no deploy of PROFILE is running, or it did not take the order in time."""
+    """End the current bake or pause of a running deploy as passed and go on (--full: to 100% now)."""
     _send(ctx, profile, "promote", full, wait, json_output)
 
 
 def resume(ctx: typer.Context, profile: str = PROFILE, wait: float = WAIT, json_output: bool = JSON_OPTION) -> None:
-    """Resume a deploy paused by a pause step (`--steps 10,pause,50,100`) or an inconclusive gate.
-
-    Example: hotswap resume payment-service.production
-
-    Exit codes: 0 the run took it; 1 no paused deploy of PROFILE, or it did not take the order in time."""
+    """Resume a deploy paused by a pause step (`--steps 10,pause,50,100`) or an inconclusive gate."""
     _send(ctx, profile, "resume", False, wait, json_output)
 
 
 def abort(ctx: typer.Context, profile: str = PROFILE, wait: float = WAIT, json_output: bool = JSON_OPTION) -> None:
     """Abort a running deploy: it reverts every instance it touched, as a failed gate does, and ends with
-    exit code 9.
-
-    Example: hotswap abort payment-service.production
-
-    Exit codes: 0 the run took it; 1 no deploy of PROFILE is running, or it did not take the order in time."""
+    exit code 9."""
     _send(ctx, profile, "abort", False, wait, json_output)
 
 

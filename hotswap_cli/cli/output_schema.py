@@ -88,11 +88,7 @@ def output_schema(
     command: list[str] = typer.Argument(None, metavar="[COMMAND]...",
                                         help="A command, e.g. deploy or `secret set` (default: list them)."),
 ) -> None:
-    """Print the JSON Schema of a command's --json output, or list the commands that have one.
-
-    Example: hotswap output-schema deploy > deploy.schema.json
-
-    Exit codes: 0 printed; 2 no command of that name has an output schema."""
+    """Print the JSON Schema of a command's --json output, or list the commands that have one."""
     from hotswap_cli.errors import UsageError
 
     env = env_of(ctx)

@@ -12,15 +12,9 @@ from hotswap_cli.cli.context import JSON_OPTION, env_of
 schema_app = typer.Typer(help="Schema versions: structural diffs and compatibility.", no_args_is_help=True)
 
 _EPILOG = """\
-Example: hotswap schema diff payment-config 1.0 2.0
-
 backward: the new version accepts every config the old one accepted; forward: the old one
 accepts every config the new one accepts; full: both. The mode a schema promises is its
-"x-hotswap-compatibility" (backward, forward, full or none; default backward).
-
-Exit codes: 0 compatible in the declared mode (or no change can be judged to break it),
-3 not compatible (with --strict: also when some change cannot be judged), 1 a version
-that does not exist or a $ref that leaves the config repo."""
+"x-hotswap-compatibility" (backward, forward, full or none; default backward)."""
 
 
 @schema_app.command("diff", epilog=_EPILOG)

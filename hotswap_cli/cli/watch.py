@@ -22,12 +22,8 @@ def watch(
     interval: float = typer.Option(1.0, "--interval", metavar="SECONDS", help="How often to read the live record."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Follow a running deploy live (a table on a terminal, lines otherwise) until it ends.
-
-    Example: hotswap watch payment-service.production
-
-    Exit codes: the deploy's own (0 completed, 6 reverted, 7 revert failed, 9 aborted, ...); 1 when no deploy
-    of PROFILE is running or its runner stopped without finishing."""
+    """Follow a running deploy live (a table on a terminal, lines otherwise) until it ends, and exit
+    with the deploy's own exit code."""
     from hotswap_cli.ops.control import follow
 
     env = env_of(ctx, json=json_output)

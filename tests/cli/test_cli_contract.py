@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -95,6 +97,64 @@ def test_every_command_help_has_examples_and_exit_codes(path: str, cli: Callable
     assert "{" not in shown.stdout.splitlines()[0], shown.stdout.splitlines()[0]  # `PROFILE`, not `{profile}`
 
 
+_SECTION = re.compile(r"^\s*(Examples?|Exit codes?)\s*:", re.MULTILINE | re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()])
+def test_a_help_page_says_its_examples_and_exit_codes_once(path: str, cli: Callable[..., Any]) -> None:
+    """Once, from helptext.HELP: a docstring or epilog that says them too repeats (or contradicts) it."""
+    shown = cli(*path.split(), "--help").stdout
+    headings = [h.lower().rstrip("s") for h in _SECTION.findall(shown)]
+    assert headings.count("example") <= 1 and headings.count("exit code") <= 1, shown
+
+
+def _exit_codes(help_text: str) -> dict[int, str]:
+    """The "Exit codes:" section of a help page: code -> what it says (its lines joined)."""
+    section = help_text.split("Exit codes:", 1)[1]
+    codes: dict[int, str] = {}
+    last = None
+    for line in section.splitlines():
+        found = re.match(r"\s+(\d+)\s+(.*)", line)
+        if found:
+            last = int(found[1])
+            codes[last] = found[2]
+        elif line.strip() and last is not None:
+            codes[last] += " " + line.strip()
+    return codes
+
+
+def test_watch_with_nothing_running_exits_as_its_help_says(config_repo: Path, cli: Callable[..., Any]) -> None:
+    done = hotswap("watch", "payment-service.production", cwd=config_repo)
+    assert "no deploy of payment-service.production is running" in done.stderr, done.stderr
+    said = {code for code, meaning in _exit_codes(cli("watch", "--help").stdout).items() if "running" in meaning}
+    assert said == {done.returncode} == {1}, said
+
+
+def _example_argv(example: str) -> list[str]:
+    """The arguments an example gives `hotswap` (before a pipe, redirection or comment)."""
+    words = shlex.split(example, comments=True)
+    words = words[words.index("hotswap") + 1:]
+    ends = [i for i, w in enumerate(words) if w in ("|", ">", ">>", "2>")]
+    return words[:ends[0]] if ends else words
+
+
+@pytest.mark.parametrize("path", sorted(HELP))
+def test_every_example_in_help_parses(path: str) -> None:
+    """An example a person copies is a command click accepts (arguments and options as they are)."""
+    import typer
+
+    for example in HELP[path][0]:
+        argv = [a for a in _example_argv(example) if a != "--json"]  # global; hoisted before click sees it
+        group: Any = typer.main.get_command(build_app())
+        ctx = group.make_context("hotswap", list(argv))
+        rest = [*ctx._protected_args, *ctx.args]
+        while rest and hasattr(group, "resolve_command"):
+            name, command, rest = group.resolve_command(ctx, rest)
+            ctx = command.make_context(name, list(rest), parent=ctx)  # a usage error fails the test
+            group, rest = command, [*getattr(ctx, "_protected_args", []), *ctx.args]
+        assert not rest, (example, rest)
+
+
 def test_arguments_read_as_names(cli: Callable[..., Any]) -> None:
     assert cli("deploy", "--help").stdout.startswith("Usage: hotswap deploy [OPTIONS] PROFILE [VERSION]")
     assert cli("approve", "--help").stdout.startswith("Usage: hotswap approve [OPTIONS] PROFILE VERSION")
@@ -127,3 +187,15 @@ def test_completion_knows_profiles_and_versions(config_repo: Path) -> None:
     assert _complete("hotswap approve payment-service.production 1.1", config_repo) == ["1.10.0"]
     assert _complete("hotswap dep", config_repo) == ["deploy", "deployments"]
     assert _complete("hotswap deploy pay", config_repo.parent) == []  # outside a config repo: nothing, no error
+
+
+def test_completion_knows_versions_of_rollback_to_and_diff_sides(config_repo: Path) -> None:
+    subprocess.run(["git", "tag", "payment-service.production/1.0.0"], cwd=config_repo, check=True)
+    subprocess.run(["git", "tag", "payment-service.production/1.10.0"], cwd=config_repo, check=True)
+    assert _complete("hotswap rollback payment-service.production --to ", config_repo) == ["1.10.0", "1.0.0"]
+    assert _complete("hotswap rollback payment-service.production --yes --to 1.1", config_repo) == ["1.10.0"]
+    assert _complete("hotswap rollback --to ", config_repo) == []  # no profile yet: nothing to list
+    assert _complete("hotswap diff payment-service.production ", config_repo) == ["1.10.0", "1.0.0", "worktree"]
+    assert _complete("hotswap diff payment-service.production 1.0.0 1.1", config_repo) == ["1.10.0"]
+    assert _complete("hotswap diff payment-service.production 1.0.0 w", config_repo) == ["worktree"]
+    assert _complete("hotswap diff payment-service.production live:", config_repo) == []  # typed out, not refused
