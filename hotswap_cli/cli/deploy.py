@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,7 +196,7 @@ def _execute(env: Env, deployment: Deployment, lock_wait: float, kind: str, forc
     if isinstance(sink, JsonLines):
         env.print_json_line(_result_line(result, outcome.record, kind, code, outcome.push_problem is None))
     else:
-        _summary(env, result, outcome.record["id"], kind)
+        _summary(env, result, outcome.record["id"], kind, sink.said)
     if unrecorded:
         env.message(f"hotswap: {kind} {outcome.record['id']} completed, but its ledger record is not on origin "
                     f"(the audit trail is incomplete): {outcome.push_problem}; send it with "
@@ -227,22 +227,35 @@ def _ledger_push_required(env: Env) -> bool:
         return True
 
 
-def _summary(env: Env, result: DeployResult, record_id: str, kind: str) -> None:
+def _unrepeated(result: DeployResult, said: Collection[tuple[str, str]]) -> str:
+    """The run's reason without the instance errors a progress line already printed: `web-1: why`
+    becomes `web-1 (error above)`, `web-1, web-2 (web-1: why)` becomes `web-1, web-2 (errors above)`."""
+    reason = result.reason or ""
+    for instance, detail in said:
+        told = f"{instance}: {detail}"
+        if told in reason:
+            reason = reason.replace(f" ({told})", " (errors above)").replace(told, f"{instance} (error above)")
+    return reason
+
+
+def _summary(env: Env, result: DeployResult, record_id: str, kind: str,
+             said: Collection[tuple[str, str]] = ()) -> None:
+    reason = _unrepeated(result, said)
     if result.ok:
         env.message(f"{kind} {record_id}: {result.profile} {result.version} is live on "
                     f"{len(result.instances)} instance(s)")
     elif result.status == "revert_failed":
         env.message(f"{kind} {record_id} FAILED and could not restore: {', '.join(result.unrestored)} "
-                    f"({result.reason}); fix these instances by hand or run `hotswap rollback {result.profile}`")
+                    f"({reason}); fix these instances by hand or run `hotswap rollback {result.profile}`")
     elif result.status == "interrupted" and any(i.state == "unknown" for i in result.instances):
         env.message(f"{kind} {record_id} interrupted: the others were reverted, but some did not answer "
-                    f"({result.reason}); run `hotswap rollback {result.profile}` to put them back")
+                    f"({reason}); run `hotswap rollback {result.profile}` to put them back")
     elif result.status == "interrupted":
-        env.message(f"{kind} {record_id} interrupted: touched instances were reverted ({result.reason})")
+        env.message(f"{kind} {record_id} interrupted: touched instances were reverted ({reason})")
     elif result.status == "reverted":
-        env.message(f"{kind} {record_id} failed and was reverted: {result.reason}")
+        env.message(f"{kind} {record_id} failed and was reverted: {reason}")
     else:
-        env.message(f"{kind} {record_id} failed before changing anything: {result.reason}")
+        env.message(f"{kind} {record_id} failed before changing anything: {reason}")
 
 
 def _asker(env: Env, sink: JsonLines | Progress, cancel: threading.Event) -> Callable[[Verdict], bool] | None:

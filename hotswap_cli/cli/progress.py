@@ -269,6 +269,7 @@ class Progress:
         self.max_rows = max_rows
         self._lock = threading.RLock()  # the state; the live table's refresh thread reads it too
         self._out = threading.Lock()  # the output, in event order
+        self.said: set[tuple[str, str]] = set()  # (instance, detail) printed as a line: the summary need not repeat it
         self._t0: float | None = None
         self._bake: Bake | None = None
         self._paused: tuple[str, float | None] | None = None  # why, until (clock reading)
@@ -300,6 +301,8 @@ class Progress:
             elif lines:
                 sys.stderr.write("".join(f"[{event.at - t0:7.1f}s] {line}\n" for line in lines))
                 sys.stderr.flush()
+                if isinstance(event, InstanceState) and event.detail:
+                    self.said.add((event.instance, event.detail))
 
     def _apply(self, event: Event) -> list[str]:
         kind = event.kind
