@@ -69,7 +69,7 @@ def list_deployments(
         from hotswap_cli.core.versions.release import require_profile
 
         require_profile(git_repo, profile)  # a typo is not "no deployments recorded"
-    running = _running_row(git_repo, profile, records) if profile and not offline else None
+    running = _running_row(git_repo, profile, records) if profile and not offline and not problem else None
     if running is not None:
         records = [running, *records]
     if env.json:

@@ -256,33 +256,39 @@ def last_successful(git_repo: GitRepo, profile: str, *, kind: str | None = None)
 
 
 def refresh(git_repo: GitRepo) -> str | None:
-    """Best effort before reading: fetch origin's ledger; why it could not (offline), else None."""
+    """Best effort before reading: fetch origin's ledger; why it could not (offline) and the git
+    command that shows it, else None."""
     try:
         fetch_ledger(git_repo)
     except RepoError as exc:
-        return exc.message
+        return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
     return None
+
+
+FETCH_COMMAND = f"git fetch {REMOTE} " + " ".join(f"'{spec}'" for spec in FETCH_REFSPECS)
 
 
 def fetch_ledger(git_repo: GitRepo) -> bool:
     """Bring origin's ledger in (every profile's ref, and the old single ref, in one fetch) and put
-    unpushed local records on top of it; False when there is no remote."""
+    unpushed local records on top of it; False when there is no remote. Records new to this clone
+    are said on stderr (remote.notice), as fetched version tags are."""
     if not git_repo.has_remote(REMOTE):
         return False
+    before = _listed(git_repo)
     result = git_repo.git("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", REMOTE, *FETCH_REFSPECS,
                           check=False)
     if result.returncode != 0:
-        raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {git_error(result.stderr)}")
-    listed = git_repo.git("for-each-ref", "--format=%(refname) %(objecttype)", REMOTE_PREFIX,
-                          REMOTE_LEDGER_REF).stdout.splitlines()
+        raise RepoError(f"cannot fetch the deployment ledger from {REMOTE}: {git_error(result.stderr)}",
+                        hint=f"run {FETCH_COMMAND} to see why")
+    after = _listed(git_repo)
+    _say_fetched(git_repo, before, after)
     broken = []
-    for line in listed:
-        remote, kind = line.rsplit(" ", 1)
+    for remote, (kind, oid) in after.items():
         name = LEDGER_REF if remote == REMOTE_LEDGER_REF else ledger_ref(remote[len(REMOTE_PREFIX):])
         if kind != "commit":
             broken.append((name, kind))
         elif remote != REMOTE_LEDGER_REF:
-            _integrate(git_repo, name, _rev(git_repo, remote))
+            _integrate(git_repo, name, oid)
     if broken:
         name, kind = broken[0]
         raise RepoError(f"{REMOTE}'s {name} is a {kind}, not a ledger commit: someone overwrote it; its records "
@@ -290,6 +296,33 @@ def fetch_ledger(git_repo: GitRepo) -> bool:
                         hint=f"from a clone whose ledger is intact: git push --force {REMOTE} {name}:{name} "
                              f"(or delete the ref on {REMOTE}), then `hotswap deployments --push`")
     return True
+
+
+def _listed(git_repo: GitRepo) -> dict[str, tuple[str, str]]:
+    """origin's ledger refs as last fetched: ref -> (object type, object id)."""
+    listed = git_repo.git("for-each-ref", "--format=%(refname) %(objecttype) %(objectname)", REMOTE_PREFIX,
+                          REMOTE_LEDGER_REF).stdout.splitlines()
+    return {ref: (kind, oid) for ref, kind, oid in (line.rsplit(" ", 2) for line in listed)}
+
+
+def _say_fetched(git_repo: GitRepo, before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> None:
+    """One line naming the records this fetch brought in that this clone did not hold (its own,
+    pushed earlier, come back too): nothing when there are none."""
+    moved = {ref: oid for ref, (kind, oid) in after.items() if kind == "commit" and before.get(ref, ("", ""))[1] != oid}
+    if not moved:
+        return
+    from hotswap_cli.core.versions.remote import notice
+
+    known = [oid for kind, oid in before.values() if kind == "commit"]
+    # globs, not names: a ref this clone lacks must not fail the count ("[s]": a glob with no
+    # wildcard would get "/*" added)
+    counted = git_repo.git("rev-list", "--count", *moved.values(), "--not", *known, f"--glob={LEDGER_PREFIX}*",
+                           f"--glob={LEDGER_REF[:-1]}[{LEDGER_REF[-1]}]", check=False).stdout.strip()
+    n = int(counted) if counted.isdigit() else 0
+    if n:
+        profiles = sorted(ref[len(REMOTE_PREFIX):] for ref in moved if ref.startswith(REMOTE_PREFIX))
+        notice(f"fetched {n} deployment record{'s' if n != 1 else ''} from {REMOTE}'s ledger"
+               f"{' (' + ', '.join(profiles) + ')' if profiles else ''}")
 
 
 def _integrate(git_repo: GitRepo, ref: str, remote: str | None) -> None:

@@ -370,7 +370,8 @@ class GitRepo:
         if "couldn't find remote ref" in result.stderr:
             self.update_ref("-d", into, check=False)
             return False
-        raise RepoError(f"cannot read {what} on {remote}: {git_error(result.stderr)}")
+        raise RepoError(f"cannot read {what} on {remote}: {git_error(result.stderr)}",
+                        hint=f"run git fetch {remote} '+{ref}:{into}' to see why")
 
     def resolve(self, rev: str) -> str:
         """Full sha of a commit-ish (tags are peeled to their commit). A full sha that named a

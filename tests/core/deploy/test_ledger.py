@@ -242,3 +242,32 @@ def test_a_ledger_commit_holding_no_record_object_is_skipped(local_repo: GitRepo
 
     assert [r["version"] for r in ledger.read_records(local_repo, PROFILE)] == ["1.0.0"]
     assert [r["version"] for r in ledger.read_records(local_repo, PROFILE, summaries=True)] == ["1.0.0"]
+
+
+def test_a_fetch_says_how_many_records_it_brought_and_never_counts_this_clones_own(
+        clone: Callable[[str], GitRepo]) -> None:
+    from hotswap_cli.core.versions import remote
+
+    said: list[str] = []
+    previous = remote.set_notice_sink(said.append)
+    try:
+        a, c = clone("a"), clone("c")
+        for version in ("1.0.0", "1.1.0"):
+            ledger.append_record(a, record(version))
+        ledger.append_record(a, record("2.0.0", profile="order-worker.staging"))
+        assert ledger.push_ledger(a)
+        assert ledger.fetch_ledger(c)
+        assert said == [f"fetched 3 deployment records from origin's ledger (order-worker.staging, {PROFILE})"]
+        ledger.fetch_ledger(c)
+        ledger.append_record(c, record("1.2.0"))
+        assert ledger.push_ledger(c)
+        ledger.fetch_ledger(c)  # its own record, back from origin: nothing new to this clone
+        assert len(said) == 1
+        ledger.append_record(a, record("1.3.0"))
+        assert ledger.push_ledger(a)  # rejected once: a fetches c's record (and says so), rebases, pushes
+        assert said[1:] == [f"fetched 1 deployment record from origin's ledger ({PROFILE})"]
+        del said[:]
+        ledger.fetch_ledger(c)
+        assert said == [f"fetched 1 deployment record from origin's ledger ({PROFILE})"]
+    finally:
+        remote.set_notice_sink(previous)

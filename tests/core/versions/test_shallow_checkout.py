@@ -270,3 +270,37 @@ def test_validate_fetches_every_profiles_versions_at_once_and_nothing_under_pre_
     assert validated.stderr.count("fetched") == 1, validated.stderr
     assert "fetched 1 version tag of 6 profile(s) from origin" in validated.stderr
     assert git(ci, "tag", "--list") == f"{PROFILE}/1.0.0\n"
+
+
+def test_an_unreachable_origin_names_the_fetch_for_the_ledger_and_the_lock(origin: Origin) -> None:
+    ci = origin.clone()
+    gone = origin.tmp / "moved-away.git"
+    git(ci, "remote", "set-url", "origin", str(gone))
+    listed = hotswap(ci, "deployments", PROFILE)  # the local ledger still answers
+    assert listed.returncode == 0, listed
+    assert listed.stderr.startswith(f"hotswap: warning: cannot fetch the deployment ledger from origin: '{gone}' "
+                                    "does not appear to be a git repository (run git fetch origin "
+                                    "'+refs/hotswap/ledger/*:refs/hotswap/remote/ledger/*' "
+                                    "'+refs/hotswap/deployment*:refs/hotswap/remote/deployment*' to see why); "
+                                    "showing the local ledger\n"), listed.stderr
+    lock_fetch = (f"run git fetch origin '+refs/hotswap/locks/{PROFILE}:refs/hotswap/remote/locks/{PROFILE}' "
+                  "to see why")
+    for command in ("status", "unlock"):  # whether a run holds the lock cannot be known: they stop
+        result = hotswap(ci, command, PROFILE)
+        assert (result.returncode, result.stdout) == (1, ""), result
+        assert result.stderr == (f"hotswap: error: cannot read the deploy lock on origin: '{gone}' does not "
+                                 f"appear to be a git repository ({lock_fetch})\n"), result.stderr
+
+
+def test_the_ledger_fetched_into_a_shallow_clone_is_said_once(origin: Origin) -> None:
+    from hotswap_cli.core.deploy import ledger
+
+    work = GitRepo(origin.work)
+    ledger.append_record(work, {"kind": "deploy", "profile": PROFILE, "version": "1.0.0", "status": "completed"})
+    assert ledger.push_ledger(work)
+    ci = origin.clone()
+    listed = hotswap(ci, "deployments", PROFILE)
+    assert listed.returncode == 0 and "1.0.0" in listed.stdout, listed
+    assert listed.stderr == f"hotswap: fetched 1 deployment record from origin's ledger ({PROFILE})\n"
+    again = hotswap(ci, "deployments", PROFILE)
+    assert (again.returncode, again.stderr) == (0, "")
