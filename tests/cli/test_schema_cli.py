@@ -162,6 +162,6 @@ def test_same_version_and_help(config_repo: Path, cli: Callable) -> None:
         "payment-config 1.0 -> 1.0: backward ✓  forward ✓  full ✓; declared mode backward: compatible",
     ]
     help_text = " ".join(cli("schema", "diff", "--help").stdout.split())
-    assert "Example: hotswap schema diff payment-config 1.0 2.0" in help_text
-    assert "Exit codes: 0 compatible in the declared mode" in help_text
+    assert "Examples: $ hotswap schema diff worker-config 1.0 2.0" in help_text
+    assert help_text.count("Exit codes:") == 1 and "Exit codes: 0 compatible in the declared mode" in help_text
     assert "3 not compatible" in help_text
