@@ -53,15 +53,18 @@ class BodyTooLarge(httpx.HTTPError):
 
 
 def fetch(client: httpx.Client | Client, method: str, url: str, *, timeout: float,
-          max_body: int = DEFAULT_MAX_BODY, **kwargs: Any) -> Reply:
+          max_body: int = DEFAULT_MAX_BODY, idempotent: bool | None = None, **kwargs: Any) -> Reply:
     """One request that ends within `timeout` in total (connect, TLS, send, headers and the whole
     body: httpx's own timeouts are per socket operation, so a server dripping a byte a second would
     never time out) and reads at most `max_body` bytes of body. Raises httpx.HTTPError: a
-    TimeoutException past the deadline, BodyTooLarge past the cap."""
+    TimeoutException past the deadline, BodyTooLarge past the cap. `idempotent`: whether the
+    request may be sent again when a kept connection drops it (default: by its method; etcd's
+    reads are POSTs)."""
     deadline = time.monotonic() + timeout
     direct: DeadlineTransport | None = getattr(client, "direct", None)
     if direct is not None and set(kwargs) <= {"headers", "content"}:
-        return direct.fetch(method, url, timeout=timeout, max_body=max_body, deadline=deadline, **kwargs)
+        return direct.fetch(method, url, timeout=timeout, max_body=max_body, deadline=deadline,
+                            idempotent=idempotent, **kwargs)
     from hotswap_cli.io.corepool import deadline_of
 
     with deadline_of(deadline), client.stream(method, url, timeout=timeout, **kwargs) as response:
@@ -254,7 +257,8 @@ class DeadlineTransport(httpx.BaseTransport):
         return core.handle_request(request)
 
     def fetch(self, method: str, url: str, *, timeout: float, max_body: int, deadline: float,
-              headers: dict[str, str] | None = None, content: bytes | None = None) -> Reply:
+              headers: dict[str, str] | None = None, content: bytes | None = None,
+              idempotent: bool | None = None) -> Reply:
         """`io.deadline.fetch` for a client of ours: the same request, bounds and errors (httpx's
         exception types: a ConnectError or ConnectTimeout only while connecting, when nothing was
         sent), with `Accept-Encoding: identity` (bodies arrive as sent: nothing to decode, and
@@ -264,7 +268,9 @@ class DeadlineTransport(httpx.BaseTransport):
         out in between: a server closing with a request unread resets the connection) gets an
         idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) sent once more on a new connection,
         within the same deadline, as urllib3 and browsers do: otherwise a health sample would
-        count that race as a failure. Any other request raises what the connection did."""
+        count that race as a failure. Any other request raises what the connection did, unless
+        `idempotent` says it may be sent again."""
+        again = method.upper() in IDEMPOTENT if idempotent is None else idempotent
         where = _where(url)
         conn = self._take(where)
         while True:
@@ -277,7 +283,7 @@ class DeadlineTransport(httpx.BaseTransport):
                                                  deadline=deadline, headers=headers, content=content, fresh=fresh)
             except _Dropped as dropped:
                 conn.close()
-                if method.upper() not in IDEMPOTENT or time.monotonic() >= deadline:
+                if not again or time.monotonic() >= deadline:
                     raise dropped.error from None
                 conn = None  # once more, on a new connection (a kept one can no longer be the cause)
                 continue

@@ -219,6 +219,7 @@ class EtcdClient:
             self._authenticate(endpoint)
             headers = {"Authorization": self._token or ""}
         reply = fetch(self._client, "POST", f"{endpoint}{path}", timeout=self.timeout, max_body=MAX_BODY,
+                      idempotent=path not in _WRITES,
                       content=json.dumps(body), headers={"Content-Type": "application/json", **headers})
         try:
             answer = json.loads(reply.content or b"{}")

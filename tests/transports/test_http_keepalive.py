@@ -97,3 +97,14 @@ def test_a_post_a_kept_connection_drops_is_not_sent_again(server: DroppingServer
             fetch(client, "POST", server.url, timeout=5, content=b"reload")
 
     assert server.connections == 1  # the server may have acted on it: never twice
+
+
+def test_a_post_the_caller_says_is_idempotent_is_sent_again(server: DroppingServer) -> None:
+    """etcd's reads are POSTs (/v3/kv/range): io.etcd marks them idempotent, its writes not."""
+    with new_client(Tls()) as client:
+        fetch(client, "POST", server.url, timeout=5, content=b"{}", idempotent=True)
+        again = fetch(client, "POST", server.url, timeout=5, content=b"{}", idempotent=True)
+        with pytest.raises(httpx.TransportError):
+            fetch(client, "GET", server.url, timeout=5, idempotent=False)
+
+    assert again.content == b"connection 2" and server.connections == 2  # the GET was not sent again
