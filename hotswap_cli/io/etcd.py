@@ -199,8 +199,9 @@ class EtcdClient:
             try:
                 answer = self._post(endpoint, path, body)
             except httpx.HTTPError as exc:
-                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "unreachable"
-                problems.append(f"{endpoint} {kind} ({type(exc).__name__})")
+                timed_out = isinstance(exc, httpx.TimeoutException)
+                why = type(exc).__name__ if timed_out or not str(exc) else f"{type(exc).__name__}: {exc}"
+                problems.append(f"{endpoint} {'timed out' if timed_out else 'unreachable'} ({why})")
                 if path in _WRITES and n < len(endpoints) and not isinstance(exc, _NOT_SENT):
                     problems.append("not sent to another endpoint: it may have been applied")
                     break
