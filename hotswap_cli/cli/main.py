@@ -46,7 +46,22 @@ def _no_httpx_command_line() -> None:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+GC_THRESHOLD = (50_000, 20, 20)  # Python's default is (700, 10, 10)
+
+
+def _fewer_collections() -> None:
+    """A fleet-sized run allocates millions of short-lived objects (parsed YAML nodes, requests,
+    events) beside a large live set (a spec, a slot and a connection per instance): with Python's
+    default thresholds the cyclic collector runs every 700 allocations and its full passes walk
+    the whole live set. Fewer passes, same memory here: `status` of 1000 instances 1.72 -> 1.50 s,
+    a 10,000-instance deploy 39.7 -> 35.8 s (docs/performance.md). Cycles are still collected."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def main(argv: list[str] | None = None) -> None:
+    _fewer_collections()
     _no_httpx_command_line()
     _std_streams()
     _more_open_files()

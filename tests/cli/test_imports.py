@@ -98,3 +98,13 @@ def test_reading_http_instances_does_not_import_httpcore(config_repo: Path, tmp_
     assert "httpcore" not in packages(modules)
     # httpx's own command-line client (click, pygments, rich's console: ~70 ms) is not loaded
     assert not {"click", "pygments"} & packages(modules)
+
+
+def test_a_command_runs_with_fewer_collector_passes(tmp_path: Path) -> None:
+    """cli.main raises the cyclic collector's thresholds (fleet-sized runs: docs/performance.md)."""
+    code = ("import atexit, gc; atexit.register(lambda: print('threshold', gc.get_threshold())); "
+            "from hotswap_cli.cli.main import main; main(['--help'])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "threshold (50000, 20, 20)"

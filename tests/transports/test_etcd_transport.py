@@ -153,7 +153,8 @@ def test_etcd_gone_fails_within_the_timeout(seeded: Etcd) -> None:
     seeded.kill()
     started = time.monotonic()
     with pytest.raises(TransportError, match=r"web-1: swap: etcd \S+: no etcd endpoint answered within 1s: "
-                                             r"http://127\.0\.0\.1:\d+ unreachable \(ConnectError: .*refused\)") as raised:
+                                             r"http://127\.0\.0\.1:\d+ unreachable "
+                                             r"\(ConnectError: .*refused\)") as raised:
         t.swap()
     assert time.monotonic() - started < 1.5
     assert raised.value.hint == "check that etcd is up and the endpoints are right"
