@@ -136,8 +136,9 @@ def test_another_writer_between_read_and_swap_is_named_left_alone_and_the_others
     result = deploy(cli, fleet)
     assert result.exit_code == 6, result
     assert flag.exists()
-    assert f"deploy failed on web-2: check: etcd key {key('web-2')} was changed by another writer since it was " \
+    assert f"web-2: failed (check: etcd key {key('web-2')} was changed by another writer since it was " \
            "read (read: absent, found: mod_revision " in result.stderr, result.stderr
+    assert "deploy failed on web-2 (error above)" in result.stderr
     assert held(etcd) == {"web-1": PREVIOUS, "web-2": b"by hand", "web-3": None}
     record = read_records(GitRepo(fleet.root), fleet.profile)[0]
     assert record["status"] == "reverted"
@@ -228,7 +229,8 @@ def test_blue_green_stops_before_any_switch_when_one_key_was_changed_by_another_
         revisions = {n: client.get(key(n)) for n in ("web-1", "web-2")}
         result = deploy(cli, fleet)
         assert result.exit_code == 6, result
-        assert f"stage failed on web-3: check: etcd key {key('web-3')} was changed by another writer" in result.stderr
+        assert f"web-3: failed (check: etcd key {key('web-3')} was changed by another writer" in result.stderr
+        assert "stage failed on web-3 (error above)" in result.stderr
         assert held(etcd) == {"web-1": b"web-1 as it was", "web-2": b"web-2 as it was", "web-3": b"by hand"}
         # not even written and put back: web-1 and web-2 were never switched (same mod_revision)
         assert {n: client.get(key(n)) for n in ("web-1", "web-2")} == revisions

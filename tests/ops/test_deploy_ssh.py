@@ -73,7 +73,8 @@ def test_a_failing_check_in_phase_2_reverts_the_three_touched_of_ten(
 
     result = deploy(cli, fleet)
     assert result.exit_code == 6, result
-    assert "failed on web-3: check: failed (exit 1)" in result.stderr
+    assert "web-3: failed (check: failed (exit 1)" in result.stderr  # its progress line says why
+    assert "failed on web-3 (error above)" in result.stderr  # the summary does not say it again
     assert "failed and was reverted" in result.stderr
     after = {i: (fleet.path(f"web-{i}").read_bytes() if fleet.path(f"web-{i}").exists() else None)
              for i in range(1, 11)}

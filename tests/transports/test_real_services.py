@@ -159,7 +159,7 @@ def test_nginx_syntax_error_is_refused_by_nginx_t_and_the_live_file_is_untouched
     assert result.exit_code == 6, result
     out = one_line(result.stdout + result.stderr)
     # nginx's own message, naming the staged file and line; the live file never changed
-    assert re.search(r'edge-1: check: failed \(exit 1\): \S+ \S+ \[emerg\] \d+#\d+: unknown directive '
+    assert re.search(r'edge-1: failed \(check: failed \(exit 1\): \S+ \S+ \[emerg\] \d+#\d+: unknown directive '
                      r'"retrun" in \S+/conf/\.nginx\.conf\.hotswap-\w+\.tmp:17 \| nginx: configuration file \S+ '
                      r'test failed', out), out
     assert nginx.conf.read_bytes() == before
@@ -289,7 +289,7 @@ def test_prometheus_bad_config_is_refused_by_promtool_before_the_swap(
     result = deploy(cli, config_repo, PROMETHEUS, "1.0.0")
     assert result.exit_code == 6, result
     out = one_line(result.stdout + result.stderr)
-    assert "prom-1: check: failed (exit 1)" in out, out
+    assert "prom-1: failed (check: failed (exit 1)" in out, out
     assert 'found multiple scrape configs with job name "shop"' in out, out
     assert config_file(prometheus).read_bytes() == before
     assert running_jobs(prometheus) == ["hand-written"]
@@ -350,7 +350,7 @@ def test_a_failing_command_shows_the_end_of_its_output(config_repo: Path, sshd: 
     result = deploy(cli, config_repo, "service.development", "1.0.0")
     assert result.exit_code == 6, result
     out = one_line(result.stdout + result.stderr)
-    assert f"svc-1: {step}: failed (exit 1)" in out, out
+    assert f"svc-1: failed ({step}: failed (exit 1)" in out, out
     assert REASON in out, out
     assert live.read_text() == "RUNNING=true\n"
 
