@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from hotswap_cli.bounded_yaml import DataLimitError, check_depth, compose_yaml
+from hotswap_cli.bounded_yaml import DataLimitError, NotPlain, check_depth, compose_yaml, load_plain
 from hotswap_cli.errors import ConfigError
 from hotswap_cli.model import JsonPath, Location
 
@@ -49,6 +49,9 @@ _StrictConstructor.add_constructor("tag:yaml.org,2002:map", _StrictConstructor.c
 _StrictConstructor.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
+_PLAIN = _StrictConstructor()  # builds load_plain's scalars that are not text (it keeps no state for them)
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
@@ -73,6 +76,11 @@ class Document:
             except (_Duplicate, RecursionError, DataLimitError):
                 node = _compose(text, file)  # JSON is YAML: this finds the line
         else:
+            try:
+                self.data = load_plain(text, _PLAIN)  # a profile or config: mappings, lists, untagged scalars
+                return
+            except NotPlain:
+                pass
             node = _compose(text, file)
             try:
                 self.data = None if node is None else _StrictConstructor().construct_document(node)
