@@ -10,7 +10,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from hotswap_cli.bounded_yaml import MAX_DEPTH, DataLimitError, check_depth, compose_yaml, format_size, text_dates
+from hotswap_cli.bounded_yaml import (
+    MAX_DEPTH,
+    DataLimitError,
+    NotPlain,
+    check_depth,
+    compose_yaml,
+    format_size,
+    load_plain,
+    text_dates,
+)
 from hotswap_cli.jsonpath import JsonPath, format_path
 
 __all__ = ["CONTENT_TYPES", "FORMATS", "STRUCTURED_FORMATS", "Unrepresentable", "encode", "format_for",
@@ -294,7 +303,8 @@ def _dates_as_text(data: dict[str, Any]) -> None:
 
 def parse_config_bytes(raw: bytes) -> Any:
     """JSON or YAML bytes as data (what an instance or a transport hands back): JSON when it is
-    JSON, else YAML through compose_yaml's limits. Raises ValueError (DataLimitError for a refusal)."""
+    JSON, else YAML (bounded_yaml.load_plain, or compose_yaml's limits for what it leaves). Raises
+    ValueError (DataLimitError for a refusal)."""
     try:
         data = json.loads(raw)
     except RecursionError:
@@ -308,8 +318,13 @@ def parse_config_bytes(raw: bytes) -> Any:
 
     try:
         text = raw.decode("utf-8")
+        constructor = text_dates()
+        try:
+            return load_plain(text, constructor)
+        except NotPlain:
+            pass  # aliases, tags, odd keys, syntax errors: compose_yaml's limits, and its line numbers
         node = compose_yaml(text)
-        return None if node is None else text_dates().construct_document(node)
+        return None if node is None else constructor.construct_document(node)
     except UnicodeDecodeError:
         raise ValueError("not JSON or YAML: not UTF-8 text") from None
     except yaml.MarkedYAMLError as exc:

@@ -326,3 +326,29 @@ def test_parse_as_refuses_bad_or_too_deep_toml() -> None:
         parse_as(b"a = " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "toml")
     with pytest.raises(DataLimitError, match="nested deeper than 100 levels"):
         parse_as(b"[" + b".".join(b"k%d" % i for i in range(150)) + b"]\n", "toml")
+
+
+@pytest.mark.parametrize("text", [
+    "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: shop\n"
+    "    static_configs: [{targets: ['a:9100']}]\n",
+    "when: 2024-05-01\nport: 8080\nratio: 0.5\non: yes\nnothing: ~\n",
+    "a: 1\na: 2\n",  # a duplicate: the full path, last one wins as before
+    "base: &b {x: 1}\nother: *b\n",  # an alias: the full path
+    "1: one\n",  # a key that is not text: the full path
+])
+def test_an_instance_s_yaml_reads_as_compose_yaml_and_text_dates_read_it(text: str) -> None:
+    from hotswap_cli.bounded_yaml import compose_yaml, text_dates
+    from hotswap_cli.formats import parse_config_bytes
+
+    node = compose_yaml(text)
+    assert repr(parse_config_bytes(text.encode())) == repr(text_dates().construct_document(node))
+
+
+def test_an_instance_s_yaml_alias_bomb_is_still_refused() -> None:
+    from hotswap_cli.bounded_yaml import DataLimitError
+    from hotswap_cli.formats import parse_config_bytes
+
+    bomb = "a: &a [" + ",".join(["x" * 100] * 100) + "]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(5))
+    with pytest.raises(DataLimitError, match="aliases expand"):
+        parse_config_bytes(bomb.encode())
