@@ -371,14 +371,15 @@ FAULTS = [
     Fault("http-put-500", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config answered 500: "
           r"backend exploded$", OLD, inject=http_faults(put_status=500), heal=heal_http),
     Fault("http-put-times-out", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config timed out after "
-          r"0\.5s", OLD, inject=http_faults(put_hang=True), heal=heal_http),
+          r"0\.5s", OLD, edit=spec("web-3", timeout="0.5s"), inject=http_faults(put_hang=True), heal=heal_http),
     pytest.param(
         Fault("http-put-applied-answer-lost", 6, FAILED_ON + r"web-3: swap: push: http://\S+/config timed "
-              r"out after 0\.5s", OLD, inject=http_faults(put_apply_then_hang=True), heal=heal_http),
+              r"out after 0\.5s", OLD, edit=spec("web-3", timeout="0.5s"),
+              inject=http_faults(put_apply_then_hang=True), heal=heal_http),
         id="http-put-applied-answer-lost"),
     Fault("http-drips-bytes", 1, NOTHING_CHANGED + r"web-3: read current config: "
           r"http://\S+/config timed out after 0\.5s \(check that the instance is up, or raise `timeout`\)$", OLD,
-          inject=http_faults(get_drip=True), heal=heal_http,
+          edit=spec("web-3", timeout="0.5s"), inject=http_faults(get_drip=True), heal=heal_http,
           record="failed_before_change"),
     Fault("http-huge-body", 1, NOTHING_CHANGED + r"web-3: read current config: "
           r"http://\S+/config answered with more than 1 MiB \(max_body\)", OLD, edit=spec("web-3", max_body="1MiB"),
@@ -458,11 +459,11 @@ def world(make_fleet: Callable[..., Fleet], sshd: SshServer, tmp_path: Path) -> 
     with http_instance() as http:
         targets = [
             {"name": "web-1", "transport": {"type": "local", "path": str(files / "web-1/worker.json"),
-                                            "timeout": "2s"}, "health": []},
+                                            "timeout": "10s"}, "health": []},
             {"name": "web-2", "transport": sshd.spec(files / "web-2/worker.json", port=proxy.port, key=str(key),
                                                      known_hosts=str(known), retries=0, timeout="5s",
-                                                     command_timeout="2s"), "health": []},
-            {"name": "web-3", "transport": {"type": "http", "url": http.url + "/config", "timeout": "0.5s",
+                                                     command_timeout="10s"), "health": []},
+            {"name": "web-3", "transport": {"type": "http", "url": http.url + "/config", "timeout": "5s",
                                             "retries": 0}, "health": []},
         ]
         fleet = make_fleet(targets, environment="Development", strategy={"type": "direct"},
@@ -630,22 +631,22 @@ def test_fault(fault: Fault, world: World, cli: Callable[..., Any], monkeypatch:
     # recovery
     if killed:
         status = run(cli, world, "status", fleet.profile)
-        assert status.exit_code == 1, status
+        assert status.exit_code == 1, status.stderr
         assert "INTERRUPTED: deploy of web.development 1.1.0" in status.stderr, status
         again = run(cli, world, "deploy", fleet.profile, "1.1.0", "--yes")
-        assert again.exit_code == 5 and "an interrupted run left its journal open" in again.stderr, again
+        assert again.exit_code == 5 and "an interrupted run left its journal open" in again.stderr, again.stderr
     if fault.recover == "rollback":
         back = run(cli, world, "rollback", fleet.profile, "--yes")
-        assert back.exit_code == 0, back
+        assert back.exit_code == 0, back.stderr
         newest = [(r["kind"], r["version"], r["status"]) for r in read_records(repo, fleet.profile)[:2]]
         assert newest[0] == ("rollback", "1.0.0", "completed"), newest
         if killed:  # the dead run's own record, written by the rollback that recovered it
             assert newest[1] == ("deploy", "1.1.0", "interrupted"), newest
     elif fault.recover == "deploy":
         again = run(cli, world, "deploy", fleet.profile, "1.1.0", "--yes")
-        assert again.exit_code == 0, again
+        assert again.exit_code == 0, again.stderr
     status = run(cli, world, "status", fleet.profile)
-    assert status.exit_code == 0, status
+    assert status.exit_code == 0, status.stderr
     assert world.fleet_bytes() == (old if fault.final == "old" else new)
     assert temp_files(world.dir("web-1"), world.dir("web-2")) == []
     assert journal.read_open(repo, fleet.profile) is None
