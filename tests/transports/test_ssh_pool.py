@@ -150,3 +150,20 @@ def test_steps_on_a_connection_start_no_thread_each(sshd: SshServer, live: Path,
         transport.close()
     assert live.read_bytes() == b"new 4\n"
     assert started == []
+
+
+def test_connections_send_small_requests_at_once(sshd: SshServer, live: Path) -> None:
+    """No Nagle on an ssh socket: every exec and SFTP call is a small packet waiting for its answer,
+    and Nagle held each for the server's delayed ACK (~40 ms a command on loopback)."""
+    import socket
+
+    transport = open_transport(sshd.target("web-1", live))
+    try:
+        assert transport.read_current() == OLD
+        links = [link for links in ssh_connect.POOL._links.values() for link in links]
+        assert links and all(link.client is not None for link in links)
+        for link in links:
+            sock = link.client.get_transport().sock  # type: ignore[union-attr]
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        transport.close()
