@@ -220,3 +220,51 @@ def test_replies_within_the_limits_still_parse(serve: Callable[[Respond], RawSer
     assert live.error is None
     assert live.data == {"base": {"retries": 3}, "primary": {"retries": 3}, "backup": {"retries": 3},
                          "since": "2024-01-01"}
+
+
+def reply(head: bytes) -> Respond:
+    def respond(conn: socket.socket) -> None:
+        conn.sendall(head)
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("head", "error"),
+    [
+        (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(101)) + b"\r\n{}",
+         "got more than 100 headers"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"y" * 70_000 + b"\r\nContent-Length: 2\r\n\r\n{}",
+         "header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nnot a header\r\n\r\n{}",
+         "RemoteProtocolError: malformed header line 'not a header'"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n{}", "malformed header line"),
+    ],
+    ids=["header-flood", "header-line-too-long", "not-a-header", "space-before-colon"],
+)
+def test_hostile_headers_are_refused_in_one_line(serve: Callable[[Respond], RawServer], head: bytes,
+                                                 error: str) -> None:
+    server = serve(reply(head))
+    transport = http_transport(server.url, timeout="2s")
+    with pytest.raises(TransportError) as info:
+        transport.read_current()
+    transport.close()
+    assert info.value.instance == "pay-1"
+    assert info.value.reason.startswith(f"read current config: {server.url}/config"), info.value.reason
+    assert error in info.value.reason, info.value.reason
+    assert "\n" not in info.value.reason
+
+
+def test_headers_as_http_allows_them_are_read(serve: Callable[[Respond], RawServer]) -> None:
+    """A 100 Continue before the answer, names in any case, a folded (obs-fold) value, an empty one."""
+    sha = "ab" * 32
+    server = serve(reply(b"HTTP/1.1 100 Continue\r\nX-Ignored: 1\r\n\r\n"
+                         b"HTTP/1.1 200 OK\r\ncontent-LENGTH: 9\r\nX-Note: first\r\n \tsecond\r\nX-Empty:\r\n"
+                         b"x-config-sha256: " + sha.encode() + b"\r\n\r\nname: web"))
+    transport = http_transport(server.url)
+    try:
+        assert transport.read_current() == b"name: web"
+        transport.stage(b"name: web\n")
+        transport.swap()  # the same server answers the PUT with the same reply: it reports `sha`
+        assert transport.confirm(sha) is True
+    finally:
+        transport.close()
