@@ -281,8 +281,9 @@ def bench_direct1000(args: argparse.Namespace) -> bool:
                          f"{verdict(planned < 5.0)}")
             status = run_hotswap(["--repo", str(repo.root), "status", repo.profile, "--json"], env=child_env(work),
                                  timeout=args.timeout)
-            quick = status.code == 0 and status.wall < 1.5
-            line("status", f"{n} instances: wall {status.wall:.2f}s (target < 1.5s) {verdict(quick)}; CPU "
+            quick = status.code == 0 and (big or status.wall < 1.5)  # the target is for 1000
+            judged = "(no target at this size)" if big else f"(target < 1.5s) {verdict(quick)}"
+            line("status", f"{n} instances: wall {status.wall:.2f}s {judged}; CPU "
                            f"{status.cpu:.1f}s; peak RSS {status.maxrss_mb:.0f} MB; exit {status.code}")
             if args.profile:
                 prof_dir = Path(args.profile)
