@@ -43,10 +43,11 @@ def _keywords(node: Any) -> set[str]:
 class SchemaChecker:
     """One schema, compiled once. `violations(data)` is empty for valid data."""
 
-    def __init__(self, schema: dict[str, Any], file: str) -> None:
+    def __init__(self, schema: dict[str, Any], file: str, *, fast: Any = None) -> None:
+        """`fast`: the schema's validator compiled beforehand (fast_source's code, shipped)."""
         self.schema = schema
         self.file = file
-        self._fast = self._compile_fast()
+        self._fast = fast if fast is not None else self._compile_fast()
         self._full: Any = None
 
     def _compile_fast(self) -> Any:
@@ -129,35 +130,26 @@ def _const_as_enum(node: Any) -> Any:
     return out
 
 
-def _fast_code(schema: dict[str, Any]) -> Any:
-    """fastjsonschema's generated validator as a code object, kept in the cache directory:
-    generating and compiling it costs more than validating a few hundred configs."""
+def fast_key(schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What fastjsonschema compiles for `schema`, and its key: a copy (fastjsonschema rewrites the
+    $refs of what it is given, in place) without the identifiers it would resolve refs against
+    (every ref left is '#/...', see schemaref), `const` as `enum`."""
     import copy
     import hashlib
     import json
-    import marshal
-    import sys
 
+    schema = _const_as_enum(copy.deepcopy({k: v for k, v in schema.items() if k not in ("$schema", "$id", "id")}))
+    return hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()[:32], schema
+
+
+def fast_source(schema: dict[str, Any]) -> str:
+    """fastjsonschema's validator for a schema from fast_key, as Python source.
+
+    The fast path only answers valid or not (jsonschema words every error), so its exceptions
+    need no detail: the code for hotswap's own profile schema is then half the size (260 KB, not
+    530 KB), and generating and compiling it takes a third of the time."""
     import fastjsonschema
 
-    from hotswap_cli.core.config.vcache import cache_dir
-    from hotswap_cli.io.files import write_atomic
-
-    # a copy (fastjsonschema rewrites the $refs of what it is given, in place) without the
-    # identifiers it would resolve refs against: every ref left is '#/...' (see schemaref)
-    schema = _const_as_enum(copy.deepcopy({k: v for k, v in schema.items() if k not in ("$schema", "$id", "id")}))
-    key = hashlib.sha256(json.dumps([schema, fastjsonschema.VERSION, sys.version, "brief, no locals"], sort_keys=True,
-                                    default=str).encode()).hexdigest()[:32]
-    directory = cache_dir()
-    path = directory / f"fastjsonschema-{key}.bin" if directory else None
-    if path is not None:
-        try:
-            return marshal.loads(path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
-    # The fast path only answers valid or not (jsonschema words every error), so its exceptions
-    # need no detail: the code for hotswap's own profile schema is then half the size (260 KB, not
-    # 530 KB), and generating and compiling it takes a third of the time.
     try:
         source = fastjsonschema.compile_to_code(schema, use_default=False, use_formats=True, handlers=_NO_FETCH,
                                                 detailed_exceptions=False)
@@ -167,8 +159,31 @@ def _fast_code(schema: dict[str, Any]) -> Any:
     # locals() of the generated function (thousands of names) costs ~25 us: a 1000-target profile
     # fails six oneOf branches per target on its way to valid, 150 of its 190 ms. Nothing reads
     # these messages (see above), so the names keep their placeholders.
-    source = source.replace(".format(**locals())", "")
-    code = compile(source, "<fastjsonschema>", "exec")
+    return str(source.replace(".format(**locals())", ""))
+
+
+def _fast_code(schema: dict[str, Any]) -> Any:
+    """fastjsonschema's generated validator as a code object, kept in the cache directory:
+    generating and compiling it costs more than validating a few hundred configs."""
+    import hashlib
+    import marshal
+    import sys
+
+    import fastjsonschema
+
+    from hotswap_cli.core.config.vcache import cache_dir
+    from hotswap_cli.io.files import write_atomic
+
+    key, schema = fast_key(schema)
+    key = hashlib.sha256(f"{key} {fastjsonschema.VERSION} {sys.version} brief, no locals".encode()).hexdigest()[:32]
+    directory = cache_dir()
+    path = directory / f"fastjsonschema-{key}.bin" if directory else None
+    if path is not None:
+        try:
+            return marshal.loads(path.read_bytes())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    code = compile(fast_source(schema), "<fastjsonschema>", "exec")
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
