@@ -222,6 +222,9 @@ class Bake:
     last: float = 0.0  # when the current look's latest sample came
 
 
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)  # json.dumps with these builds one per call
+
+
 class JsonLines:
     """One JSON object per event on stdout (CI parses it; docs/json.md). Events carry the runner
     clock's (monotonic) reading: `offset` turns it into wall-clock time, the first event's reading
@@ -237,7 +240,7 @@ class JsonLines:
             if self.start is None:
                 self.start = event.at
             line = event.to_json(start=self.start, offset=self.offset)
-            sys.stdout.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
+            sys.stdout.write(_ENCODER.encode(line) + "\n")
             sys.stdout.flush()
 
     @contextmanager

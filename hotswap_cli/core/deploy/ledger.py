@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import random
 import socket
@@ -52,10 +53,17 @@ def new_id(kind: str = "deploy") -> str:
     return f"{kind}-{uuid.uuid4()}"
 
 
+_LAST_ISO = (0, "1970-01-01T00:00:00Z")  # the last second formatted (the journal asks per health sample)
+
+
 def utc_iso(epoch: float | None = None) -> str:
     """ISO 8601 UTC with second precision, e.g. 2024-05-01T12:00:00Z."""
-    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _LAST_ISO
+    second = math.floor(time.time() if epoch is None else epoch)
+    last = _LAST_ISO
+    if last[0] != second:
+        last = _LAST_ISO = (second, datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return last[1]
 
 
 def identity(git_repo: GitRepo) -> tuple[str, dict[str, str]]:
