@@ -461,7 +461,7 @@ def world(make_fleet: Callable[..., Fleet], sshd: SshServer, tmp_path: Path) -> 
             {"name": "web-1", "transport": {"type": "local", "path": str(files / "web-1/worker.json"),
                                             "timeout": "10s"}, "health": []},
             {"name": "web-2", "transport": sshd.spec(files / "web-2/worker.json", port=proxy.port, key=str(key),
-                                                     known_hosts=str(known), retries=0, timeout="5s",
+                                                     known_hosts=str(known), retries=0, timeout="15s",
                                                      command_timeout="10s"), "health": []},
             {"name": "web-3", "transport": {"type": "http", "url": http.url + "/config", "timeout": "5s",
                                             "retries": 0}, "health": []},
