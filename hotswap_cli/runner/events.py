@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
-import time
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol
 
+from hotswap_cli.clock import utc_second
 from hotswap_cli.probes.base import HealthSample
 from hotswap_cli.runner.gate import Verdict
 
@@ -54,17 +55,10 @@ def _names(kind: type[Event]) -> tuple[str, ...]:
     return names
 
 
-_second = (0, "")  # the last whole second wall_time formatted, and its text
-
-
 def wall_time(epoch: float) -> str:
     """`2026-11-30T17:02:03.123Z`: a wall-clock moment for JSON output, to the millisecond."""
-    global _second
-    whole = int(epoch)
-    second = _second
-    if second[0] != whole:
-        second = _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{second[1]}.{min(999, int((epoch - whole) * 1000)):03d}Z"
+    whole = math.floor(epoch)
+    return f"{utc_second(whole)}.{min(999, int((epoch - whole) * 1000)):03d}Z"
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import getpass
 import json
-import math
 import os
 import random
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hotswap_cli import redact
+from hotswap_cli.clock import utc_second
 from hotswap_cli.core.versions.git import git_error
 from hotswap_cli.errors import RepoError
 
@@ -53,17 +52,9 @@ def new_id(kind: str = "deploy") -> str:
     return f"{kind}-{uuid.uuid4()}"
 
 
-_LAST_ISO = (0, "1970-01-01T00:00:00Z")  # the last second formatted (the journal asks per health sample)
-
-
 def utc_iso(epoch: float | None = None) -> str:
     """ISO 8601 UTC with second precision, e.g. 2024-05-01T12:00:00Z."""
-    global _LAST_ISO
-    second = math.floor(time.time() if epoch is None else epoch)
-    last = _LAST_ISO
-    if last[0] != second:
-        last = _LAST_ISO = (second, datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return last[1]
+    return utc_second(time.time() if epoch is None else epoch) + "Z"
 
 
 def identity(git_repo: GitRepo) -> tuple[str, dict[str, str]]:
