@@ -31,12 +31,13 @@ CASES = [  # label, argv after `python`
     ("hotswap status --help", ["-m", "hotswap_cli", "status", "--help"]),
     ("hotswap validate <1 profile>", ["-m", "hotswap_cli", "validate", "payment-service.development"]),
 ]
-# `python -m hotswap_cli ARGS`, writing sys.modules at exit to the file $STARTUP_BENCH_MODULES names
+# `python -m hotswap_cli ARGS`, writing the modules loaded at exit to the file $STARTUP_BENCH_MODULES names
+# (not sys.modules' None entries: hotswap blocks `httpx._main` with one, which loads nothing)
 RUNNER = """
 import atexit, os, runpy, sys
 def dump():
     with open(os.environ["STARTUP_BENCH_MODULES"], "w") as fh:
-        fh.write("\\n".join(sorted(sys.modules)))
+        fh.write("\\n".join(sorted(k for k, v in sys.modules.items() if v is not None)))
 atexit.register(dump)
 sys.argv = ["hotswap", *sys.argv[1:]]
 runpy.run_module("hotswap_cli", run_name="__main__", alter_sys=True)
@@ -68,7 +69,7 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 def modules_of(argv: list[str], cwd: Path, env: dict[str, str], work: Path) -> list[str]:
     if argv[:1] == ["-c"]:
         argv = ["-c", "import sys; open(__import__('os').environ['STARTUP_BENCH_MODULES'], 'w')"
-                      ".write('\\n'.join(sys.modules))"]
+                      ".write('\\n'.join(k for k, v in sys.modules.items() if v is not None))"]
     else:
         argv = ["-c", RUNNER, *argv[2:]]
     listing = work / "modules.txt"
