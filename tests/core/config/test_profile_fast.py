@@ -21,7 +21,8 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "example-config-repo" / "profil
 def test_the_shipped_validator_is_the_current_schemas() -> None:
     key, _ = fast_key(load_meta_schema("profile.schema.json"))
     assert profile_fast.SCHEMA_KEY == key, (
-        "profile.schema.json changed: regenerate hotswap_cli/core/config/profile_fast.py with "
+        "profile.schema.json changed: regenerate hotswap_cli/core/config/profile_fast.py from the checkout "
+        "(`pip install -e .`; it writes beside the imported module) with "
         "`python -c 'from hotswap_cli.core.config.profile import write_fast_validator as w; w()'`")
 
 
